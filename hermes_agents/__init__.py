@@ -1,0 +1,42 @@
+"""hermes-agents: app-aware scheduling for LLM applications.
+
+Learn each application's Probabilistic Demand Graph (PDGraph) from its structure and observed
+runs, turn its remaining demand into a Gittins rank, and serve every backend in rank order.
+"""
+
+from hermes_agents.cost import CostModel, KVTier, LLMCost
+from hermes_agents.errors import HermesError, ValidationError
+from hermes_agents.gittins import GittinsTable, gittins_rank
+from hermes_agents.pdgraph import (
+    END,
+    Call,
+    Learner,
+    PDGraph,
+    RemainingDemand,
+    Stage,
+    StageKind,
+    Visit,
+    Workload,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "END",
+    "Call",
+    "CostModel",
+    "GittinsTable",
+    "HermesError",
+    "KVTier",
+    "LLMCost",
+    "Learner",
+    "PDGraph",
+    "RemainingDemand",
+    "Stage",
+    "StageKind",
+    "ValidationError",
+    "Visit",
+    "Workload",
+    "__version__",
+    "gittins_rank",
+]
