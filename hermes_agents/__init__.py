@@ -18,6 +18,7 @@ from hermes_agents.pdgraph import (
     Visit,
     Workload,
 )
+from hermes_agents.tools import tool
 
 __version__ = "0.1.0"
 
@@ -39,4 +40,5 @@ __all__ = [
     "Workload",
     "__version__",
     "gittins_rank",
+    "tool",
 ]

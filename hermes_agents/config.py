@@ -1,0 +1,268 @@
+"""Backends, their limits, and the scheduling policy, read from a TOML file.
+
+``[scheduler]`` holds ``policy``; each ``[backends.NAME]`` table holds ``kind`` (llm, tool or
+embedding), its limits (``max_concurrency``, ``token_budget``), ``base_url``, ``cold_start_s``,
+``idle_sleep_s`` and, for LLM backends, ``hermes_agents.cost.LLMCost`` fields. An empty file is
+valid: no backends, no limits. docs/configuration.md is the full reference. ``find_config()``
+loads the file that ``HERMES_CONFIG`` names (see ``hermes_agents.settings``). Errors are
+``ValidationError``s that start with the file's path and name the table and key, e.g.
+``hermes.toml, backends.llama, field 'max_concurrency': must be an integer >= 1, got int 0``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from hermes_agents import settings
+from hermes_agents.cost import LLM_COST_FIELDS, CostModel, LLMCost
+from hermes_agents.errors import ValidationError
+from hermes_agents.pdgraph.model import StageKind
+
+__all__ = [
+    "BACKEND_KEYS",
+    "DEFAULT_POLICY",
+    "BackendConfig",
+    "Config",
+    "find_config",
+    "load_config",
+    "parse_config",
+]
+
+DEFAULT_POLICY = "gittins"
+"""The policy used when ``[scheduler]`` names none."""
+
+BACKEND_KEYS: frozenset[str] = frozenset(
+    {"kind", "max_concurrency", "token_budget", "base_url", "cold_start_s", "idle_sleep_s"}
+)
+"""Keys of a ``[backends.NAME]`` table besides the cost fields (``cost.LLM_COST_FIELDS``)."""
+
+_TOP_LEVEL_KEYS = frozenset({"scheduler", "backends"})
+_SCHEDULER_KEYS = frozenset({"policy"})
+_KINDS = ", ".join(repr(kind.value) for kind in StageKind)
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_URL = re.compile(r"https?://[^\s/?#@]+(?:[/?#]\S*)?")
+
+
+def _table(*keys: str) -> str:
+    """A TOML table path such as ``backends.llama`` (keys quoted where TOML needs it)."""
+    return ".".join(
+        k if _BARE_KEY.fullmatch(k) else json.dumps(k, ensure_ascii=False) for k in keys
+    )
+
+
+def _field(key: str) -> str:
+    return f"field {key!r}"
+
+
+def _got(value: object) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def _reject_unknown(data: Mapping[str, Any], allowed: frozenset[str], *where: str) -> None:
+    """Raise naming the keys of ``data`` outside ``allowed``, with the allowed keys listed."""
+    unknown = sorted(str(key) for key in data if key not in allowed)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
+        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValidationError(
+            f"unknown key(s) {', '.join(map(repr, unknown))}{guess}; "
+            f"allowed keys: {', '.join(sorted(allowed))}",
+            *where,
+        )
+
+
+def _kind(value: object) -> StageKind:
+    if isinstance(value, str) and value in {kind.value for kind in StageKind}:
+        return StageKind(value)
+    problem = "is required" if value is None else f"unknown kind {value!r}"
+    raise ValidationError(f"{problem}; set kind = one of {_KINDS}", _field("kind"))
+
+
+def _positive_int(value: object, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError(f"must be an integer >= 1, got {_got(value)}", _field(key))
+    return value
+
+
+def _seconds(value: object, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f"must be a number of seconds, got {_got(value)}", _field(key))
+    if not (math.isfinite(value) and value >= 0):
+        raise ValidationError(f"must be finite and >= 0, got {value!r}", _field(key))
+    return float(value)
+
+
+def _url(value: object, key: str) -> str:
+    if not isinstance(value, str) or not _URL.fullmatch(value):
+        example = "'http://127.0.0.1:8080'"
+        problem = f"must be an http:// or https:// URL such as {example}, got {value!r}"
+        raise ValidationError(problem, _field(key))
+    return value
+
+
+@dataclass(frozen=True)
+class BackendConfig:
+    """One backend and its limits; constructing one validates and normalises every field."""
+
+    name: str
+    """The name stages refer to (the key of its ``[backends.NAME]`` table)."""
+    kind: StageKind
+    """Which stage kind it serves: llm, tool or embedding."""
+    max_concurrency: int = 1
+    """Calls it runs at once (>= 1)."""
+    token_budget: int | None = None
+    """Most prompt + output tokens admitted at once (>= 1); None = no token limit."""
+    base_url: str | None = None
+    """The server's http(s) URL; None = the app reaches it on its own."""
+    cold_start_s: float = 0.0
+    """Seconds to wake it when asleep (>= 0)."""
+    idle_sleep_s: float | None = None
+    """Idle seconds after which it sleeps (>= 0); None = never."""
+    cost: LLMCost | None = None
+    """Cost profile (LLM backends only); None = ``CostModel``'s default profile."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ValidationError(f"must be a non-empty string, got {self.name!r}", _field("name"))
+        try:
+            self._normalise()
+        except ValidationError as error:
+            raise error.within(_table("backends", self.name)) from None
+
+    def _normalise(self) -> None:
+        kind = _kind(self.kind)
+        budget, url, idle = self.token_budget, self.base_url, self.idle_sleep_s
+        values: dict[str, object] = {
+            "kind": kind,
+            "max_concurrency": _positive_int(self.max_concurrency, "max_concurrency"),
+            "token_budget": None if budget is None else _positive_int(budget, "token_budget"),
+            "base_url": None if url is None else _url(url, "base_url"),
+            "cold_start_s": _seconds(self.cold_start_s, "cold_start_s"),
+            "idle_sleep_s": None if idle is None else _seconds(idle, "idle_sleep_s"),
+        }
+        if budget is not None and kind == StageKind.TOOL:
+            problem = "tool calls carry no tokens, so a token budget never applies; remove it"
+            raise ValidationError(problem, _field("token_budget"))
+        if self.cost is not None and kind != StageKind.LLM:
+            raise ValidationError("a cost profile applies to llm backends only", _field("cost"))
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Backends by name, and the scheduling policy; ``backends`` is read-only."""
+
+    backends: Mapping[str, BackendConfig] = field(default_factory=lambda: MappingProxyType({}))
+    """Backend name -> its config; empty = no limits configured."""
+    policy: str = DEFAULT_POLICY
+    """Scheduling policy name; the scheduler checks that it knows the name."""
+    source: Path | None = None
+    """The file it was read from, if any."""
+
+    def __post_init__(self) -> None:
+        backends = MappingProxyType(dict(self.backends))
+        for name, backend in backends.items():
+            if not isinstance(backend, BackendConfig) or backend.name != name:
+                where = _table("backends", str(name))
+                raise ValidationError(f"expected the BackendConfig named {name!r}", where)
+        object.__setattr__(self, "backends", backends)
+        if not isinstance(self.policy, str) or not self.policy.strip():
+            problem = f"must name a policy, such as {DEFAULT_POLICY!r}; got {_got(self.policy)}"
+            raise ValidationError(problem, "scheduler", _field("policy"))
+
+    def __hash__(self) -> int:
+        return hash((tuple(sorted(self.backends.items())), self.policy, self.source))
+
+    def backend(self, name: str) -> BackendConfig:
+        """The named backend's config; raises a ``ValidationError`` when it is not configured."""
+        found = self.backends.get(name)
+        if found is not None:
+            return found
+        known = ", ".join(map(repr, sorted(self.backends))) or "none"
+        raise ValidationError(
+            f"backend {name!r} is not configured (configured backends: {known}); add a "
+            f"[{_table('backends', name)}] table with kind = one of {_KINDS} to the config file",
+            "" if self.source is None else str(self.source),
+        )
+
+    def cost_model(self) -> CostModel:
+        """Cost model with each LLM backend's own profile (others use the default profile)."""
+        profiles = {n: b.cost for n, b in self.backends.items() if b.cost is not None}
+        return CostModel(llm=profiles)
+
+
+def _backend(name: str, data: object) -> BackendConfig:
+    where = _table("backends", name)
+    if not isinstance(data, Mapping):
+        raise ValidationError(f"must be a table [{where}] with a kind, got {_got(data)}", where)
+    _reject_unknown(data, BACKEND_KEYS | LLM_COST_FIELDS, where)
+    cost_keys = sorted(key for key in data if key in LLM_COST_FIELDS)
+    if cost_keys and data.get("kind") != StageKind.LLM:
+        raise ValidationError(
+            f"cost key(s) {', '.join(cost_keys)} apply to llm backends only; remove them "
+            'or set kind = "llm"',
+            where,
+            _field(cost_keys[0]),
+        )
+    cost = LLMCost.from_mapping({k: data[k] for k in cost_keys}, where) if cost_keys else None
+    kind: Any = data.get("kind")  # BackendConfig checks it, and says so when it is missing
+    plain = {key: data[key] for key in BACKEND_KEYS - {"kind"} if key in data}
+    return BackendConfig(name=name, kind=kind, **plain, cost=cost)
+
+
+def _parse(data: Mapping[str, Any], source: Path | None) -> Config:
+    _reject_unknown(data, _TOP_LEVEL_KEYS)
+    scheduler = data.get("scheduler", {})
+    if not isinstance(scheduler, Mapping):
+        raise ValidationError(f"must be a table [scheduler], got {_got(scheduler)}", "scheduler")
+    _reject_unknown(scheduler, _SCHEDULER_KEYS, "scheduler")
+    backends = data.get("backends", {})
+    if not isinstance(backends, Mapping):
+        raise ValidationError(
+            f"must hold one [backends.NAME] table per backend, got {_got(backends)}", "backends"
+        )
+    parsed = {str(name): _backend(str(name), body) for name, body in backends.items()}
+    return Config(parsed, scheduler.get("policy", DEFAULT_POLICY), source)
+
+
+def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:
+    """Validate a parsed TOML document; errors start with ``source`` when it is given."""
+    try:
+        return _parse(data, source)
+    except ValidationError as error:
+        raise error.within("" if source is None else str(source)) from None
+
+
+def _read(path: Path, fix: str) -> Config:
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except OSError as error:
+        missing = isinstance(error, FileNotFoundError)
+        what = "not found" if missing else f"unreadable ({error.strerror})"
+        raise ValidationError(f"config file {what}; {fix}", str(path)) from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise ValidationError(f"invalid TOML: {error}", str(path)) from None
+    return parse_config(data, path)
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate a TOML config file; every error message starts with ``path``."""
+    return _read(Path(path), "check the path")
+
+
+def find_config() -> Config | None:
+    """The config file named by ``HERMES_CONFIG``, loaded; None when the variable is unset."""
+    path = settings.config_path()
+    if path is None:
+        return None
+    return _read(path, "point HERMES_CONFIG at an existing file, or unset it")

@@ -1,0 +1,217 @@
+"""The scheduling core: no I/O, time only from an injected clock.
+
+The asyncio/thread runtime, the daemon and the simulator all drive this same object:
+
+1. ``start_run`` registers an app run (its class, optional deadline);
+2. ``submit`` queues a task (one call) of a run on a backend; ``enter_stage`` moves a run on;
+3. ``schedule()`` admits waiting tasks, per backend up to its capacity, in policy order, and
+   returns the decisions as plain ``Grant`` records;
+4. ``release`` reports a task's actual demand: the run's attained service grows, its rank is
+   refreshed, its backend frees a slot (call ``schedule()`` again);
+5. ``finish_run`` hands the run's trace to the demand models (the learner).
+
+>>> from hermes_agents.scheduling import BackendLimits, SchedulerCore, policy_named
+>>> now = [0.0]
+>>> core = SchedulerCore({"llm": BackendLimits(1)}, policy_named("fcfs"), lambda: now[0])
+>>> core.start_run("r1", "qa")
+>>> task = core.submit("r1", "llm", stage="answer")
+>>> [g.task_id for g in core.schedule()] == [task]
+True
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from itertools import count
+
+from hermes_agents.cost import CostModel
+from hermes_agents.errors import ValidationError
+from hermes_agents.pdgraph import Call, StageKind, Visit
+from hermes_agents.scheduling.policies import Policy
+from hermes_agents.scheduling.state import (
+    BackendLimits,
+    BackendState,
+    DemandModels,
+    Grant,
+    Run,
+    Task,
+    Usage,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class SchedulerCore:
+    """Runs, per-backend queues and admission in policy order (single-threaded; no I/O)."""
+
+    def __init__(
+        self,
+        backends: Mapping[str, BackendLimits],
+        policy: Policy,
+        clock: Callable[[], float],
+        *,
+        models: DemandModels | None = None,
+        cost: CostModel | None = None,
+        default_limits: BackendLimits | None = None,
+    ) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.models = models
+        self.cost = cost or CostModel()
+        self.default_limits = default_limits
+        self.backends = {name: BackendState(name, limits) for name, limits in backends.items()}
+        self.runs: dict[str, Run] = {}
+        self.tasks: dict[int, Task] = {}
+        self._ids = count(1)
+        self._dirty: set[str] = set()
+
+    def start_run(
+        self,
+        run_id: str,
+        app: str,
+        *,
+        deadline: float | None = None,
+        true_remaining_s: float | None = None,
+    ) -> None:
+        """Register a run of app class ``app``."""
+        if run_id in self.runs:
+            raise ValidationError("a run with this id is already active", f"run {run_id!r}")
+        demand = self.models.demand(app) if self.models is not None else None
+        self.runs[run_id] = Run(run_id, app, self.clock(), demand, deadline, true_remaining_s)
+
+    def enter_stage(self, run_id: str, stage: str) -> None:
+        """The run starts a (new) visit of ``stage``: loops count as new visits."""
+        run = self._run(run_id)
+        run.visits[stage] = run.visits.get(stage, 0) + 1
+        run.stage = stage
+        run.done_in_stage_s = 0.0
+        run.trace.append((stage, "", []))
+        run.moved()
+
+    def submit(
+        self,
+        run_id: str,
+        backend: str,
+        *,
+        stage: str | None = None,
+        estimate_s: float = 0.0,
+        tokens: int = 0,
+    ) -> int:
+        """Queue one call; returns its task id. A new ``stage`` name enters that stage."""
+        run = self._run(run_id)
+        state = self._backend(backend)
+        if stage is not None and stage != run.stage:
+            self.enter_stage(run_id, stage)
+        elif run.stage is None:
+            self.enter_stage(run_id, backend)
+        if not run.trace[-1][1]:
+            run.trace[-1] = (run.trace[-1][0], backend, run.trace[-1][2])
+        task = Task(next(self._ids), run, backend, estimate_s, tokens, self.clock())
+        if run.demand is None:
+            run.fallback_s = estimate_s
+            run.moved()
+        self.tasks[task.task_id] = task
+        run.tasks.add(task.task_id)
+        state.waiting.append(task)
+        self._dirty.add(backend)
+        return task.task_id
+
+    def schedule(self) -> list[Grant]:
+        """Admit every task that fits now, best priority first, on backends that changed."""
+        grants: list[Grant] = []
+        now = self.clock()
+        for name in sorted(self._dirty):
+            state = self.backends[name]
+            while state.waiting:
+                best = min(state.waiting, key=lambda t: (self._priority(t, now), t.task_id))
+                if not state.fits(best):
+                    break  # strict policy order: no smaller task overtakes the head
+                state.waiting.remove(best)
+                best.started_at = now
+                state.running[best.task_id] = best
+                state.tokens_running += best.tokens
+                state.granted += 1
+                grants.append(Grant(best.task_id, best.run.run_id, name, now - best.submitted_at))
+        self._dirty.clear()
+        return grants
+
+    def release(self, task_id: int, usage: Usage | None = None) -> None:
+        """A task finished (or failed): free its slot and credit its run with the service."""
+        task = self.tasks.pop(task_id, None)
+        if task is None:
+            return  # already released or cancelled: releasing twice is harmless
+        state = self.backends[task.backend]
+        task.run.tasks.discard(task_id)
+        if state.running.pop(task_id, None) is None:
+            state.waiting.remove(task)
+            self._dirty.add(task.backend)
+            return
+        state.tokens_running -= task.tokens
+        self._dirty.add(task.backend)
+        seconds = self._service_s(task, state, usage)
+        run = task.run
+        run.attained_s += seconds
+        run.done_in_stage_s += seconds
+        run.moved()
+        if usage is not None and run.trace:
+            run.trace[-1][2].append(
+                Call(usage.prompt_tokens, usage.output_tokens, usage.cached_tokens, usage.seconds)
+            )
+
+    cancel = release
+    """Withdraw a waiting task, or release a running one without usage."""
+
+    def finish_run(self, run_id: str) -> None:
+        """The run ended: withdraw its tasks and hand its trace to the models."""
+        run = self.runs.pop(run_id, None)
+        if run is None:
+            return
+        for task_id in list(run.tasks):
+            self.release(task_id)
+        if self.models is None or not run.trace:
+            return
+        try:
+            self.models.observe(run.app, [self._visit(*step) for step in run.trace])
+        except Exception:  # fail open: learning must never break the app
+            logger.warning("learning from run %s of %r failed", run_id, run.app, exc_info=True)
+
+    def _visit(self, stage: str, backend: str, calls: list[Call]) -> Visit:
+        state = self.backends.get(backend)
+        kind = state.limits.kind if state is not None else StageKind.LLM
+        return Visit(stage, kind, backend or "default", tuple(calls))
+
+    def _priority(self, task: Task, now: float) -> float:
+        try:
+            return self.policy.priority(task, task.run, now)
+        except Exception:  # fail open: a broken policy degrades to FCFS, never to an error
+            logger.warning("policy %s failed; using arrival order", self.policy.name, exc_info=True)
+            return task.submitted_at
+
+    def _service_s(self, task: Task, state: BackendState, usage: Usage | None) -> float:
+        if usage is None:
+            return task.estimate_s
+        if state.limits.kind == StageKind.LLM and (usage.prompt_tokens or usage.output_tokens):
+            return float(
+                self.cost.llm_seconds(
+                    task.backend, usage.prompt_tokens, usage.output_tokens, usage.cached_tokens
+                )
+            )
+        return usage.seconds
+
+    def _run(self, run_id: str) -> Run:
+        run = self.runs.get(run_id)
+        if run is None:
+            raise ValidationError("no such active run; call start_run first", f"run {run_id!r}")
+        return run
+
+    def _backend(self, name: str) -> BackendState:
+        state = self.backends.get(name)
+        if state is None:
+            if self.default_limits is None:
+                raise ValidationError(
+                    f"unknown backend; configure it or use one of {sorted(self.backends)}",
+                    f"backend {name!r}",
+                )
+            state = self.backends[name] = BackendState(name, self.default_limits)
+        return state

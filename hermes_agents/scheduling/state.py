@@ -1,0 +1,174 @@
+"""State the scheduling core keeps: runs, tasks, backends, and the records it hands out.
+
+Ranks are computed lazily from the app's ``RemainingDemand`` at its position and cached until
+the run moves. A run whose class has no model ranks by its current task's estimate (a one-call
+app with a known size).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from hermes_agents.errors import ValidationError
+from hermes_agents.pdgraph import Call, RemainingDemand, StageKind, Visit
+
+logger = logging.getLogger(__name__)
+
+
+class DemandModels(Protocol):
+    """Where the core gets an app class's remaining demand and sends finished runs."""
+
+    def demand(self, app: str) -> RemainingDemand | None:
+        """The current remaining-demand model of ``app``, or None if it has none yet."""
+        ...
+
+    def observe(self, app: str, run: Sequence[Visit]) -> None:
+        """Learn from one finished run of ``app``."""
+        ...
+
+
+@dataclass(frozen=True)
+class BackendLimits:
+    """Admission limits of one backend.
+
+    Attributes:
+        max_concurrency: tasks running at once.
+        token_budget: prompt + output tokens running at once (None: no budget); a task larger
+            than the whole budget still runs, alone.
+        kind: what the backend serves; LLM usage is priced with the cost model.
+    """
+
+    max_concurrency: int = 1
+    token_budget: int | None = None
+    kind: StageKind = StageKind.LLM
+
+    def __post_init__(self) -> None:
+        if self.max_concurrency < 1:
+            raise ValidationError(
+                f"must be >= 1, got {self.max_concurrency}", "field 'max_concurrency'"
+            )
+        if self.token_budget is not None and self.token_budget < 1:
+            raise ValidationError(f"must be >= 1, got {self.token_budget}", "field 'token_budget'")
+
+
+UNLIMITED = BackendLimits(max_concurrency=1_000_000)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What a finished call actually used (``seconds``: measured wall time)."""
+
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A decision: ``task_id`` may run now on ``backend``."""
+
+    task_id: int
+    run_id: str
+    backend: str
+    waited_s: float
+
+
+@dataclass(eq=False)
+class Run:
+    """One app run's state (policies read it through ``RunView``)."""
+
+    run_id: str
+    app: str
+    arrived_at: float
+    demand: RemainingDemand | None
+    deadline: float | None = None
+    true_remaining_s: float | None = None
+    attained_s: float = 0.0
+    stage: str | None = None
+    done_in_stage_s: float = 0.0
+    visits: dict[str, int] = field(default_factory=dict)
+    trace: list[tuple[str, str, list[Call]]] = field(default_factory=list)
+    tasks: set[int] = field(default_factory=set)
+    fallback_s: float = 0.0
+    _rank: float | None = None
+    _mean: float | None = None
+
+    @property
+    def rank(self) -> float:
+        """Gittins rank at the current position (cached until the run moves)."""
+        if self._rank is None:
+            self._rank = self._estimate(
+                lambda d: d.table(self._where(), self.visits).rank(self.done_in_stage_s)
+            )
+        return self._rank
+
+    @property
+    def expected_remaining_s(self) -> float:
+        """Mean remaining service given the position and the work done in this stage."""
+        if self._mean is None:
+            self._mean = self._estimate(self._conditional_mean)
+        return self._mean
+
+    def moved(self) -> None:
+        """Forget cached estimates: the run's position or service changed."""
+        self._rank = self._mean = None
+
+    def _where(self) -> str:
+        assert self.stage is not None
+        return self.stage
+
+    def _conditional_mean(self, demand: RemainingDemand) -> float:
+        samples = demand.samples(self._where(), self.visits)
+        survivors = samples[samples > self.done_in_stage_s]
+        if survivors.size == 0:
+            return self.done_in_stage_s
+        return float(survivors.mean()) - self.done_in_stage_s
+
+    def _estimate(self, compute: Callable[[RemainingDemand], float]) -> float:
+        if self.demand is None or self.stage not in self.demand.graph.stages:
+            return self.fallback_s
+        try:
+            return compute(self.demand)
+        except Exception:  # fail open: a model problem must not stop scheduling
+            logger.warning(
+                "ranking run %s of %r failed; using its estimate",
+                self.run_id,
+                self.app,
+                exc_info=True,
+            )
+            return self.fallback_s
+
+
+@dataclass(eq=False)
+class Task:
+    """One call waiting for, or holding, a slot (policies read it through ``TaskView``)."""
+
+    task_id: int
+    run: Run
+    backend: str
+    estimate_s: float
+    tokens: int
+    submitted_at: float
+    started_at: float | None = None
+
+
+@dataclass(eq=False)
+class BackendState:
+    """A backend's limits, queue and running set."""
+
+    name: str
+    limits: BackendLimits
+    waiting: list[Task] = field(default_factory=list)
+    running: dict[int, Task] = field(default_factory=dict)
+    tokens_running: int = 0
+    granted: int = 0
+
+    def fits(self, task: Task) -> bool:
+        if len(self.running) >= self.limits.max_concurrency:
+            return False
+        budget = self.limits.token_budget
+        return budget is None or not self.running or self.tokens_running + task.tokens <= budget

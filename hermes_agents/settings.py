@@ -1,0 +1,141 @@
+"""Every environment variable hermes-agents reads, in one place.
+
+No other module reads ``os.environ``. Each function reads its variables when it is called, never
+at import time, so a process (or a test) can change them at any point. An empty value counts as
+unset.
+
+=====================  ========================================================================
+Variable               Meaning
+=====================  ========================================================================
+``HERMES_CONFIG``      Path of the TOML config file (backends, limits, policy); ``~`` is
+                       expanded. Unset: no config file, no limits (see ``config.find_config``).
+``HERMES_SCHEDULER``   Address of a running scheduler: ``unix:///abs/path.sock`` or
+                       ``tcp://host:port`` (for example ``tcp://127.0.0.1:7461``). Unset: use
+                       the Unix socket at ``default_socket_path()``.
+``HERMES_DATA_DIR``    Directory for learned profiles and other persistent data; ``~`` is
+                       expanded. Unset: ``$XDG_DATA_HOME/hermes``, else
+                       ``~/.local/share/hermes``.
+``XDG_RUNTIME_DIR``    Per-user runtime directory (mode 0700, set by systemd-logind). The
+                       default socket is ``$XDG_RUNTIME_DIR/hermes/hermes.sock``.
+``XDG_CACHE_HOME``     Used for the default socket when ``XDG_RUNTIME_DIR`` is unset:
+                       ``$XDG_CACHE_HOME/hermes/hermes.sock``, else
+                       ``~/.cache/hermes/hermes.sock``.
+``XDG_DATA_HOME``      Base of the default data directory (see ``HERMES_DATA_DIR``).
+``HOME``               Base of the ``~/...`` fallbacks above.
+=====================  ========================================================================
+
+As the XDG Base Directory specification asks, a relative ``XDG_*`` path is ignored. Every default
+lives under a directory only its user can normally read: the runtime directory, or the home
+directory. Whoever creates the socket's directory should create it with mode 0700.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from hermes_agents.errors import ValidationError
+
+__all__ = [
+    "SCHEDULER_SCHEMES",
+    "config_path",
+    "data_dir",
+    "default_socket_path",
+    "scheduler_address",
+]
+
+SCHEDULER_SCHEMES: tuple[str, ...] = ("unix", "tcp")
+"""The address schemes ``HERMES_SCHEDULER`` accepts."""
+
+_SOCKET = Path("hermes", "hermes.sock")
+
+
+def _get(name: str) -> str | None:
+    """The variable's value, or None when it is unset or empty."""
+    value = os.environ.get(name, "")
+    return value or None
+
+
+def _user_path(name: str) -> Path | None:
+    """A user-set path variable with ``~`` expanded, or None when unset."""
+    value = _get(name)
+    return None if value is None else Path(value).expanduser()
+
+
+def _xdg(name: str) -> Path | None:
+    """An XDG base directory, or None when unset or relative (the spec says to ignore those)."""
+    value = _get(name)
+    if value is None or not Path(value).is_absolute():
+        return None
+    return Path(value)
+
+
+def config_path() -> Path | None:
+    """The config file named by ``HERMES_CONFIG`` (``~`` expanded), or None when unset."""
+    return _user_path("HERMES_CONFIG")
+
+
+def _check_address(address: str) -> str | None:
+    """Return what is wrong with a scheduler address, or None when it is well formed."""
+    scheme = address.split("://", 1)[0] if "://" in address else ""
+    if scheme not in SCHEDULER_SCHEMES:
+        return f"unknown scheme {scheme!r}"
+    parts = urlsplit(address)
+    if parts.scheme == "unix":
+        if parts.netloc or not parts.path.startswith("/"):
+            return "a unix address needs an absolute socket path after 'unix://'"
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None or parts.path not in ("", "/"):
+        return "a tcp address needs a host and a port, and nothing after them"
+    return None
+
+
+def scheduler_address() -> str | None:
+    """The scheduler address from ``HERMES_SCHEDULER``, or None when unset.
+
+    Accepts ``unix:///abs/path.sock`` and ``tcp://host:port``; anything else raises a
+    ``ValidationError`` naming the variable.
+    """
+    address = _get("HERMES_SCHEDULER")
+    if address is None:
+        return None
+    problem = _check_address(address)
+    if problem is not None:
+        raise ValidationError(
+            f"{problem} in {address!r}; use unix:///path/to/hermes.sock or "
+            "tcp://host:port (for example tcp://127.0.0.1:7461), or unset it",
+            "environment variable 'HERMES_SCHEDULER'",
+        )
+    return address
+
+
+def default_socket_path() -> Path:
+    """The scheduler's Unix socket when ``HERMES_SCHEDULER`` is unset.
+
+    ``$XDG_RUNTIME_DIR/hermes/hermes.sock`` when ``XDG_RUNTIME_DIR`` is set (a per-user 0700
+    directory), else ``$XDG_CACHE_HOME/hermes/hermes.sock``, else
+    ``~/.cache/hermes/hermes.sock``.
+    """
+    runtime = _xdg("XDG_RUNTIME_DIR")
+    if runtime is not None:
+        return runtime / _SOCKET
+    cache = _xdg("XDG_CACHE_HOME")
+    return (cache if cache is not None else Path.home() / ".cache") / _SOCKET
+
+
+def data_dir() -> Path:
+    """Directory for persistent data (learned profiles).
+
+    ``HERMES_DATA_DIR`` (``~`` expanded), else ``$XDG_DATA_HOME/hermes``, else
+    ``~/.local/share/hermes``. The directory may not exist yet.
+    """
+    explicit = _user_path("HERMES_DATA_DIR")
+    if explicit is not None:
+        return explicit
+    base = _xdg("XDG_DATA_HOME")
+    return (base if base is not None else Path.home() / ".local" / "share") / "hermes"

@@ -1,0 +1,176 @@
+"""The in-process runtime: capacity, wake-ups, and release on every exit path."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from hermes_agents.scheduling import BackendLimits
+from hermes_agents.scheduling.runtime import Scheduler
+
+
+class Gauge:
+    """Counts calls inside a critical section and remembers the maximum."""
+
+    def __init__(self) -> None:
+        self.now = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+
+    def __exit__(self, *exc: object) -> None:
+        with self.lock:
+            self.now -= 1
+
+
+def assert_no_leak(scheduler: Scheduler) -> None:
+    core = scheduler.core
+    assert core.tasks == {}
+    assert core.runs == {}
+    for state in core.backends.values():
+        assert state.running == {}
+        assert state.waiting == []
+        assert state.tokens_running == 0
+
+
+def test_thousand_concurrent_async_apps_respect_capacity_and_leak_nothing() -> None:
+    scheduler = Scheduler.in_process({"llm": BackendLimits(4)}, policy="gittins")
+    gauge = Gauge()
+
+    async def app(index: int) -> int:
+        async with scheduler.run(f"app{index % 7}"):
+            for turn in range(2):
+                scheduler.enter_stage(f"turn{turn}")
+                async with scheduler.slot("llm", estimate_s=0.001):
+                    with gauge:
+                        await asyncio.sleep(0)
+        return index
+
+    async def main() -> list[int]:
+        return await asyncio.gather(*(app(i) for i in range(1000)))
+
+    assert sorted(asyncio.run(main())) == list(range(1000))
+    assert gauge.peak == 4
+    assert scheduler.core.backends["llm"].granted == 2000
+    assert_no_leak(scheduler)
+    assert scheduler.unscheduled_calls == 0
+
+
+def test_worker_threads_share_the_capacity() -> None:
+    scheduler = Scheduler.in_process({"tool": BackendLimits(2)})
+    gauge = Gauge()
+
+    def worker() -> None:
+        for _ in range(25):
+            with scheduler.slot("tool"), gauge:
+                time.sleep(0.0005)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert gauge.peak == 2
+    assert_no_leak(scheduler)
+
+
+def test_user_exception_passes_through_unchanged_and_releases() -> None:
+    scheduler = Scheduler.in_process({"llm": BackendLimits(1)})
+    error = KeyError("mine")
+    with pytest.raises(KeyError) as caught, scheduler.slot("llm"):
+        raise error
+    assert caught.value is error
+    assert_no_leak(scheduler)
+
+
+def test_sync_timeout_withdraws_the_waiting_task() -> None:
+    scheduler = Scheduler.in_process({"llm": BackendLimits(1)})
+    with scheduler.slot("llm"):
+        waiter_failed = []
+
+        def waiter() -> None:
+            try:
+                with scheduler.slot("llm", timeout=0.05):
+                    pass
+            except TimeoutError:
+                waiter_failed.append(True)
+
+        thread = threading.Thread(target=waiter)
+        thread.start()
+        thread.join()
+        assert waiter_failed == [True]
+        assert len(scheduler.core.backends["llm"].waiting) == 0
+    assert_no_leak(scheduler)
+
+
+def test_async_cancellation_while_waiting_and_while_holding() -> None:
+    scheduler = Scheduler.in_process({"llm": BackendLimits(1)})
+
+    async def hold(event: asyncio.Event) -> None:
+        async with scheduler.slot("llm"):
+            event.set()
+            await asyncio.sleep(10)
+
+    async def main() -> None:
+        held = asyncio.Event()
+        holder = asyncio.create_task(hold(held))
+        await held.wait()
+        waiter = asyncio.create_task(hold(asyncio.Event()))
+        await asyncio.sleep(0.01)
+        assert len(scheduler.core.backends["llm"].waiting) == 1
+        waiter.cancel()
+        holder.cancel()
+        for task in (waiter, holder):
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        async with scheduler.slot("llm", timeout=1):  # the slot really came back
+            pass
+
+    asyncio.run(main())
+    assert_no_leak(scheduler)
+
+
+def test_async_timeout_raises_timeout_error() -> None:
+    scheduler = Scheduler.in_process({"llm": BackendLimits(1)})
+
+    async def main() -> None:
+        async with scheduler.slot("llm"):
+            with pytest.raises(TimeoutError):
+                async with scheduler.slot("llm", timeout=0.02):
+                    pass
+
+    asyncio.run(main())
+    assert_no_leak(scheduler)
+
+
+def test_scheduler_failure_fails_open_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
+    scheduler = Scheduler.in_process({"llm": BackendLimits(1)})
+    scheduler.core.default_limits = None  # unknown backends now raise inside the core
+    ran = []
+    for _ in range(3):
+        with scheduler.slot("nowhere"):
+            ran.append(True)
+    assert ran == [True] * 3
+    assert scheduler.unscheduled_calls == 3
+    assert sum("continue unscheduled" in r.message for r in caplog.records) == 1
+
+
+def test_runs_feed_the_learner() -> None:
+    scheduler = Scheduler.in_process({"tool": BackendLimits(2)})
+    for _ in range(3):
+        with scheduler.run("pipeline"):
+            with scheduler.slot("tool", stage="fetch"):
+                pass
+            with scheduler.slot("tool", stage="parse"):
+                pass
+    graph = scheduler.core.models.graph("pipeline")  # type: ignore[union-attr]
+    assert graph is not None
+    assert graph.successors("fetch") == {"parse": 1.0}
+    assert graph.successors("parse") == {"END": 1.0}

@@ -1,0 +1,380 @@
+"""Tests for hermes_agents.config: TOML files into BackendConfig/Config, and every error case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hermes_agents.config import (
+    BACKEND_KEYS,
+    DEFAULT_POLICY,
+    BackendConfig,
+    Config,
+    find_config,
+    load_config,
+    parse_config,
+)
+from hermes_agents.cost import LLM_COST_FIELDS, CostModel, KVTier, LLMCost
+from hermes_agents.errors import ValidationError
+from hermes_agents.pdgraph.model import StageKind
+
+FULL = """\
+[scheduler]
+policy = "fifo"
+
+[backends.llama]
+kind = "llm"
+max_concurrency = 4
+token_budget = 8192
+base_url = "http://127.0.0.1:8080"
+cold_start_s = 3.0
+idle_sleep_s = 60
+prefill_s_per_token = 2e-4
+decode_s_per_token = 0.03
+request_s = 0.01
+kv_tier = "cpu"
+kv_load_s_per_token = { cpu = 3e-5 }
+
+[backends.search]
+kind = "tool"
+max_concurrency = 16
+
+[backends.embed]
+kind = "embedding"
+token_budget = 4096
+base_url = "https://embed.example.com/v1"
+"""
+
+LLAMA_COST = LLMCost(
+    prefill_s_per_token=2e-4,
+    decode_s_per_token=0.03,
+    request_s=0.01,
+    kv_tier=KVTier.CPU,
+    kv_load_s_per_token={KVTier.CPU: 3e-5},
+)
+
+
+def _write(tmp_path: Path, text: str, name: str = "hermes.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _error(path: Path) -> str:
+    """The message of the ValidationError that loading ``path`` raises."""
+    with pytest.raises(ValidationError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") or message.startswith(f"{path}, ")
+    return message
+
+
+# --- valid files -------------------------------------------------------------------------------
+
+
+def test_full_file_round_trips_into_the_dataclasses(tmp_path: Path) -> None:
+    path = _write(tmp_path, FULL)
+    expected = Config(
+        backends={
+            "llama": BackendConfig(
+                "llama", StageKind.LLM, 4, 8192, "http://127.0.0.1:8080", 3.0, 60.0, LLAMA_COST
+            ),
+            "search": BackendConfig("search", StageKind.TOOL, max_concurrency=16),
+            "embed": BackendConfig(
+                "embed",
+                StageKind.EMBEDDING,
+                token_budget=4096,
+                base_url="https://embed.example.com/v1",
+            ),
+        },
+        policy="fifo",
+        source=path,
+    )
+    config = load_config(str(path))
+    assert config == expected
+    assert config.source == path
+    assert list(config.backends) == ["llama", "search", "embed"]
+
+
+def test_parsed_values_have_normalised_types(tmp_path: Path) -> None:
+    llama = load_config(_write(tmp_path, FULL)).backend("llama")
+    assert llama.kind is StageKind.LLM
+    assert type(llama.idle_sleep_s) is float  # written as the int 60
+    assert type(llama.cold_start_s) is float
+
+
+def test_defaults_when_keys_are_left_out(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, '[backends.b]\nkind = "llm"\n'))
+    assert config.policy == DEFAULT_POLICY == "gittins"
+    assert config.backend("b") == BackendConfig("b", StageKind.LLM)
+    backend = config.backend("b")
+    assert backend.max_concurrency == 1
+    assert (backend.token_budget, backend.base_url, backend.idle_sleep_s, backend.cost) == (
+        None,
+        None,
+        None,
+        None,
+    )
+    assert backend.cold_start_s == 0.0
+
+
+def test_empty_file_is_valid_but_has_no_backends(tmp_path: Path) -> None:
+    path = _write(tmp_path, "")
+    config = load_config(path)
+    assert config == Config(source=path)
+    assert len(config.backends) == 0
+    with pytest.raises(ValidationError) as info:
+        config.backend("llama")
+    message = str(info.value)
+    assert message.startswith(f"{path}: backend 'llama' is not configured")
+    assert "configured backends: none" in message
+    assert "[backends.llama]" in message
+
+
+def test_unknown_backend_lists_known_ones_and_how_to_add_one(tmp_path: Path) -> None:
+    config = load_config(_write(tmp_path, FULL))
+    with pytest.raises(ValidationError) as info:
+        config.backend("mistral")
+    message = str(info.value)
+    assert "'mistral' is not configured" in message
+    assert "configured backends: 'embed', 'llama', 'search'" in message
+    assert "add a [backends.mistral] table with kind = one of 'llm', 'tool', 'embedding'" in message
+
+
+def test_cost_profile_reaches_the_cost_model(tmp_path: Path) -> None:
+    model = load_config(_write(tmp_path, FULL)).cost_model()
+    assert isinstance(model, CostModel)
+    assert model.for_backend("llama") == LLAMA_COST
+    assert model.for_backend("llama").kv_load_s_per_token[KVTier.CPU] == 3e-5
+    assert model.for_backend("llama").kv_load_s_per_token[KVTier.REMOTE] == 6e-5  # default
+    assert model.for_backend("search") == LLMCost()
+    assert set(model.llm) == {"llama"}
+
+
+def test_backends_mapping_is_read_only(tmp_path: Path) -> None:
+    source: dict[str, BackendConfig] = {"a": BackendConfig("a", StageKind.TOOL)}
+    config = Config(source)
+    source["b"] = BackendConfig("b", StageKind.TOOL)
+    assert list(config.backends) == ["a"]  # a copy, not a view of the caller's dict
+    with pytest.raises(TypeError):
+        config.backends["c"] = BackendConfig("c", StageKind.TOOL)  # type: ignore[index]
+
+
+def test_configs_hash_by_value(tmp_path: Path) -> None:
+    path = _write(tmp_path, FULL)
+    assert hash(load_config(path)) == hash(load_config(path))
+    assert len({load_config(path), load_config(path)}) == 1
+
+
+def test_parse_config_accepts_a_mapping_without_a_source() -> None:
+    data: dict[str, Any] = {"backends": {"t": {"kind": "tool", "max_concurrency": 2}}}
+    config = parse_config(data)
+    assert config.source is None
+    assert config.backend("t") == BackendConfig("t", StageKind.TOOL, max_concurrency=2)
+    with pytest.raises(ValidationError) as info:
+        parse_config({"backends": {"t": {"kind": "tool", "max_concurrency": 0}}})
+    assert str(info.value).startswith("backends.t, field 'max_concurrency': ")
+
+
+def test_backend_keys_and_cost_fields_do_not_overlap() -> None:
+    assert not BACKEND_KEYS & LLM_COST_FIELDS
+    assert "token_budget" in BACKEND_KEYS
+
+
+# --- errors in backends ------------------------------------------------------------------------
+
+BAD_BACKEND_VALUES = [
+    ("max_concurrency", "0", "must be an integer >= 1, got int 0"),
+    ("max_concurrency", "-2", "must be an integer >= 1"),
+    ("max_concurrency", "true", "got bool True"),
+    ("max_concurrency", "1.5", "got float 1.5"),
+    ("max_concurrency", '"4"', "got str '4'"),
+    ("token_budget", "0", "must be an integer >= 1"),
+    ("token_budget", "false", "got bool False"),
+    ("base_url", '"127.0.0.1:8080"', "must be an http:// or https:// URL"),
+    ("base_url", '"ftp://host"', "must be an http:// or https:// URL"),
+    ("base_url", '"http://"', "must be an http:// or https:// URL"),
+    ("base_url", "8080", "got 8080"),
+    ("cold_start_s", "-1", "must be finite and >= 0, got -1"),
+    ("cold_start_s", "nan", "must be finite and >= 0, got nan"),
+    ("cold_start_s", "inf", "must be finite and >= 0, got inf"),
+    ("cold_start_s", '"3"', "must be a number of seconds, got str '3'"),
+    ("cold_start_s", "true", "got bool True"),
+    ("idle_sleep_s", "-0.5", "must be finite and >= 0"),
+    ("kind", '"gpu"', "unknown kind 'gpu'; set kind = one of 'llm', 'tool', 'embedding'"),
+    ("kind", "1", "unknown kind 1"),
+    ("prefill_s_per_token", "-1e-4", "must be finite and >= 0"),
+    ("decode_s_per_token", '"fast"', "expected a number"),
+    ("kv_tier", '"disk"', "unknown KV tier 'disk'"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "problem"), BAD_BACKEND_VALUES)
+def test_bad_backend_value_names_backend_and_field(
+    tmp_path: Path, key: str, value: str, problem: str
+) -> None:
+    body = {"kind": '"llm"', key: value}
+    text = "[backends.llama]\n" + "".join(f"{k} = {v}\n" for k, v in body.items())
+    message = _error(_write(tmp_path, text))
+    assert f"backends.llama, field '{key}': " in message
+    assert problem in message
+
+
+def test_bad_kv_load_rate_names_the_tier(tmp_path: Path) -> None:
+    text = '[backends.llama]\nkind = "llm"\nkv_load_s_per_token = { cpu = -1 }\n'
+    message = _error(_write(tmp_path, text))
+    assert "backends.llama, field 'kv_load_s_per_token', tier 'cpu': must be finite" in message
+
+
+def test_missing_kind_says_it_is_required(tmp_path: Path) -> None:
+    message = _error(_write(tmp_path, "[backends.llama]\nmax_concurrency = 2\n"))
+    assert "backends.llama, field 'kind': is required; set kind = one of 'llm'" in message
+
+
+def test_unknown_backend_key_lists_allowed_keys(tmp_path: Path) -> None:
+    text = '[backends.llama]\nkind = "llm"\nmax_concurency = 4\n'
+    message = _error(_write(tmp_path, text))
+    assert "backends.llama: unknown key(s) 'max_concurency'" in message
+    assert "did you mean 'max_concurrency'?" in message
+    for key in (*BACKEND_KEYS, *LLM_COST_FIELDS):
+        assert key in message.split("allowed keys: ")[1]
+
+
+@pytest.mark.parametrize("kind", ["tool", "embedding"])
+def test_cost_fields_on_a_non_llm_backend_are_rejected(tmp_path: Path, kind: str) -> None:
+    text = f'[backends.search]\nkind = "{kind}"\ndecode_s_per_token = 0.1\nrequest_s = 0.2\n'
+    message = _error(_write(tmp_path, text))
+    assert "backends.search, field 'decode_s_per_token': " in message
+    assert "decode_s_per_token, request_s apply to llm backends only" in message
+
+
+def test_cost_on_a_non_llm_backend_is_rejected_when_built_directly() -> None:
+    with pytest.raises(ValidationError) as info:
+        BackendConfig("search", StageKind.TOOL, cost=LLMCost())
+    assert str(info.value) == (
+        "backends.search, field 'cost': a cost profile applies to llm backends only"
+    )
+
+
+def test_token_budget_on_a_tool_backend_is_rejected(tmp_path: Path) -> None:
+    text = '[backends.search]\nkind = "tool"\ntoken_budget = 100\n'
+    message = _error(_write(tmp_path, text))
+    assert "backends.search, field 'token_budget': tool calls carry no tokens" in message
+
+
+def test_backend_that_is_not_a_table(tmp_path: Path) -> None:
+    message = _error(_write(tmp_path, "[backends]\nllama = 3\n"))
+    assert "backends.llama: must be a table [backends.llama]" in message
+
+
+def test_backends_that_is_not_a_table(tmp_path: Path) -> None:
+    message = _error(_write(tmp_path, "backends = 3\n"))
+    assert "backends: must hold one [backends.NAME] table per backend, got int 3" in message
+
+
+def test_backend_names_needing_quotes_are_quoted(tmp_path: Path) -> None:
+    text = '[backends."my llm"]\nkind = "llm"\nmax_concurrency = 0\n'
+    message = _error(_write(tmp_path, text))
+    assert "backends.\"my llm\", field 'max_concurrency'" in message
+
+
+def test_direct_construction_validates_fields() -> None:
+    with pytest.raises(ValidationError) as info:
+        BackendConfig("llama", StageKind.LLM, max_concurrency=0)
+    assert str(info.value).startswith("backends.llama, field 'max_concurrency': ")
+    with pytest.raises(ValidationError, match="field 'name'"):
+        BackendConfig("", StageKind.LLM)
+
+
+def test_config_rejects_a_backend_under_another_name() -> None:
+    with pytest.raises(ValidationError, match=r"backends\.b: expected the BackendConfig named"):
+        Config({"b": BackendConfig("a", StageKind.TOOL)})
+
+
+# --- errors at the top level and in [scheduler] ------------------------------------------------
+
+
+def test_unknown_top_level_table(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[schedular]\npolicy = "gittins"\n')
+    message = _error(path)
+    assert message.startswith(f"{path}: unknown key(s) 'schedular'")
+    assert "did you mean 'scheduler'?" in message
+    assert "allowed keys: backends, scheduler" in message
+
+
+@pytest.mark.parametrize(("value", "got"), [('""', "str ''"), ('"  "', "str '  '"), ("3", "int 3")])
+def test_policy_must_be_a_non_empty_string(tmp_path: Path, value: str, got: str) -> None:
+    message = _error(_write(tmp_path, f"[scheduler]\npolicy = {value}\n"))
+    assert f"scheduler, field 'policy': must name a policy, such as 'gittins'; got {got}" in message
+
+
+def test_unknown_scheduler_key(tmp_path: Path) -> None:
+    message = _error(_write(tmp_path, '[scheduler]\npolicy = "gittins"\nquantum = 3\n'))
+    assert "scheduler: unknown key(s) 'quantum'; allowed keys: policy" in message
+
+
+def test_scheduler_that_is_not_a_table(tmp_path: Path) -> None:
+    message = _error(_write(tmp_path, 'scheduler = "gittins"\n'))
+    assert "scheduler: must be a table [scheduler], got str 'gittins'" in message
+
+
+# --- errors reading the file -------------------------------------------------------------------
+
+
+def test_toml_syntax_error_gives_line_and_column(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[backends.llama]\nkind = "llm"\nmax_concurrency = \n')
+    message = _error(path)
+    assert message.startswith(f"{path}: invalid TOML: ")
+    assert "line 3, column 19" in message
+
+
+def test_duplicate_table_is_a_toml_error(tmp_path: Path) -> None:
+    text = '[backends.a]\nkind = "llm"\n[backends.a]\nkind = "tool"\n'
+    message = _error(_write(tmp_path, text))
+    assert "invalid TOML: " in message
+    assert "line 3" in message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "absent.toml"
+    assert _error(path) == f"{path}: config file not found; check the path"
+
+
+def test_directory_is_not_a_config_file(tmp_path: Path) -> None:
+    assert "config file unreadable" in _error(tmp_path)
+
+
+def test_non_utf8_file(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(b'[scheduler]\npolicy = "caf\xe9"\n')
+    assert "invalid TOML: 'utf-8' codec can't decode" in _error(path)
+
+
+# --- find_config -------------------------------------------------------------------------------
+
+
+def test_find_config_is_none_without_hermes_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HERMES_CONFIG", raising=False)
+    assert find_config() is None
+
+
+def test_find_config_loads_the_file_hermes_config_names(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = _write(tmp_path, FULL)
+    monkeypatch.setenv("HERMES_CONFIG", str(path))
+    assert find_config() == load_config(path)
+
+
+def test_find_config_with_a_missing_file_points_at_hermes_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "absent.toml"
+    monkeypatch.setenv("HERMES_CONFIG", str(path))
+    with pytest.raises(ValidationError) as info:
+        find_config()
+    assert str(info.value) == (
+        f"{path}: config file not found; point HERMES_CONFIG at an existing file, or unset it"
+    )
