@@ -82,8 +82,8 @@ def refresh(demand: dict[str, RemainingDemand], apps: list[tuple[Position, float
     return time.perf_counter() - start
 
 
-def walk_ms(graphs: dict[str, PDGraph]) -> float:
-    """Median ms to sample 1000 walks for a fresh (class, stage)."""
+def walk_ms(graphs: dict[str, PDGraph]) -> tuple[float, float]:
+    """(median, max) ms to sample 1000 walks for a fresh (class, stage)."""
     times = []
     for graph in graphs.values():
         for stage in graph.stages:
@@ -91,7 +91,7 @@ def walk_ms(graphs: dict[str, PDGraph]) -> float:
             start = time.perf_counter()
             demand.samples(stage)
             times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
+    return statistics.median(times) * 1e3, max(times) * 1e3
 
 
 def model_bytes(graph: PDGraph, rng: np.random.Generator) -> tuple[int, int]:
@@ -131,7 +131,7 @@ def main() -> None:
         warm_s = statistics.median(refresh(demand, apps) for _ in range(5))
     positions = len({position for position, _ in apps})
     with console.status("walks"):
-        walks = walk_ms(graphs)
+        walks, slowest_walk = walk_ms(graphs)
     with console.status("model memory"):
         largest = max(graphs.values(), key=lambda g: len(g.stages))
         memory, stages = model_bytes(largest, rng)
@@ -151,7 +151,9 @@ def main() -> None:
         "rank refresh, cold (walks + tables for every position)", f"{cold_s * 1e3:.0f} ms", "-"
     )
     table.add_row(
-        "remaining demand, fresh (class, stage), 1000 walks (median)", f"{walks:.1f} ms", "<= 20 ms"
+        "remaining demand, fresh (class, stage), 1000 walks (median / max)",
+        f"{walks:.1f} / {slowest_walk:.1f} ms",
+        "<= 20 ms",
     )
     table.add_row(
         f"one class model, full 1000-sample windows ({largest.name}, {stages} stages)",
