@@ -86,25 +86,25 @@ class RemainingDemand:
         ``visits`` maps stage names to how many times the run has entered them so far,
         the current visit included (default: this is the first visit of ``stage``).
         """
+        return self._entry(self._position(stage, visits or {}))[0]
+
+    def table(self, stage: str, visits: Mapping[str, int] | None = None) -> GittinsTable:
+        """The Gittins table of ``samples(stage, visits)`` (built once, cached)."""
         key = self._position(stage, visits or {})
+        values, table = self._entry(key)
+        if table is None:
+            table = GittinsTable(values)
+            self._cache[key] = (values, table)
+        return table
+
+    def _entry(self, key: Position) -> tuple[NDArray[np.float64], GittinsTable | None]:
         entry = self._cache.get(key)
         if entry is None:
             entry = (self._walk(key), None)
             self._remember(key, entry)
         else:
             self._cache.move_to_end(key)
-        return entry[0]
-
-    def table(self, stage: str, visits: Mapping[str, int] | None = None) -> GittinsTable:
-        """The Gittins table of ``samples(stage, visits)`` (built once, cached)."""
-        key = self._position(stage, visits or {})
-        values = self.samples(stage, visits)
-        cached = self._cache[key]
-        if cached[1] is None:
-            cached = (values, GittinsTable(values))
-            self._cache[key] = cached
-        assert cached[1] is not None
-        return cached[1]
+        return entry
 
     def rank(
         self, stage: str, visits: Mapping[str, int] | None = None, done_in_stage_s: float = 0.0

@@ -37,6 +37,7 @@ from hermes_agents.scheduling.state import (
     Run,
     Task,
     Usage,
+    VisitTrace,
 )
 
 logger = logging.getLogger(__name__)
@@ -86,7 +87,7 @@ class SchedulerCore:
         run.visits[stage] = run.visits.get(stage, 0) + 1
         run.stage = stage
         run.done_in_stage_s = 0.0
-        run.trace.append((stage, "", []))
+        run.trace.append(VisitTrace(stage))
         run.moved()
 
     def submit(
@@ -105,8 +106,7 @@ class SchedulerCore:
             self.enter_stage(run_id, stage)
         elif run.stage is None:
             self.enter_stage(run_id, backend)
-        if not run.trace[-1][1]:
-            run.trace[-1] = (run.trace[-1][0], backend, run.trace[-1][2])
+        run.trace[-1].backend = run.trace[-1].backend or backend
         task = Task(next(self._ids), run, backend, estimate_s, tokens, self.clock())
         if run.demand is None:
             run.fallback_s = estimate_s
@@ -155,7 +155,7 @@ class SchedulerCore:
         run.done_in_stage_s += seconds
         run.moved()
         if usage is not None and run.trace:
-            run.trace[-1][2].append(
+            run.trace[-1].calls.append(
                 Call(usage.prompt_tokens, usage.output_tokens, usage.cached_tokens, usage.seconds)
             )
 
@@ -172,14 +172,14 @@ class SchedulerCore:
         if self.models is None or not run.trace:
             return
         try:
-            self.models.observe(run.app, [self._visit(*step) for step in run.trace])
+            self.models.observe(run.app, [self._visit(step) for step in run.trace])
         except Exception:  # fail open: learning must never break the app
             logger.warning("learning from run %s of %r failed", run_id, run.app, exc_info=True)
 
-    def _visit(self, stage: str, backend: str, calls: list[Call]) -> Visit:
-        state = self.backends.get(backend)
+    def _visit(self, step: VisitTrace) -> Visit:
+        state = self.backends.get(step.backend)
         kind = state.limits.kind if state is not None else StageKind.LLM
-        return Visit(stage, kind, backend or "default", tuple(calls))
+        return Visit(step.stage, kind, step.backend or "default", tuple(step.calls))
 
     def _priority(self, task: Task, now: float) -> float:
         try:

@@ -122,10 +122,8 @@ class Scheduler:
 
     def _wait_sync(self, task: int, timeout: float | None) -> None:
         event = threading.Event()
-        with self._lock:
-            if task not in self.core.tasks or self.core.tasks[task].started_at is not None:
-                return
-            self._wakers[task] = event.set
+        if not self._register(task, event.set):
+            return
         if not event.wait(timeout):
             self._withdraw(task)
             raise TimeoutError(f"no slot on the backend within {timeout} s")
@@ -138,16 +136,23 @@ class Scheduler:
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
                 loop.call_soon_threadsafe(_resolve, granted)
 
-        with self._lock:
-            if task not in self.core.tasks or self.core.tasks[task].started_at is not None:
-                return
-            self._wakers[task] = wake
+        if not self._register(task, wake):
+            return
         try:
             async with asyncio.timeout(timeout):
                 await granted
         except BaseException:
             self._withdraw(task)
             raise
+
+    def _register(self, task: int, waker: Callable[[], None]) -> bool:
+        """Arrange for ``waker`` to run on the task's grant; False if it was granted already."""
+        with self._lock:
+            waiting = self.core.tasks.get(task)
+            if waiting is None or waiting.started_at is not None:
+                return False
+            self._wakers[task] = waker
+            return True
 
     def _release(self, slot: Slot, usage: Usage) -> None:
         with self._lock:

@@ -78,6 +78,15 @@ class Grant:
 
 
 @dataclass(eq=False)
+class VisitTrace:
+    """One stage visit of a run as it happens: its backend (from the first call) and calls."""
+
+    stage: str
+    backend: str = ""
+    calls: list[Call] = field(default_factory=list)
+
+
+@dataclass(eq=False)
 class Run:
     """One app run's state (policies read it through ``RunView``)."""
 
@@ -91,7 +100,7 @@ class Run:
     stage: str | None = None
     done_in_stage_s: float = 0.0
     visits: dict[str, int] = field(default_factory=dict)
-    trace: list[tuple[str, str, list[Call]]] = field(default_factory=list)
+    trace: list[VisitTrace] = field(default_factory=list)
     tasks: set[int] = field(default_factory=set)
     fallback_s: float = 0.0
     _rank: float | None = None

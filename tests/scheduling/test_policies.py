@@ -81,6 +81,13 @@ def serve(core: SchedulerCore, run: str, seconds: float) -> None:
     core.release(task, Usage(seconds=seconds))
 
 
+def served_then_queued(core: SchedulerCore, clock: Clock) -> None:
+    """Runs a, b, c with 0.5, 0.1 and 0.3 s of attained service, each queueing one task."""
+    for run, seconds in [("a", 0.5), ("b", 0.1), ("c", 0.3)]:
+        serve(core, run, seconds)
+        queue(core, clock, run)
+
+
 def test_fcfs_is_task_submission_order() -> None:
     clock = Clock()
     core = make_core(policy_named("fcfs"), clock)
@@ -110,24 +117,22 @@ def test_vtc_is_least_service_received_first() -> None:
     clock = Clock()
     core = make_core(policy_named("vtc"), clock)
 
-    def setup() -> None:
-        for run, seconds in [("a", 0.5), ("b", 0.1), ("c", 0.3)]:
-            serve(core, run, seconds)
-            queue(core, clock, run)
-
-    assert admission_order(core, clock, setup) == ["b", "c", "a"]
+    assert admission_order(core, clock, lambda: served_then_queued(core, clock)) == [
+        "b",
+        "c",
+        "a",
+    ]
 
 
 def test_plas_orders_by_attained_service_before_starvation() -> None:
     clock = Clock()
     core = make_core(Plas(min_wait_s=100.0, starvation_ratio=1000.0), clock)
 
-    def setup() -> None:
-        for run, seconds in [("a", 0.5), ("b", 0.1), ("c", 0.3)]:
-            serve(core, run, seconds)
-            queue(core, clock, run)
-
-    assert admission_order(core, clock, setup) == ["b", "c", "a"]
+    assert admission_order(core, clock, lambda: served_then_queued(core, clock)) == [
+        "b",
+        "c",
+        "a",
+    ]
 
 
 def test_plas_promotes_a_starving_task() -> None:
