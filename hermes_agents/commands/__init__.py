@@ -1,0 +1,1 @@
+"""Subcommands of the ``hermes`` CLI (see ``hermes_agents.cli``)."""
