@@ -17,12 +17,12 @@ from rich.console import Console
 from rich.table import Table
 
 from hermes_agents.scheduling import BackendLimits
-from hermes_agents.scheduling.runtime import Scheduler
+from hermes_agents.scheduling.runtime import LocalScheduler
 
 
 def sync_round_trips(calls: int) -> list[float]:
     """Microseconds per uncontended ``with scheduler.slot(...)`` inside one app run."""
-    scheduler = Scheduler.in_process({"llm": BackendLimits(4)})
+    scheduler = LocalScheduler.in_process({"llm": BackendLimits(4)})
     times = []
     with scheduler.run("bench"):
         for _ in range(calls):
@@ -35,7 +35,7 @@ def sync_round_trips(calls: int) -> list[float]:
 
 def contended_grants_per_s(apps: int, calls_per_app: int) -> float:
     """Grants per second with ``apps`` asyncio apps contending for 4 slots."""
-    scheduler = Scheduler.in_process({"llm": BackendLimits(4)})
+    scheduler = LocalScheduler.in_process({"llm": BackendLimits(4)})
 
     async def app(index: int) -> None:
         async with scheduler.run(f"app{index % 9}"):

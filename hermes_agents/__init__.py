@@ -19,8 +19,9 @@ from hermes_agents.pdgraph import (
     Workload,
 )
 from hermes_agents.tools import tool
+from hermes_agents.version import VERSION
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     "END",

@@ -12,6 +12,9 @@ Variable               Meaning
 ``HERMES_SCHEDULER``   Address of a running scheduler: ``unix:///abs/path.sock`` or
                        ``tcp://host:port`` (for example ``tcp://127.0.0.1:7461``). Unset: use
                        the Unix socket at ``default_socket_path()``.
+``HERMES_SCHEDULER_TOKEN``
+                       The token a ``tcp://`` daemon asks for. Unset: read the file at
+                       ``token_path()``, which ``hermes serve --tcp-port`` writes.
 ``HERMES_DATA_DIR``    Directory for learned profiles and other persistent data; ``~`` is
                        expanded. Unset: ``$XDG_DATA_HOME/hermes``, else
                        ``~/.local/share/hermes``.
@@ -43,6 +46,8 @@ __all__ = [
     "data_dir",
     "default_socket_path",
     "scheduler_address",
+    "scheduler_token",
+    "token_path",
 ]
 
 SCHEDULER_SCHEMES: tuple[str, ...] = ("unix", "tcp")
@@ -139,3 +144,19 @@ def data_dir() -> Path:
         return explicit
     base = _xdg("XDG_DATA_HOME")
     return (base if base is not None else Path.home() / ".local" / "share") / "hermes"
+
+
+def token_path() -> Path:
+    """Where ``hermes serve`` keeps the TCP token it made: beside the default socket."""
+    return default_socket_path().parent / "token"
+
+
+def scheduler_token() -> str | None:
+    """The TCP daemon's token: ``HERMES_SCHEDULER_TOKEN``, else ``token_path()``'s contents."""
+    token = _get("HERMES_SCHEDULER_TOKEN")
+    if token is not None:
+        return token
+    try:
+        return token_path().read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from hermes_agents.scheduling.default import get_scheduler
-from hermes_agents.scheduling.runtime import Scheduler
+from hermes_agents.scheduling.front import Scheduler
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -162,14 +162,18 @@ class SchedulerCore:
     cancel = release
     """Withdraw a waiting task, or release a running one without usage."""
 
-    def finish_run(self, run_id: str) -> None:
-        """The run ended: withdraw its tasks and hand its trace to the models."""
+    def finish_run(self, run_id: str, *, learn: bool = True) -> None:
+        """The run ended: withdraw its tasks and hand its trace to the models.
+
+        ``learn=False`` drops the trace: a run cut short (its client vanished) is not a sample
+        of the app's demand.
+        """
         run = self.runs.pop(run_id, None)
         if run is None:
             return
         for task_id in list(run.tasks):
             self.release(task_id)
-        if self.models is None or not run.trace:
+        if not learn or self.models is None or not run.trace:
             return
         try:
             self.models.observe(run.app, [self._visit(step) for step in run.trace])

@@ -1,43 +1,89 @@
-"""The process-wide scheduler that drop-ins use unless they are given one."""
+"""The process-wide scheduler that drop-ins use unless they are given one.
+
+Which one, decided on first use:
+
+1. ``HERMES_SCHEDULER`` set: the daemon at that address (fail-open while it is unreachable);
+2. else, a daemon listening on the default socket (``settings.default_socket_path()``);
+3. else, an in-process scheduler with the limits of ``HERMES_CONFIG`` (if set).
+"""
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
+from pathlib import Path
 
+from hermes_agents import settings
 from hermes_agents.config import Config, find_config
-from hermes_agents.scheduling.runtime import Scheduler
+from hermes_agents.scheduling.daemon.client import DaemonScheduler
+from hermes_agents.scheduling.front import Scheduler
+from hermes_agents.scheduling.runtime import LocalScheduler
 from hermes_agents.scheduling.state import BackendLimits
 
 _lock = threading.Lock()
 _default: Scheduler | None = None
 
 
-def scheduler_from_config(config: Config | None) -> Scheduler:
+def scheduler_from_config(config: Config | None) -> LocalScheduler:
     """An in-process scheduler with the limits, policy and costs of ``config``."""
     if config is None:
-        return Scheduler.in_process()
-    limits = {
+        return LocalScheduler.in_process()
+    return LocalScheduler.in_process(
+        backend_limits(config), policy=config.policy, cost=config.cost_model()
+    )
+
+
+def backend_limits(config: Config) -> dict[str, BackendLimits]:
+    """The admission limits of every backend ``config`` declares."""
+    return {
         name: BackendLimits(backend.max_concurrency, backend.token_budget, backend.kind)
         for name, backend in config.backends.items()
     }
-    return Scheduler.in_process(limits, policy=config.policy, cost=config.cost_model())
 
 
 def get_scheduler() -> Scheduler:
-    """The default scheduler, built on first use from ``HERMES_CONFIG`` (if set).
+    """The default scheduler (see the module docstring), built on first use.
 
-    A bad configuration file raises ``ValidationError`` here: it is a setup mistake to fix,
-    not a runtime fault to hide.
+    A bad configuration file or ``HERMES_SCHEDULER`` value raises ``ValidationError`` here: it
+    is a setup mistake to fix, not a runtime fault to hide.
     """
     global _default
     with _lock:
         if _default is None:
-            _default = scheduler_from_config(find_config())
+            _default = _build_default()
         return _default
 
 
 def set_scheduler(scheduler: Scheduler | None) -> None:
-    """Replace the default scheduler (None: build it again from the configuration)."""
+    """Replace the default scheduler (None: choose it again on next use)."""
     global _default
     with _lock:
-        _default = scheduler
+        previous, _default = _default, scheduler
+    if previous is not None and previous is not scheduler:
+        previous.close()
+
+
+def _build_default() -> Scheduler:
+    address = settings.scheduler_address()
+    if address is not None:
+        return DaemonScheduler(address, token=settings.scheduler_token())
+    path = settings.default_socket_path()
+    if _listening(path):
+        return DaemonScheduler(f"unix://{path}")
+    return scheduler_from_config(find_config())
+
+
+def _listening(path: Path) -> bool:
+    """Whether a daemon accepts connections on the Unix socket ``path``."""
+    if not path.exists():
+        return False
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(1.0)
+        probe.connect(os.fspath(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from hermes_agents.scheduling import BackendLimits
-from hermes_agents.scheduling.runtime import Scheduler
+from hermes_agents.scheduling.runtime import LocalScheduler
 
 
 class Gauge:
@@ -30,7 +30,7 @@ class Gauge:
             self.now -= 1
 
 
-def assert_no_leak(scheduler: Scheduler) -> None:
+def assert_no_leak(scheduler: LocalScheduler) -> None:
     core = scheduler.core
     assert core.tasks == {}
     assert core.runs == {}
@@ -41,7 +41,7 @@ def assert_no_leak(scheduler: Scheduler) -> None:
 
 
 def test_thousand_concurrent_async_apps_respect_capacity_and_leak_nothing() -> None:
-    scheduler = Scheduler.in_process({"llm": BackendLimits(4)}, policy="gittins")
+    scheduler = LocalScheduler.in_process({"llm": BackendLimits(4)}, policy="gittins")
     gauge = Gauge()
 
     async def app(index: int) -> int:
@@ -64,7 +64,7 @@ def test_thousand_concurrent_async_apps_respect_capacity_and_leak_nothing() -> N
 
 
 def test_worker_threads_share_the_capacity() -> None:
-    scheduler = Scheduler.in_process({"tool": BackendLimits(2)})
+    scheduler = LocalScheduler.in_process({"tool": BackendLimits(2)})
     gauge = Gauge()
 
     def worker() -> None:
@@ -82,7 +82,7 @@ def test_worker_threads_share_the_capacity() -> None:
 
 
 def test_user_exception_passes_through_unchanged_and_releases() -> None:
-    scheduler = Scheduler.in_process({"llm": BackendLimits(1)})
+    scheduler = LocalScheduler.in_process({"llm": BackendLimits(1)})
     error = KeyError("mine")
     with pytest.raises(KeyError) as caught, scheduler.slot("llm"):
         raise error
@@ -91,7 +91,7 @@ def test_user_exception_passes_through_unchanged_and_releases() -> None:
 
 
 def test_sync_timeout_withdraws_the_waiting_task() -> None:
-    scheduler = Scheduler.in_process({"llm": BackendLimits(1)})
+    scheduler = LocalScheduler.in_process({"llm": BackendLimits(1)})
     with scheduler.slot("llm"):
         waiter_failed = []
 
@@ -111,7 +111,7 @@ def test_sync_timeout_withdraws_the_waiting_task() -> None:
 
 
 def test_async_cancellation_while_waiting_and_while_holding() -> None:
-    scheduler = Scheduler.in_process({"llm": BackendLimits(1)})
+    scheduler = LocalScheduler.in_process({"llm": BackendLimits(1)})
 
     async def hold(event: asyncio.Event) -> None:
         async with scheduler.slot("llm"):
@@ -138,7 +138,7 @@ def test_async_cancellation_while_waiting_and_while_holding() -> None:
 
 
 def test_async_timeout_raises_timeout_error() -> None:
-    scheduler = Scheduler.in_process({"llm": BackendLimits(1)})
+    scheduler = LocalScheduler.in_process({"llm": BackendLimits(1)})
 
     async def main() -> None:
         async with scheduler.slot("llm"):
@@ -151,7 +151,7 @@ def test_async_timeout_raises_timeout_error() -> None:
 
 
 def test_scheduler_failure_fails_open_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
-    scheduler = Scheduler.in_process({"llm": BackendLimits(1)})
+    scheduler = LocalScheduler.in_process({"llm": BackendLimits(1)})
     scheduler.core.default_limits = None  # unknown backends now raise inside the core
     ran = []
     for _ in range(3):
@@ -163,7 +163,7 @@ def test_scheduler_failure_fails_open_with_one_warning(caplog: pytest.LogCapture
 
 
 def test_runs_feed_the_learner() -> None:
-    scheduler = Scheduler.in_process({"tool": BackendLimits(2)})
+    scheduler = LocalScheduler.in_process({"tool": BackendLimits(2)})
     for _ in range(3):
         with scheduler.run("pipeline"):
             with scheduler.slot("tool", stage="fetch"):

@@ -11,18 +11,18 @@ import pytest
 from hermes_agents import tool
 from hermes_agents.scheduling import BackendLimits
 from hermes_agents.scheduling.default import get_scheduler, set_scheduler
-from hermes_agents.scheduling.runtime import Scheduler
+from hermes_agents.scheduling.runtime import LocalScheduler
 
 
 @pytest.fixture
-def scheduler() -> Iterator[Scheduler]:
-    scheduler = Scheduler.in_process({"sandbox": BackendLimits(1), "tools": BackendLimits(1)})
+def scheduler() -> Iterator[LocalScheduler]:
+    scheduler = LocalScheduler.in_process({"sandbox": BackendLimits(1), "tools": BackendLimits(1)})
     set_scheduler(scheduler)
     yield scheduler
     set_scheduler(None)
 
 
-def test_bare_decorator_uses_the_default_scheduler(scheduler: Scheduler) -> None:
+def test_bare_decorator_uses_the_default_scheduler(scheduler: LocalScheduler) -> None:
     @tool
     def double(x: int) -> int:
         return 2 * x
@@ -32,7 +32,7 @@ def test_bare_decorator_uses_the_default_scheduler(scheduler: Scheduler) -> None
     assert scheduler.core.backends["tools"].granted == 1
 
 
-def test_async_tool_is_scheduled_and_serialised(scheduler: Scheduler) -> None:
+def test_async_tool_is_scheduled_and_serialised(scheduler: LocalScheduler) -> None:
     inside = 0
     peak = 0
 
@@ -53,7 +53,7 @@ def test_async_tool_is_scheduled_and_serialised(scheduler: Scheduler) -> None:
     assert scheduler.core.backends["sandbox"].granted == 5
 
 
-def test_errors_pass_through_and_release(scheduler: Scheduler) -> None:
+def test_errors_pass_through_and_release(scheduler: LocalScheduler) -> None:
     @tool(backend="sandbox")
     def broken() -> None:
         raise ValueError("user bug")
@@ -63,14 +63,14 @@ def test_errors_pass_through_and_release(scheduler: Scheduler) -> None:
     assert scheduler.core.backends["sandbox"].running == {}
 
 
-def test_off_switch_returns_the_function_itself(scheduler: Scheduler) -> None:
+def test_off_switch_returns_the_function_itself(scheduler: LocalScheduler) -> None:
     def plain() -> int:
         return 1
 
     assert tool(enabled=False)(plain) is plain
 
 
-def test_threads_calling_a_tool_share_its_capacity(scheduler: Scheduler) -> None:
+def test_threads_calling_a_tool_share_its_capacity(scheduler: LocalScheduler) -> None:
     lock = threading.Lock()
     inside = peak = 0
 

@@ -1,0 +1,124 @@
+"""``hermes serve``: run the scheduler daemon that many processes share.
+
+    hermes serve [--socket PATH] [--config FILE] [--policy NAME] [--tcp-port PORT]
+                 [--token-file FILE] [--metrics-port PORT] [--lease-s SECONDS]
+
+Clients find it through ``HERMES_SCHEDULER=unix:///PATH`` (or the default socket path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import time
+from pathlib import Path
+
+from hermes_agents import settings
+from hermes_agents.config import Config, find_config, load_config
+from hermes_agents.errors import ValidationError
+from hermes_agents.scheduling.core import SchedulerCore
+from hermes_agents.scheduling.daemon.server import Listen, serve_forever
+from hermes_agents.scheduling.daemon.service import DaemonService
+from hermes_agents.scheduling.default import backend_limits
+from hermes_agents.scheduling.models import AppModels
+from hermes_agents.scheduling.policies import Policy, policy_named
+from hermes_agents.scheduling.state import UNLIMITED
+
+HELP = "run the shared scheduler daemon on a Unix socket (and optional TCP port)"
+DEFAULT_LEASE_S = 30.0
+
+logger = logging.getLogger("hermes_agents.serve")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--socket",
+        type=Path,
+        help="Unix socket to listen on (default: the path clients look at when "
+        "HERMES_SCHEDULER is unset, e.g. $XDG_RUNTIME_DIR/hermes/hermes.sock)",
+    )
+    parser.add_argument("--config", type=Path, help="TOML config (default: $HERMES_CONFIG)")
+    parser.add_argument("--policy", help="override the config's policy (e.g. fcfs, gittins)")
+    parser.add_argument(
+        "--tcp-port", type=int, help="also listen on 127.0.0.1:PORT; clients need the token"
+    )
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        help="file holding the TCP token (default: make one and write it to the token path)",
+    )
+    parser.add_argument(
+        "--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics"
+    )
+    parser.add_argument(
+        "--lease-s",
+        type=float,
+        default=DEFAULT_LEASE_S,
+        help="reclaim the slots of a client silent this long (default: %(default)s)",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    config = load_config(args.config) if args.config is not None else find_config()
+    policy = policy_named(args.policy or (config.policy if config else "gittins"))
+    service = DaemonService(
+        _core(config, policy),
+        lease_s=_positive(args.lease_s, "--lease-s"),
+        token=_token(args) if args.tcp_port is not None else None,
+    )
+    listen = Listen(
+        socket_path=args.socket or settings.default_socket_path(),
+        tcp_port=_port(args.tcp_port, "--tcp-port"),
+        metrics_port=_port(args.metrics_port, "--metrics-port"),
+    )
+    if config is None or not config.backends:
+        logger.warning("no backends configured (give --config): every backend is unlimited")
+    asyncio.run(serve_forever(service, listen))
+    return 0
+
+
+def _core(config: Config | None, policy: Policy) -> SchedulerCore:
+    cost = config.cost_model() if config is not None else None
+    models = AppModels(cost)
+    return SchedulerCore(
+        backend_limits(config) if config is not None else {},
+        policy,
+        time.monotonic,
+        models=models,
+        cost=models.cost,
+        default_limits=UNLIMITED,
+    )
+
+
+def _token(args: argparse.Namespace) -> str:
+    if args.token_file is not None:
+        try:
+            token = Path(args.token_file).read_text(encoding="utf-8").strip()
+        except OSError as error:
+            raise ValidationError(f"cannot read it: {error.strerror}", "--token-file") from error
+        if not token:
+            raise ValidationError("the file is empty; put the token in it", "--token-file")
+        return token
+    token = secrets.token_urlsafe(32)
+    path = settings.token_path()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(token + "\n")
+    logger.info("TCP token written to %s (clients read it there, or HERMES_SCHEDULER_TOKEN)", path)
+    return token
+
+
+def _port(value: int | None, flag: str) -> int | None:
+    if value is not None and not 0 <= value <= 65535:
+        raise ValidationError(f"must be a port 0..65535 (0: any free port), got {value}", flag)
+    return value
+
+
+def _positive(value: float, flag: str) -> float:
+    if not value > 0 or value == float("inf"):
+        raise ValidationError(f"must be a positive number of seconds, got {value}", flag)
+    return value

@@ -1,0 +1,116 @@
+"""Prometheus metrics of the daemon: the ``status`` snapshot in the text exposition format.
+
+``hermes serve --metrics-port 9464`` serves them at ``http://127.0.0.1:9464/metrics`` (loopback
+only). Names and meanings:
+
+===================================  =======  =================================================
+metric                               type     meaning
+===================================  =======  =================================================
+``hermes_backend_running``           gauge    calls running on the backend (label ``backend``)
+``hermes_backend_waiting``           gauge    calls queued for the backend
+``hermes_backend_capacity``          gauge    its ``max_concurrency`` (absent when unlimited)
+``hermes_backend_tokens_running``    gauge    prompt + output tokens admitted and running
+``hermes_backend_grants_total``      counter  calls admitted since the daemon started
+``hermes_app_runs``                  gauge    active runs of the app class (label ``app``)
+``hermes_app_best_rank``             gauge    best (lowest) Gittins rank among them, seconds
+``hermes_clients``                   gauge    connected client processes
+``hermes_unscheduled_calls_total``   counter  calls clients ran unscheduled (fail-open)
+``hermes_protocol_errors_total``     counter  malformed or refused messages
+``hermes_leases_expired_total``      counter  silent clients whose slots were reclaimed
+``hermes_slots_reclaimed_total``     counter  slots given back by clients that vanished
+===================================  =======  =================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from hermes_agents.errors import HermesError
+from hermes_agents.scheduling.daemon.snapshot import snapshot
+
+if TYPE_CHECKING:
+    from hermes_agents.scheduling.daemon.service import DaemonService
+
+logger = logging.getLogger(__name__)
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+MAX_REQUEST_HEAD_BYTES = 8192
+
+_BACKEND_GAUGES = {
+    "running": ("hermes_backend_running", "gauge", "Calls running on the backend."),
+    "waiting": ("hermes_backend_waiting", "gauge", "Calls queued for the backend."),
+    "max_concurrency": ("hermes_backend_capacity", "gauge", "Calls the backend may run at once."),
+    "tokens_running": ("hermes_backend_tokens_running", "gauge", "Tokens admitted and running."),
+    "grants": ("hermes_backend_grants_total", "counter", "Calls admitted since start."),
+}
+_APP_GAUGES = {
+    "runs": ("hermes_app_runs", "gauge", "Active runs of the app class."),
+    "best_rank": ("hermes_app_best_rank", "gauge", "Lowest Gittins rank among them (s)."),
+}
+_COUNTERS = {
+    "unscheduled_calls": ("hermes_unscheduled_calls_total", "Calls clients ran unscheduled."),
+    "protocol_errors": ("hermes_protocol_errors_total", "Malformed or refused messages."),
+    "leases_expired": ("hermes_leases_expired_total", "Silent clients whose slots were reclaimed."),
+    "slots_reclaimed": ("hermes_slots_reclaimed_total", "Slots given back by vanished clients."),
+}
+
+
+def render(state: Mapping[str, Any]) -> str:
+    """The snapshot ``state`` in the Prometheus text format."""
+    return "".join(_lines(state))
+
+
+def _lines(state: Mapping[str, Any]) -> Iterator[str]:
+    for rows, label, gauges in (
+        (state["backends"], "backend", _BACKEND_GAUGES),
+        (state["apps"], "app", _APP_GAUGES),
+    ):
+        for key, (name, kind, help_text) in gauges.items():
+            yield f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"
+            for row in rows:
+                if row.get(key) is not None:
+                    yield f'{name}{{{label}="{_escape(row[label])}"}} {row[key]}\n'
+    yield "# HELP hermes_clients Connected client processes.\n# TYPE hermes_clients gauge\n"
+    yield f"hermes_clients {state['clients']}\n"
+    for key, (name, help_text) in _COUNTERS.items():
+        yield f"# HELP {name} {help_text}\n# TYPE {name} counter\n"
+        yield f"{name} {state['counters'][key]}\n"
+
+
+def _escape(value: object) -> str:
+    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+async def serve_metrics(service: DaemonService, port: int) -> asyncio.Server:
+    """Serve ``GET /metrics`` on 127.0.0.1:``port``."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(5):
+                head = await reader.readuntil(b"\r\n\r\n")
+            request = head.split(b"\r\n", 1)[0].split()
+            if len(request) >= 2 and request[0] == b"GET" and request[1] == b"/metrics":
+                status, body = "200 OK", render(snapshot(service)).encode()
+            else:
+                status, body = "404 Not Found", b"only GET /metrics is served here\n"
+            writer.write(
+                f"HTTP/1.1 {status}\r\nContent-Type: {CONTENT_TYPE}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+        writer.close()
+
+    try:
+        server = await asyncio.start_server(
+            answer, host="127.0.0.1", port=port, limit=MAX_REQUEST_HEAD_BYTES
+        )
+    except OSError as error:
+        raise HermesError(f"cannot serve metrics on 127.0.0.1:{port}: {error.strerror}") from error
+    bound = server.sockets[0].getsockname()[1]
+    logger.info("metrics at http://127.0.0.1:%d/metrics", bound)
+    return server

@@ -1,0 +1,206 @@
+"""The daemon's sockets: a Unix socket (mode 0600), optional TCP on 127.0.0.1, and metrics.
+
+``serve_forever`` runs until SIGTERM or SIGINT (or ``stop``), then closes every connection and
+removes its socket file. Each connection is a line protocol (``protocol.py``) fed to the
+``DaemonService``; admissions are decided once per batch of received lines.
+
+A connection whose line exceeds ``MAX_MESSAGE_BYTES`` gets a fatal error and is closed; one that
+ends in the middle of a line (truncated) is closed; one that stops reading while the daemon has
+more than ``MAX_PENDING_OUTPUT_BYTES`` for it is closed. Either way its slots come back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import signal
+import socket
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from hermes_agents.errors import HermesError
+from hermes_agents.scheduling.daemon.metrics import serve_metrics
+from hermes_agents.scheduling.daemon.protocol import MAX_MESSAGE_BYTES
+from hermes_agents.scheduling.daemon.service import DaemonService, Session
+
+logger = logging.getLogger(__name__)
+
+MAX_PENDING_OUTPUT_BYTES = 4 * 1024 * 1024
+MAX_UNIX_PATH_BYTES = 107  # sockaddr_un.sun_path on Linux, less the terminating NUL
+
+
+@dataclass(frozen=True)
+class Listen:
+    """Where the daemon listens.
+
+    Attributes:
+        socket_path: the Unix socket (its directory is created 0700 if missing).
+        tcp_port: also listen on 127.0.0.1:PORT (0: any free port); clients need the token.
+        metrics_port: serve Prometheus metrics on http://127.0.0.1:PORT/metrics.
+    """
+
+    socket_path: Path
+    tcp_port: int | None = None
+    metrics_port: int | None = None
+
+
+class _LineConnection(asyncio.Protocol):
+    """One client connection: split lines, hand them to the service, flush once per batch."""
+
+    def __init__(self, service: DaemonService, *, needs_token: bool) -> None:
+        self.service = service
+        self.needs_token = needs_token
+        self.buffer = bytearray()
+        self.transport: asyncio.WriteTransport | None = None
+        self.session: Session | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        self.transport = transport
+        self.session = self.service.open(
+            self._write, transport.close, needs_token=self.needs_token
+        )
+
+    def data_received(self, data: bytes) -> None:
+        session = self.session
+        assert session is not None
+        self.buffer += data
+        start = 0
+        while not session.closed:
+            end = self.buffer.find(b"\n", start)
+            if end < 0:
+                break
+            self.service.receive(session, bytes(self.buffer[start:end]))
+            start = end + 1
+        del self.buffer[:start]
+        if len(self.buffer) > MAX_MESSAGE_BYTES and not session.closed:
+            self.service.counters.protocol_errors += 1
+            self.service.reject(
+                session, f"message longer than {MAX_MESSAGE_BYTES} bytes", fatal=True
+            )
+        self.service.flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.session is not None:
+            if self.buffer and not self.session.closed:
+                logger.info("a client hung up in the middle of a message; dropping it")
+            self.service.end_session(self.session)
+            self.service.flush()
+
+    def _write(self, data: bytes) -> None:
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(data)
+        if transport.get_write_buffer_size() > MAX_PENDING_OUTPUT_BYTES:
+            logger.warning("a client stopped reading its messages; closing its connection")
+            transport.abort()
+
+
+def bind_unix_socket(path: Path) -> socket.socket:
+    """A listening-ready Unix socket at ``path``, private to this user (mode 0600).
+
+    Refuses to replace a live daemon's socket or a file that is not a socket; removes a stale
+    socket left by a daemon that died.
+    """
+    if len(os.fsencode(path)) > MAX_UNIX_PATH_BYTES:
+        raise HermesError(
+            f"socket path {path} is longer than {MAX_UNIX_PATH_BYTES} bytes, the limit for "
+            "Unix sockets; choose a shorter --socket"
+        )
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _remove_stale_socket(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_mask = os.umask(0o177)
+    try:
+        sock.bind(os.fspath(path))
+    except OSError as error:
+        sock.close()
+        raise HermesError(f"cannot create the socket {path}: {error.strerror}") from error
+    finally:
+        os.umask(old_mask)
+    os.chmod(path, 0o600)
+    return sock
+
+
+def _remove_stale_socket(path: Path) -> None:
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise HermesError(f"{path} exists and is not a socket; move it, or choose another --socket")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(os.fspath(path))
+    except OSError as error:
+        if error.errno not in (errno.ECONNREFUSED, errno.ENOENT):
+            raise HermesError(f"cannot check the socket {path}: {error.strerror}") from error
+        path.unlink(missing_ok=True)  # nobody listens: a daemon died and left it behind
+        return
+    finally:
+        probe.close()
+    raise HermesError(
+        f"a hermes daemon is already serving {path}; stop it first, or choose another --socket"
+    )
+
+
+async def serve_forever(
+    service: DaemonService, listen: Listen, *, stop: asyncio.Event | None = None
+) -> None:
+    """Serve until SIGTERM/SIGINT or until ``stop`` is set; then clean up."""
+    loop = asyncio.get_running_loop()
+    stop = stop or asyncio.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signum, stop.set)
+    servers = [
+        await loop.create_unix_server(
+            lambda: _LineConnection(service, needs_token=False),
+            sock=bind_unix_socket(listen.socket_path),
+        )
+    ]
+    logger.info("hermes daemon listening on unix://%s", listen.socket_path)
+    if listen.tcp_port is not None:
+        servers.append(await _serve_tcp(service, listen.tcp_port))
+    if listen.metrics_port is not None:
+        servers.append(await serve_metrics(service, listen.metrics_port))
+    lease_checks = asyncio.create_task(_expire_leases(service))
+    try:
+        await stop.wait()
+    finally:
+        lease_checks.cancel()
+        for server in servers:
+            server.close()
+        for session in list(service.sessions.values()):
+            session.close()
+            service.end_session(session)
+        listen.socket_path.unlink(missing_ok=True)
+        logger.info("hermes daemon stopped")
+
+
+async def _serve_tcp(service: DaemonService, port: int) -> asyncio.Server:
+    if service.token is None:
+        raise HermesError("TCP needs a token: give --token-file, or let hermes serve make one")
+    loop = asyncio.get_running_loop()
+    try:
+        server = await loop.create_server(
+            lambda: _LineConnection(service, needs_token=True), host="127.0.0.1", port=port
+        )
+    except OSError as error:
+        raise HermesError(f"cannot listen on 127.0.0.1:{port}: {error.strerror}") from error
+    bound = server.sockets[0].getsockname()[1]
+    logger.info("hermes daemon listening on tcp://127.0.0.1:%d (token required)", bound)
+    return server
+
+
+async def _expire_leases(service: DaemonService) -> None:
+    interval_s = min(1.0, service.lease_s / 4)
+    while True:
+        await asyncio.sleep(interval_s)
+        if service.expire_leases():
+            service.flush()

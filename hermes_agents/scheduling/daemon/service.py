@@ -1,0 +1,316 @@
+"""The daemon's state and message handling, without sockets: one core, many client sessions.
+
+The asyncio server (``server.py``) feeds each received line to ``DaemonService.receive`` and
+calls ``flush`` after each batch: admissions are decided once per batch and every grant goes to
+the session that owns the task. A session that ends (its connection closed, broke, or let its
+lease lapse) gives back every slot it held and withdraws every task it queued; its unfinished
+runs are dropped without teaching the learner.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from itertools import count
+from typing import Any
+
+from hermes_agents.errors import HermesError
+from hermes_agents.scheduling.core import SchedulerCore
+from hermes_agents.scheduling.daemon.protocol import (
+    PROTOCOL_VERSION,
+    ProtocolError,
+    decode,
+    encode,
+    error_message,
+)
+from hermes_agents.scheduling.daemon.snapshot import snapshot
+from hermes_agents.scheduling.state import Usage
+from hermes_agents.version import VERSION
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Session:
+    """One client connection: what it owns in the core, and how to reach it."""
+
+    session_id: int
+    send: Callable[[bytes], None]
+    close: Callable[[], None]
+    needs_token: bool
+    last_heard_s: float
+    client: str = ""
+    greeted: bool = False
+    closed: bool = False
+    unscheduled: int = 0
+    runs: dict[str, str] = field(default_factory=dict)
+    """Client run id -> core run id."""
+    tasks: dict[int, int] = field(default_factory=dict)
+    """Client task id -> core task id."""
+    one_call_runs: dict[int, str] = field(default_factory=dict)
+    """Client task id -> the core run of a one-call app (``submit`` with ``run`` null)."""
+    outbox: list[bytes] = field(default_factory=list)
+
+
+@dataclass
+class Counters:
+    """What the daemon counts over its lifetime (``status`` and the metrics show them)."""
+
+    connections: int = 0
+    protocol_errors: int = 0
+    leases_expired: int = 0
+    slots_reclaimed: int = 0
+    unscheduled_closed: int = 0
+    """Fail-open calls reported by clients that have since disconnected."""
+
+
+class DaemonService:
+    """The shared scheduler behind the daemon's sockets (single-threaded: the event loop)."""
+
+    def __init__(
+        self,
+        core: SchedulerCore,
+        *,
+        lease_s: float = 30.0,
+        token: str | None = None,
+    ) -> None:
+        if not (math.isfinite(lease_s) and lease_s > 0):
+            raise HermesError(f"lease_s must be a positive number of seconds, got {lease_s}")
+        self.core = core
+        self.lease_s = lease_s
+        self.token = token
+        self.started_at_s = core.clock()
+        self.counters = Counters()
+        self.sessions: dict[int, Session] = {}
+        self._owners: dict[int, tuple[Session, int]] = {}
+        self._ids = count(1)
+        self._handlers: dict[str, Callable[[Session, dict[str, Any]], None]] = {
+            "hello": self._hello,
+            "run": self._run,
+            "stage": self._stage,
+            "submit": self._submit,
+            "release": self._release,
+            "end": self._end,
+            "ping": self._ping,
+            "status": self._status,
+        }
+
+    def open(
+        self, send: Callable[[bytes], None], close: Callable[[], None], *, needs_token: bool
+    ) -> Session:
+        """A new connection; it must say ``hello`` (with the token if ``needs_token``) first."""
+        session = Session(next(self._ids), send, close, needs_token, self.core.clock())
+        self.sessions[session.session_id] = session
+        self.counters.connections += 1
+        return session
+
+    def receive(self, session: Session, line: bytes) -> None:
+        """Handle one line from ``session``; answers wait in its outbox until ``flush``."""
+        if session.closed:
+            return
+        session.last_heard_s = self.core.clock()
+        message: dict[str, Any] = {}
+        try:
+            message = decode(line)
+            op = message["op"]
+            if not session.greeted and op != "hello":
+                raise ProtocolError("say hello first", op=op, fatal=True)
+            self._handlers[op](session, message)
+        except ProtocolError as error:
+            self.counters.protocol_errors += 1
+            task = error.task if error.task is not None else _task(message)
+            self.reject(session, str(error), fatal=error.fatal, task=task, op=error.op)
+        except HermesError as error:  # a request the core refused (unknown backend, ...)
+            self.reject(session, str(error), task=_task(message), op=message.get("op"))
+        except Exception:  # never let one client's message take the daemon down
+            logger.exception("internal error on a message from session %d", session.session_id)
+            self.reject(session, "internal error in the daemon; see its log", task=_task(message))
+
+    def reject(
+        self,
+        session: Session,
+        problem: str,
+        *,
+        fatal: bool = False,
+        task: int | None = None,
+        op: str | None = None,
+    ) -> None:
+        """Answer with an error; a fatal one closes the session after the answer is sent."""
+        session.outbox.append(encode(error_message(problem, fatal=fatal, task=task, op=op)))
+        if fatal:
+            self._send(session)
+            session.close()
+            self.end_session(session)
+
+    def flush(self) -> None:
+        """Admit what fits now, route each grant to its owner, and send every outbox."""
+        for grant in self.core.schedule():
+            owner = self._owners.get(grant.task_id)
+            if owner is not None:
+                session, task = owner
+                session.outbox.append(b'{"op":"grant","task":%d}\n' % task)
+        for session in list(self.sessions.values()):
+            if session.outbox:
+                self._send(session)
+
+    def end_session(self, session: Session) -> None:
+        """The connection is gone: give back its slots, withdraw its tasks, drop its runs."""
+        if session.closed:
+            return
+        session.closed = True
+        self.sessions.pop(session.session_id, None)
+        running = [self.core.tasks.get(task) for task in session.tasks.values()]
+        self.counters.slots_reclaimed += sum(
+            1 for task in running if task is not None and task.started_at is not None
+        )
+        for task in list(session.tasks):
+            self._forget_task(session, task, None)
+        for run_id in session.runs.values():
+            self.core.finish_run(run_id, learn=False)
+        session.runs.clear()
+        self.counters.unscheduled_closed += session.unscheduled
+
+    def expire_leases(self) -> int:
+        """Close sessions that hold or await slots but were silent for ``lease_s``."""
+        deadline = self.core.clock() - self.lease_s
+        expired = [s for s in self.sessions.values() if s.tasks and s.last_heard_s < deadline]
+        for session in expired:
+            logger.warning(
+                "client %r held slots but was silent for %.0f s; reclaiming them",
+                session.client,
+                self.lease_s,
+            )
+            self.counters.leases_expired += 1
+            session.close()
+            self.end_session(session)
+        return len(expired)
+
+    @property
+    def unscheduled_calls(self) -> int:
+        """Fail-open calls reported by every client, connected or gone."""
+        live = sum(session.unscheduled for session in self.sessions.values())
+        return self.counters.unscheduled_closed + live
+
+    # -- handlers -----------------------------------------------------------------------------
+
+    def _hello(self, session: Session, message: dict[str, Any]) -> None:
+        if session.greeted:
+            raise ProtocolError("hello was already said", op="hello")
+        if message["version"] != PROTOCOL_VERSION:
+            raise ProtocolError(
+                f"protocol version {message['version']} is not supported; this daemon "
+                f"(hermes-agents {VERSION}) speaks version {PROTOCOL_VERSION}: run the same "
+                "hermes-agents version in clients and daemon",
+                op="hello",
+                fatal=True,
+            )
+        if session.needs_token and not _same(message.get("token"), self.token):
+            raise ProtocolError(
+                "missing or wrong token; set HERMES_SCHEDULER_TOKEN to the daemon's token",
+                op="hello",
+                fatal=True,
+            )
+        session.greeted = True
+        session.client = message.get("client", "")
+        session.unscheduled = message.get("unscheduled", 0)
+        welcome = {
+            "op": "welcome",
+            "version": PROTOCOL_VERSION,
+            "server": f"hermes-agents {VERSION}",
+            "policy": self.core.policy.name,
+            "lease_s": self.lease_s,
+        }
+        session.outbox.append(encode(welcome))
+
+    def _run(self, session: Session, message: dict[str, Any]) -> None:
+        run = message["run"]
+        if run in session.runs:
+            return  # a client that reconnected may register a run twice: harmless
+        deadline_s = message.get("deadline_s")
+        deadline = None if deadline_s is None else self.core.clock() + deadline_s
+        core_run = f"{session.session_id}:{run}"
+        self.core.start_run(core_run, message["app"], deadline=deadline)
+        session.runs[run] = core_run
+
+    def _stage(self, session: Session, message: dict[str, Any]) -> None:
+        self.core.enter_stage(self._core_run(session, message["run"], "stage"), message["stage"])
+
+    def _submit(self, session: Session, message: dict[str, Any]) -> None:
+        task = message["task"]
+        if task in session.tasks:
+            raise ProtocolError(f"task {task} is already in use", op="submit")
+        backend = message["backend"]
+        run = message["run"]
+        if run is None:
+            run_id = f"{session.session_id}:#{task}"
+            self.core.start_run(run_id, f"call:{backend}")
+            session.one_call_runs[task] = run_id
+        else:
+            run_id = self._core_run(session, run, "submit", task)
+        core_task = self.core.submit(
+            run_id,
+            backend,
+            stage=message.get("stage"),
+            estimate_s=float(message.get("estimate_s", 0.0)),
+            tokens=message.get("tokens", 0),
+        )
+        session.tasks[task] = core_task
+        self._owners[core_task] = (session, task)
+
+    def _release(self, session: Session, message: dict[str, Any]) -> None:
+        usage = message.get("usage")
+        self._forget_task(session, message["task"], None if usage is None else Usage(**usage))
+
+    def _end(self, session: Session, message: dict[str, Any]) -> None:
+        run_id = session.runs.pop(message["run"], None)
+        if run_id is not None:
+            self.core.finish_run(run_id)
+
+    def _ping(self, session: Session, message: dict[str, Any]) -> None:
+        session.unscheduled = message.get("unscheduled", session.unscheduled)
+        session.outbox.append(b'{"op":"pong"}\n')
+
+    def _status(self, session: Session, message: dict[str, Any]) -> None:
+        session.outbox.append(encode({"op": "status", **snapshot(self)}))
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _core_run(self, session: Session, run: str, op: str, task: int | None = None) -> str:
+        run_id = session.runs.get(run)
+        if run_id is None:
+            raise ProtocolError(f"run {run!r} was not started (send 'run' first)", op=op, task=task)
+        return run_id
+
+    def _forget_task(self, session: Session, task: int, usage: Usage | None) -> None:
+        core_task = session.tasks.pop(task, None)
+        if core_task is None:
+            return  # unknown or already released: harmless, as in the core
+        self._owners.pop(core_task, None)
+        self.core.release(core_task, usage)
+        one_call = session.one_call_runs.pop(task, None)
+        if one_call is not None:
+            self.core.finish_run(one_call, learn=False)  # a one-call app: nothing to learn
+
+    def _send(self, session: Session) -> None:
+        data = b"".join(session.outbox)
+        session.outbox.clear()
+        if data:
+            try:
+                session.send(data)
+            except Exception:  # a broken transport: the connection's loss handler cleans up
+                logger.debug("sending to session %d failed", session.session_id, exc_info=True)
+
+
+def _same(given: object, expected: str | None) -> bool:
+    if expected is None or not isinstance(given, str):
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _task(message: dict[str, Any]) -> int | None:
+    """The task id a refused message was about, so the client can fail that call open."""
+    task = message.get("task")
+    return task if isinstance(task, int) and not isinstance(task, bool) else None

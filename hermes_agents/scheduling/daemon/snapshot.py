@@ -1,0 +1,113 @@
+"""The daemon's state as plain JSON data: what ``hermes status`` shows and the metrics export.
+
+Shape (every number finite; an infinite or unknown rank is ``null``)::
+
+    {"server", "version", "policy", "uptime_s", "clients", "lease_s",
+     "backends": [{"backend", "kind", "max_concurrency", "token_budget", "running", "waiting",
+                   "tokens_running", "grants"}],
+     "apps": [{"app", "runs", "running", "waiting", "best_rank", "attained_s"}],
+     "runs": [{"run", "app", "stage", "rank", "attained_s", "running", "waiting", "age_s"}],
+     "counters": {"connections", "protocol_errors", "leases_expired", "slots_reclaimed",
+                  "unscheduled_calls"}}
+
+``runs`` lists the best-ranked ``MAX_RUNS_IN_STATUS`` active runs; ``apps`` sums all of them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from hermes_agents.scheduling.core import SchedulerCore
+from hermes_agents.scheduling.daemon.protocol import PROTOCOL_VERSION
+from hermes_agents.scheduling.state import UNLIMITED, Run
+from hermes_agents.version import VERSION
+
+if TYPE_CHECKING:
+    from hermes_agents.scheduling.daemon.service import DaemonService
+
+MAX_RUNS_IN_STATUS = 50
+
+
+def snapshot(service: DaemonService) -> dict[str, Any]:
+    """The daemon's state now (see the module docstring for the shape)."""
+    core = service.core
+    now = core.clock()
+    runs = sorted(core.runs.values(), key=lambda run: _sort_key(_rank(run)))
+    return {
+        "server": f"hermes-agents {VERSION}",
+        "version": PROTOCOL_VERSION,
+        "policy": core.policy.name,
+        "uptime_s": round(now - service.started_at_s, 3),
+        "clients": len(service.sessions),
+        "lease_s": service.lease_s,
+        "backends": [_backend(core, name) for name in sorted(core.backends)],
+        "apps": _apps(core, runs),
+        "runs": [_run(core, run, now) for run in runs[:MAX_RUNS_IN_STATUS]],
+        "counters": {
+            "connections": service.counters.connections,
+            "protocol_errors": service.counters.protocol_errors,
+            "leases_expired": service.counters.leases_expired,
+            "slots_reclaimed": service.counters.slots_reclaimed,
+            "unscheduled_calls": service.unscheduled_calls,
+        },
+    }
+
+
+def _backend(core: SchedulerCore, name: str) -> dict[str, Any]:
+    state = core.backends[name]
+    limits = state.limits
+    return {
+        "backend": name,
+        "kind": limits.kind.value,
+        "max_concurrency": None if limits == UNLIMITED else limits.max_concurrency,
+        "token_budget": limits.token_budget,
+        "running": len(state.running),
+        "waiting": len(state.waiting),
+        "tokens_running": state.tokens_running,
+        "grants": state.granted,
+    }
+
+
+def _apps(core: SchedulerCore, runs: list[Run]) -> list[dict[str, Any]]:
+    apps: dict[str, dict[str, Any]] = {}
+    for run in runs:  # best rank first, so the first run seen holds the app's best rank
+        running, waiting = _task_counts(core, run)
+        entry = apps.setdefault(
+            run.app,
+            {"app": run.app, "runs": 0, "running": 0, "waiting": 0, "best_rank": _rank(run)},
+        )
+        entry["runs"] += 1
+        entry["running"] += running
+        entry["waiting"] += waiting
+        entry["attained_s"] = round(entry.get("attained_s", 0.0) + run.attained_s, 6)
+    return sorted(apps.values(), key=lambda app: str(app["app"]))
+
+
+def _run(core: SchedulerCore, run: Run, now: float) -> dict[str, Any]:
+    running, waiting = _task_counts(core, run)
+    return {
+        "run": run.run_id,
+        "app": run.app,
+        "stage": run.stage,
+        "rank": _rank(run),
+        "attained_s": round(run.attained_s, 6),
+        "running": running,
+        "waiting": waiting,
+        "age_s": round(now - run.arrived_at, 3),
+    }
+
+
+def _task_counts(core: SchedulerCore, run: Run) -> tuple[int, int]:
+    tasks = [core.tasks[task] for task in run.tasks if task in core.tasks]
+    running = sum(1 for task in tasks if task.started_at is not None)
+    return running, len(tasks) - running
+
+
+def _rank(run: Run) -> float | None:
+    rank = run.rank
+    return round(rank, 6) if math.isfinite(rank) else None
+
+
+def _sort_key(rank: float | None) -> float:
+    return math.inf if rank is None else rank
