@@ -21,6 +21,7 @@ True
 
 from __future__ import annotations
 
+import heapq
 import logging
 from collections.abc import Callable, Mapping
 from itertools import count
@@ -66,6 +67,8 @@ class SchedulerCore:
         self.tasks: dict[int, Task] = {}
         self._ids = count(1)
         self._dirty: set[str] = set()
+        self._indexed = bool(getattr(policy, "order_stable", False))
+        self._moved: dict[str, Run] = {}
 
     def start_run(
         self,
@@ -88,7 +91,7 @@ class SchedulerCore:
         run.stage = stage
         run.done_in_stage_s = 0.0
         run.trace.append(VisitTrace(stage))
-        run.moved()
+        self._run_moved(run)
 
     def submit(
         self,
@@ -110,24 +113,34 @@ class SchedulerCore:
         task = Task(next(self._ids), run, backend, estimate_s, tokens, self.clock())
         if run.demand is None:
             run.fallback_s = estimate_s
-            run.moved()
+            self._run_moved(run)
         self.tasks[task.task_id] = task
         run.tasks.add(task.task_id)
-        state.waiting.append(task)
+        state.waiting[task.task_id] = task
+        if self._indexed:
+            self._index(state, task)
         self._dirty.add(backend)
         return task.task_id
+
+    def set_true_remaining(self, run_id: str, seconds: float) -> None:
+        """The simulator tells the ``oracle`` policy a run's true remaining work."""
+        run = self._run(run_id)
+        run.true_remaining_s = seconds
+        self._run_moved(run)
 
     def schedule(self) -> list[Grant]:
         """Admit every task that fits now, best priority first, on backends that changed."""
         grants: list[Grant] = []
         now = self.clock()
+        if self._moved:
+            self._reindex_moved()
         for name in sorted(self._dirty):
             state = self.backends[name]
             while state.waiting:
-                best = min(state.waiting, key=lambda t: (self._priority(t, now), t.task_id))
+                best = self._head(state) if self._indexed else self._scan(state, now)
                 if not state.fits(best):
                     break  # strict policy order: no smaller task overtakes the head
-                state.waiting.remove(best)
+                del state.waiting[best.task_id]
                 best.started_at = now
                 state.running[best.task_id] = best
                 state.tokens_running += best.tokens
@@ -144,7 +157,7 @@ class SchedulerCore:
         state = self.backends[task.backend]
         task.run.tasks.discard(task_id)
         if state.running.pop(task_id, None) is None:
-            state.waiting.remove(task)
+            del state.waiting[task_id]
             self._dirty.add(task.backend)
             return
         state.tokens_running -= task.tokens
@@ -153,7 +166,7 @@ class SchedulerCore:
         run = task.run
         run.attained_s += seconds
         run.done_in_stage_s += seconds
-        run.moved()
+        self._run_moved(run)
         if usage is not None and run.trace:
             run.trace[-1].calls.append(
                 Call(usage.prompt_tokens, usage.output_tokens, usage.cached_tokens, usage.seconds)
@@ -184,6 +197,46 @@ class SchedulerCore:
         state = self.backends.get(step.backend)
         kind = state.limits.kind if state is not None else StageKind.LLM
         return Visit(step.stage, kind, step.backend or "default", tuple(step.calls))
+
+    def _scan(self, state: BackendState, now: float) -> Task:
+        """The best waiting task, by asking the policy about each one (any policy)."""
+        return min(state.waiting.values(), key=lambda t: (self._priority(t, now), t.task_id))
+
+    def _head(self, state: BackendState) -> Task:
+        """The best waiting task from the heap (order-stable policies), skipping stale entries."""
+        heap = state.heap
+        while True:
+            _, task_id, version, task = heap[0]
+            if task_id in state.waiting and version == task.run.version:
+                return task
+            heapq.heappop(heap)
+
+    def _index(self, state: BackendState, task: Task) -> None:
+        # Order-stable priorities shift equally with the clock, so any fixed time will do.
+        entry = (self._priority(task, 0.0), task.task_id, task.run.version, task)
+        heapq.heappush(state.heap, entry)
+
+    def _run_moved(self, run: Run) -> None:
+        run.moved()
+        if self._indexed and run.tasks:
+            self._moved[run.run_id] = run
+
+    def _reindex_moved(self) -> None:
+        """Give the waiting tasks of runs that moved fresh heap entries."""
+        for run in self._moved.values():
+            for task_id in run.tasks:
+                task = self.tasks[task_id]
+                if task.started_at is None:
+                    state = self.backends[task.backend]
+                    self._index(state, task)
+                    self._dirty.add(task.backend)
+        self._moved.clear()
+        for state in self.backends.values():
+            if len(state.heap) > 4 * len(state.waiting) + 64:  # mostly stale: rebuild it
+                state.heap = [
+                    e for e in state.heap if e[1] in state.waiting and e[2] == e[3].run.version
+                ]
+                heapq.heapify(state.heap)
 
     def _priority(self, task: Task, now: float) -> float:
         try:

@@ -1,8 +1,16 @@
 """Queue policies: small objects that map a waiting task to a priority (lower = admitted first).
 
 A policy sees read-only views of a task and of the run (app) it belongs to and returns a number;
-ties go to the task submitted first. Policies never touch queues. Combine them instead of
-adding flags: ``Aging(Gittins(), per_s=0.05)`` ages any policy against starvation.
+ties go to the task submitted first. Policies never touch queues.
+
+A policy may declare ``order_stable = True``: the order of two waiting tasks then changes only
+when one of their runs moves (a release, a new stage), never with the clock alone (a priority
+that shifts with ``now`` equally for every task, like slack or aging, still qualifies). The core
+then keeps each queue in a heap, O(log n) per admission, instead of scanning it. Policies
+without the attribute are scanned (``plas``: its starvation promotion depends on the clock).
+
+Combine policies instead of adding flags: ``Aging(Gittins(), per_s=0.05)`` ages any policy
+against starvation.
 
 | name | orders by | what it models |
 |---|---|---|
@@ -21,7 +29,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from hermes_agents.errors import ValidationError
 
@@ -70,6 +78,7 @@ class Fcfs:
     """Request arrival order: what a backend does by itself."""
 
     name: str = "fcfs"
+    order_stable: ClassVar[bool] = True
 
     def priority(self, task: TaskView, run: RunView, now: float) -> float:
         return task.submitted_at
@@ -80,6 +89,7 @@ class AppFcfs:
     """App arrival order (Parrot-like): an earlier app's calls go first."""
 
     name: str = "app-fcfs"
+    order_stable: ClassVar[bool] = True
 
     def priority(self, task: TaskView, run: RunView, now: float) -> float:
         return run.arrived_at
@@ -90,6 +100,7 @@ class Vtc:
     """Least service received first: fair share between apps."""
 
     name: str = "vtc"
+    order_stable: ClassVar[bool] = True
 
     def priority(self, task: TaskView, run: RunView, now: float) -> float:
         return run.attained_s
@@ -106,6 +117,7 @@ class Plas:
     starvation_ratio: float = 2.0
     min_wait_s: float = 1.0
     name: str = "plas"
+    order_stable: ClassVar[bool] = False
 
     def priority(self, task: TaskView, run: RunView, now: float) -> float:
         waited = now - task.submitted_at
@@ -119,6 +131,7 @@ class MeanSrjf:
     """Least expected remaining work first (the mean of the same distribution Gittins uses)."""
 
     name: str = "mean-srjf"
+    order_stable: ClassVar[bool] = True
 
     def priority(self, task: TaskView, run: RunView, now: float) -> float:
         return run.expected_remaining_s
@@ -129,6 +142,7 @@ class Gittins:
     """Lowest Gittins rank first: optimal for mean completion time without clairvoyance."""
 
     name: str = "gittins"
+    order_stable: ClassVar[bool] = True
 
     def priority(self, task: TaskView, run: RunView, now: float) -> float:
         return run.rank
@@ -139,6 +153,7 @@ class Oracle:
     """True remaining work first (needs ``true_remaining_s``: the simulator knows it)."""
 
     name: str = "oracle"
+    order_stable: ClassVar[bool] = True
 
     def priority(self, task: TaskView, run: RunView, now: float) -> float:
         if run.true_remaining_s is None:
@@ -154,6 +169,7 @@ class LeastSlack:
     """Least slack first: ``deadline - now - expected remaining``; runs without one go last."""
 
     name: str = "least-slack"
+    order_stable: ClassVar[bool] = True
 
     def priority(self, task: TaskView, run: RunView, now: float) -> float:
         if run.deadline is None:
@@ -172,6 +188,11 @@ class Aging:
     def name(self) -> str:
         """The inner policy's name with ``+aging``."""
         return f"{self.inner.name}+aging"
+
+    @property
+    def order_stable(self) -> bool:
+        """Aging shifts every task by the same ``per_s * now``: stable if the inner policy is."""
+        return bool(getattr(self.inner, "order_stable", False))
 
     def priority(self, task: TaskView, run: RunView, now: float) -> float:
         return self.inner.priority(task, run, now) - self.per_s * (now - task.submitted_at)

@@ -17,6 +17,9 @@ from hermes_agents.pdgraph import Call, RemainingDemand, StageKind, Visit
 
 logger = logging.getLogger(__name__)
 
+_FAILED_APPS: set[str] = set()
+"""App classes whose ranking failed and were warned about (warn once each)."""
+
 
 class DemandModels(Protocol):
     """Where the core gets an app class's remaining demand and sends finished runs."""
@@ -103,6 +106,8 @@ class Run:
     trace: list[VisitTrace] = field(default_factory=list)
     tasks: set[int] = field(default_factory=set)
     fallback_s: float = 0.0
+    version: int = 0
+    """Bumped on every move: queue entries made before it are stale."""
     _rank: float | None = None
     _mean: float | None = None
 
@@ -125,6 +130,7 @@ class Run:
     def moved(self) -> None:
         """Forget cached estimates: the run's position or service changed."""
         self._rank = self._mean = None
+        self.version += 1
 
     def _where(self) -> str:
         assert self.stage is not None
@@ -143,12 +149,14 @@ class Run:
         try:
             return compute(self.demand)
         except Exception:  # fail open: a model problem must not stop scheduling
-            logger.warning(
-                "ranking run %s of %r failed; using its estimate",
-                self.run_id,
-                self.app,
-                exc_info=True,
-            )
+            if self.app not in _FAILED_APPS:  # once per app class, not once per call
+                _FAILED_APPS.add(self.app)
+                logger.warning(
+                    "ranking runs of %r failed; they use their calls' estimates (run %s)",
+                    self.app,
+                    self.run_id,
+                    exc_info=True,
+                )
             return self.fallback_s
 
 
@@ -167,11 +175,17 @@ class Task:
 
 @dataclass(eq=False)
 class BackendState:
-    """A backend's limits, queue and running set."""
+    """A backend's limits, queue and running set.
+
+    ``waiting`` keeps submission order. For order-stable policies ``heap`` indexes it by
+    (priority, task id, run version); entries of tasks that left, or of runs that moved since,
+    are stale and skipped.
+    """
 
     name: str
     limits: BackendLimits
-    waiting: list[Task] = field(default_factory=list)
+    waiting: dict[int, Task] = field(default_factory=dict)
+    heap: list[tuple[float, int, int, Task]] = field(default_factory=list)
     running: dict[int, Task] = field(default_factory=dict)
     tokens_running: int = 0
     granted: int = 0

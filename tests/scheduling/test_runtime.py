@@ -36,7 +36,7 @@ def assert_no_leak(scheduler: LocalScheduler) -> None:
     assert core.runs == {}
     for state in core.backends.values():
         assert state.running == {}
-        assert state.waiting == []
+        assert state.waiting == {}
         assert state.tokens_running == 0
 
 

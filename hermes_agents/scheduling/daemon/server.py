@@ -61,9 +61,7 @@ class _LineConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.WriteTransport)
         self.transport = transport
-        self.session = self.service.open(
-            self._write, transport.close, needs_token=self.needs_token
-        )
+        self.session = self.service.open(self._write, transport.close, needs_token=self.needs_token)
 
     def data_received(self, data: bytes) -> None:
         session = self.session
