@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from hermes_agents.pdgraph import Call, StageKind, Visit
+import logging
+from typing import cast
+
+import pytest
+
+from hermes_agents.pdgraph import Call, RemainingDemand, StageKind, Visit
 from hermes_agents.scheduling.models import AppModels
+from hermes_agents.scheduling.state import Run
 
 
 def _run(seconds: float) -> list[Visit]:
@@ -26,3 +32,28 @@ def test_the_sampler_is_rebuilt_after_enough_runs_and_enough_time() -> None:
     now[0] = 100.0
     models.observe("job", _run(1.0))
     assert models.demand("job") is second  # enough time, too few runs
+
+
+class _BrokenDemand:
+    """A remaining-demand model whose every query fails."""
+
+    class graph:  # noqa: N801 (mimics the attribute the run reads)
+        stages = frozenset({"work"})
+
+    def table(self, *args: object) -> object:
+        raise RuntimeError("broken model")
+
+
+def test_a_broken_model_falls_back_to_estimates_and_warns_once_per_app(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    runs = [
+        Run(f"r{i}", "flaky-app", 0.0, cast(RemainingDemand, _BrokenDemand()), fallback_s=2.0)
+        for i in range(3)
+    ]
+    with caplog.at_level(logging.WARNING):
+        for run in runs:
+            run.stage = "work"
+            assert run.rank == 2.0
+    assert len(caplog.records) == 1
+    assert "flaky-app" in caplog.records[0].getMessage()
