@@ -43,6 +43,9 @@ from hermes_agents.scheduling.state import (
 
 logger = logging.getLogger(__name__)
 
+MAX_OPEN_VISITS = 256
+"""Named visits a run remembers (parallel branches rarely span more than a few)."""
+
 
 class SchedulerCore:
     """Runs, per-backend queues and admission in policy order (single-threaded; no I/O)."""
@@ -84,13 +87,24 @@ class SchedulerCore:
         demand = self.models.demand(app) if self.models is not None else None
         self.runs[run_id] = Run(run_id, app, self.clock(), demand, deadline, true_remaining_s)
 
-    def enter_stage(self, run_id: str, stage: str) -> None:
-        """The run starts a (new) visit of ``stage``: loops count as new visits."""
+    def enter_stage(self, run_id: str, stage: str, *, visit: str | None = None) -> None:
+        """The run starts a (new) visit of ``stage``: loops count as new visits.
+
+        ``visit`` names the visit (LangGraph: node and step) so that calls made in parallel
+        branches find their own visit; entering a named visit twice enters it once.
+        """
         run = self._run(run_id)
+        if visit is not None and visit in run.open_visits:
+            return
         run.visits[stage] = run.visits.get(stage, 0) + 1
         run.stage = stage
         run.done_in_stage_s = 0.0
-        run.trace.append(VisitTrace(stage))
+        trace = VisitTrace(stage)
+        run.trace.append(trace)
+        if visit is not None:
+            run.open_visits[visit] = trace
+            if len(run.open_visits) > MAX_OPEN_VISITS:
+                del run.open_visits[next(iter(run.open_visits))]  # the oldest
         self._run_moved(run)
 
     def submit(
@@ -101,16 +115,24 @@ class SchedulerCore:
         stage: str | None = None,
         estimate_s: float = 0.0,
         tokens: int = 0,
+        visit: str | None = None,
     ) -> int:
-        """Queue one call; returns its task id. A new ``stage`` name enters that stage."""
+        """Queue one call; returns its task id.
+
+        The call belongs to the named ``visit`` (entered if new), else to the current visit;
+        a ``stage`` other than the current one enters that stage.
+        """
         run = self._run(run_id)
         state = self._backend(backend)
-        if stage is not None and stage != run.stage:
+        if visit is not None:
+            self.enter_stage(run_id, stage or backend, visit=visit)
+        elif stage is not None and stage != run.stage:
             self.enter_stage(run_id, stage)
         elif run.stage is None:
             self.enter_stage(run_id, backend)
-        run.trace[-1].backend = run.trace[-1].backend or backend
-        task = Task(next(self._ids), run, backend, estimate_s, tokens, self.clock())
+        trace = run.open_visits[visit] if visit is not None else run.trace[-1]
+        trace.backend = trace.backend or backend
+        task = Task(next(self._ids), run, backend, estimate_s, tokens, self.clock(), trace)
         if run.demand is None:
             run.fallback_s = estimate_s
             self._run_moved(run)
@@ -167,8 +189,8 @@ class SchedulerCore:
         run.attained_s += seconds
         run.done_in_stage_s += seconds
         self._run_moved(run)
-        if usage is not None and run.trace:
-            run.trace[-1].calls.append(
+        if usage is not None:
+            task.visit.calls.append(
                 Call(usage.prompt_tokens, usage.output_tokens, usage.cached_tokens, usage.seconds)
             )
 

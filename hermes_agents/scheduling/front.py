@@ -124,9 +124,18 @@ class Scheduler(ABC):
         estimate_s: float = 0.0,
         tokens: int = 0,
         timeout: float | None = None,
+        visit: str | None = None,
     ) -> Slot:
-        """A slot on ``backend``: use with ``with`` or ``async with``."""
-        return Slot(self, backend, stage, estimate_s, tokens, timeout)
+        """A slot on ``backend``: use with ``with`` or ``async with``.
+
+        ``stage``: the app stage making the call; ``visit``: names the stage visit (calls of
+        parallel branches each find their own); ``estimate_s``: expected service seconds;
+        ``tokens``: prompt + output tokens (for token budgets); ``timeout``: seconds to wait
+        for admission before ``TimeoutError``.
+        """
+        slot = Slot(self, backend, stage, estimate_s, tokens, timeout)
+        slot.visit = visit
+        return slot
 
     def run(self, app: str, *, deadline: float | None = None) -> RunScope:
         """Scope an app run of class ``app``; calls inside it share the run's rank.
@@ -135,11 +144,14 @@ class Scheduler(ABC):
         """
         return RunScope(self, app, deadline)
 
-    def enter_stage(self, stage: str) -> None:
-        """The current run starts a (new) visit of ``stage`` (a loop iteration counts)."""
+    def enter_stage(self, stage: str, *, visit: str | None = None) -> None:
+        """The current run starts a (new) visit of ``stage`` (a loop iteration counts).
+
+        A named ``visit`` is entered once, however often it is named.
+        """
         context = current_run.get()
         if context is not None and context.scheduler is self:
-            self._enter_stage(context.run_id, stage)
+            self._enter_stage(context.run_id, stage, visit)
 
     def close(self) -> None:  # noqa: B027 (optional hook: most schedulers hold nothing)
         """Free what the scheduler holds (sockets, threads); the in-process one holds nothing."""
@@ -166,7 +178,11 @@ class Scheduler(ABC):
     def _finish_run(self, run_id: str) -> None: ...
 
     @abstractmethod
-    def _enter_stage(self, run_id: str, stage: str) -> None: ...
+    def _enter_stage(self, run_id: str, stage: str, visit: str | None) -> None: ...
+
+    @abstractmethod
+    def _rank(self, slot: Slot) -> float | None:
+        """The Gittins rank of the slot's run when it was admitted, if known."""
 
     @abstractmethod
     def _has_run(self, run_id: str) -> bool:
@@ -242,11 +258,23 @@ class Slot:
         self.tokens = tokens
         self.timeout = timeout
         self.run_id: str | None = None
+        self.visit: str | None = None
         self.task: int | None = None
         self.usage: Usage | None = None
         self.handle: object = None
         """Whatever the scheduler keeps for this slot (its own run, its connection)."""
         self._started = 0.0
+
+    @property
+    def rank(self) -> float | None:
+        """The run's Gittins rank when admitted (lower is more urgent), for backends that take
+        a priority hint; None when unknown or when the call runs unscheduled."""
+        if self.task is None:
+            return None
+        try:
+            return self.scheduler._rank(self)
+        except Exception:  # a hint only: never let it break the call
+            return None
 
     def __enter__(self) -> Slot:
         self.run_id = self.scheduler._current_run_id()

@@ -64,6 +64,7 @@ class LocalScheduler(Scheduler):
                     stage=slot.stage,
                     estimate_s=slot.estimate_s,
                     tokens=slot.tokens,
+                    visit=slot.visit,
                 )
                 self._wakeups.expect(task)
                 self._dispatch(self.core.schedule())
@@ -102,8 +103,13 @@ class LocalScheduler(Scheduler):
     def _finish_run(self, run_id: str) -> None:
         self._locked(lambda: self.core.finish_run(run_id))
 
-    def _enter_stage(self, run_id: str, stage: str) -> None:
-        self._locked(lambda: self.core.enter_stage(run_id, stage))
+    def _enter_stage(self, run_id: str, stage: str, visit: str | None) -> None:
+        self._locked(lambda: self.core.enter_stage(run_id, stage, visit=visit))
+
+    def _rank(self, slot: Slot) -> float | None:
+        with self._lock:
+            task = self.core.tasks.get(slot.task) if slot.task is not None else None
+            return None if task is None else task.run.rank
 
     def _has_run(self, run_id: str) -> bool:
         return run_id in self.core.runs

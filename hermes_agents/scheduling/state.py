@@ -105,6 +105,8 @@ class Run:
     visits: dict[str, int] = field(default_factory=dict)
     trace: list[VisitTrace] = field(default_factory=list)
     tasks: set[int] = field(default_factory=set)
+    open_visits: dict[str, VisitTrace] = field(default_factory=dict)
+    """Named visits (``enter_stage(..., visit=...)``), oldest first."""
     fallback_s: float = 0.0
     version: int = 0
     """Bumped on every move: queue entries made before it are stale."""
@@ -170,6 +172,8 @@ class Task:
     estimate_s: float
     tokens: int
     submitted_at: float
+    visit: VisitTrace
+    """The stage visit this call belongs to (its usage is recorded there)."""
     started_at: float | None = None
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Sequence
 
 import pytest
 
-from hermes_agents.scheduling import BackendLimits
+from hermes_agents.pdgraph import Visit
+from hermes_agents.scheduling import BackendLimits, Usage
 from hermes_agents.scheduling.runtime import LocalScheduler
 
 
@@ -28,6 +30,19 @@ class Gauge:
     def __exit__(self, *exc: object) -> None:
         with self.lock:
             self.now -= 1
+
+
+class Recorder:
+    """Demand models that only record the finished runs handed to them."""
+
+    def __init__(self, seen: list[list[Visit]]) -> None:
+        self.seen = seen
+
+    def demand(self, app: str) -> None:
+        return None
+
+    def observe(self, app: str, run: Sequence[Visit]) -> None:
+        self.seen.append(list(run))
 
 
 def assert_no_leak(scheduler: LocalScheduler) -> None:
@@ -174,3 +189,33 @@ def test_runs_feed_the_learner() -> None:
     assert graph is not None
     assert graph.successors("fetch") == {"parse": 1.0}
     assert graph.successors("parse") == {"END": 1.0}
+
+
+def test_named_visits_keep_parallel_branches_apart() -> None:
+    scheduler = LocalScheduler.in_process({"llm": BackendLimits(8)})
+    seen: list[list[Visit]] = []
+    scheduler.core.models = Recorder(seen)
+    with scheduler.run("fanout"):
+        scheduler.enter_stage("plan", visit="plan@1")
+        with scheduler.slot("llm", stage="plan", visit="plan@1") as slot:
+            slot.usage = Usage(seconds=1.0)
+        slots = [scheduler.slot("llm", stage="work", visit="work@2") for _ in range(3)]
+        other = scheduler.slot("llm", stage="check", visit="check@2")
+        for each in [*slots, other]:
+            each.__enter__()  # parallel branches of step 2, interleaved
+        for each in [other, *slots]:
+            each.usage = Usage(seconds=0.5)
+            each.__exit__(None, None, None)
+    (trace,) = seen
+    assert [(visit.stage, len(visit.calls)) for visit in trace] == [
+        ("plan", 1),
+        ("work", 3),
+        ("check", 1),
+    ]
+
+
+def test_a_slot_knows_its_runs_rank_once_admitted() -> None:
+    scheduler = LocalScheduler.in_process({"llm": BackendLimits(1)})
+    with scheduler.run("qa"), scheduler.slot("llm", estimate_s=2.5) as slot:
+        assert slot.rank == 2.5  # no model yet: the call's estimate
+    assert scheduler.slot("llm").rank is None  # not admitted

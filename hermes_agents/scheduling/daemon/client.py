@@ -136,6 +136,8 @@ class _Connection:
         self.pending: set[int] = set()
         """Tasks submitted and not granted yet."""
         self.held: set[int] = set()
+        self.ranks: dict[int, float] = {}
+        """The rank each held task's run had when granted (a priority hint)."""
         self._lock = threading.Lock()
         self._buffer = rest
         lease_s = welcome.get("lease_s", 30.0)
@@ -158,6 +160,7 @@ class _Connection:
             known = task in self.pending or task in self.held
             self.pending.discard(task)
             self.held.discard(task)
+            self.ranks.pop(task, None)
             return known and self.alive
 
     def send(self, message: dict[str, Any]) -> bool:
@@ -222,6 +225,9 @@ class _Connection:
                     return
                 self.pending.discard(task)
                 self.held.add(task)
+                rank = message.get("rank")
+                if isinstance(rank, float | int):
+                    self.ranks[task] = float(rank)
             self.owner._wakeups.granted(task)
         elif op == "error":
             self._on_error(message, task if isinstance(task, int) else None)
@@ -298,6 +304,8 @@ class DaemonScheduler(Scheduler):
         }
         if slot.stage is not None:
             message["stage"] = slot.stage
+        if slot.visit is not None:
+            message["visit"] = slot.visit
         if slot.estimate_s:
             message["estimate_s"] = slot.estimate_s
         if slot.tokens:
@@ -334,14 +342,23 @@ class DaemonScheduler(Scheduler):
         if self._runs.pop(run_id, None) is not None and connection is not None:
             connection.send({"op": "end", "run": run_id})
 
-    def _enter_stage(self, run_id: str, stage: str) -> None:
+    def _enter_stage(self, run_id: str, stage: str, visit: str | None) -> None:
         record = self._runs.get(run_id)
         if record is None:
             return
         record.stage = stage
         connection = self._live()
         if connection is not None:
-            connection.send({"op": "stage", "run": run_id, "stage": stage})
+            message = {"op": "stage", "run": run_id, "stage": stage}
+            if visit is not None:
+                message["visit"] = visit
+            connection.send(message)
+
+    def _rank(self, slot: Slot) -> float | None:
+        connection = slot.handle
+        if not isinstance(connection, _Connection) or slot.task is None:
+            return None
+        return connection.ranks.get(slot.task)
 
     def _has_run(self, run_id: str) -> bool:
         return run_id in self._runs

@@ -8,8 +8,9 @@ Client -> daemon (every field is checked; unknown fields are refused)::
 
     hello    version:int  client:str?  token:str?  unscheduled:int?   first, exactly once
     run      run:str  app:str  deadline_s:float|null?      an app run starts (deadline: s from now)
-    stage    run:str  stage:str                             the run visits a stage
-    submit   task:int  run:str|null  backend:str  stage:str|null?  estimate_s:float?  tokens:int?
+    stage    run:str  stage:str  visit:str?                 the run visits a stage
+    submit   task:int  run:str|null  backend:str  stage:str|null?  visit:str|null?
+             estimate_s:float?  tokens:int?
     release  task:int  usage:{prompt_tokens, output_tokens, cached_tokens, seconds}|null?
     end      run:str                                        the run finished
     ping     unscheduled:int?                               heartbeat (keeps the lease)
@@ -18,7 +19,7 @@ Client -> daemon (every field is checked; unknown fields are refused)::
 Daemon -> client::
 
     welcome  version  server  policy  lease_s               answer to hello
-    grant    task                                           the task may run now
+    grant    task  rank:float?                              the task may run now (rank: its run's)
     pong                                                    answer to ping
     status   ...snapshot (see ``service.DaemonService.snapshot``)
     error    error:str  fatal:bool  task:int?  op_failed:str?  fatal: the daemon then hangs up
@@ -84,12 +85,13 @@ SCHEMAS: Final[Mapping[str, Mapping[str, Field]]] = {
         "app": _STR,
         "deadline_s": Field((int, float), required=False, nullable=True),
     },
-    "stage": {"run": _STR, "stage": _STR},
+    "stage": {"run": _STR, "stage": _STR, "visit": Field((str,), required=False)},
     "submit": {
         "task": _INT,
         "run": Field((str,), nullable=True),
         "backend": _STR,
         "stage": Field((str,), required=False, nullable=True),
+        "visit": Field((str,), required=False, nullable=True),
         "estimate_s": _SECONDS,
         "tokens": _COUNT,
     },

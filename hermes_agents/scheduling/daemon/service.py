@@ -151,7 +151,11 @@ class DaemonService:
             owner = self._owners.get(grant.task_id)
             if owner is not None:
                 session, task = owner
-                session.outbox.append(b'{"op":"grant","task":%d}\n' % task)
+                rank = self.core.runs[grant.run_id].rank
+                if math.isfinite(rank):
+                    session.outbox.append(b'{"op":"grant","task":%d,"rank":%r}\n' % (task, rank))
+                else:
+                    session.outbox.append(b'{"op":"grant","task":%d}\n' % task)
         for session in list(self.sessions.values()):
             if session.outbox:
                 self._send(session)
@@ -236,7 +240,8 @@ class DaemonService:
         session.runs[run] = core_run
 
     def _stage(self, session: Session, message: dict[str, Any]) -> None:
-        self.core.enter_stage(self._core_run(session, message["run"], "stage"), message["stage"])
+        run_id = self._core_run(session, message["run"], "stage")
+        self.core.enter_stage(run_id, message["stage"], visit=message.get("visit"))
 
     def _submit(self, session: Session, message: dict[str, Any]) -> None:
         task = message["task"]
@@ -256,6 +261,7 @@ class DaemonService:
             stage=message.get("stage"),
             estimate_s=float(message.get("estimate_s", 0.0)),
             tokens=message.get("tokens", 0),
+            visit=message.get("visit"),
         )
         session.tasks[task] = core_task
         self._owners[core_task] = (session, task)

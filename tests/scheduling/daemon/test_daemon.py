@@ -377,3 +377,15 @@ def test_a_request_the_daemon_refuses_runs_unscheduled(daemon: Daemon) -> None:
     assert scheduler.unscheduled_calls == 1
     assert _backend(daemon)["grants"] == 1
     scheduler.close()
+
+
+def test_grants_carry_the_runs_rank_and_visits_reach_the_daemon(daemon: Daemon) -> None:
+    scheduler = DaemonScheduler(daemon.address)
+    with scheduler.run("qa"):
+        scheduler.enter_stage("plan", visit="plan@1")
+        with scheduler.slot("llm", stage="plan", visit="plan@1", estimate_s=1.5) as slot:
+            assert slot.rank == 1.5  # no model yet: the call's estimate
+            runs = _status(daemon)["runs"]
+            assert isinstance(runs, list)
+            assert [run["stage"] for run in runs] == ["plan"]
+    scheduler.close()

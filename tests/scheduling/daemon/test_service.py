@@ -41,6 +41,12 @@ class Peer:
         assert self.say(op="hello", version=1, **extra)[0]["op"] == "welcome"
 
 
+def _granted(messages: list[dict[str, Any]]) -> list[int]:
+    """Task ids of the grants among ``messages`` (each also carries its run's rank)."""
+    assert all(m["op"] == "grant" for m in messages), messages
+    return [m["task"] for m in messages]
+
+
 @pytest.fixture
 def now() -> list[float]:
     return [0.0]
@@ -67,10 +73,10 @@ def test_grants_go_to_the_session_that_owns_the_task(service: DaemonService) -> 
     a, b = Peer(service), Peer(service)
     a.hello()
     b.hello()
-    assert a.say(op="submit", task=7, run=None, backend="llm") == [{"op": "grant", "task": 7}]
+    assert _granted(a.say(op="submit", task=7, run=None, backend="llm")) == [7]
     assert b.say(op="submit", task=7, run=None, backend="llm") == []  # same id, other session
     assert a.say(op="release", task=7) == []
-    assert b.received == [{"op": "grant", "task": 7}]
+    assert _granted(b.received) == [7]
 
 
 def test_runs_are_private_to_their_session(service: DaemonService) -> None:
@@ -83,9 +89,7 @@ def test_runs_are_private_to_their_session(service: DaemonService) -> None:
     assert error["op"] == "error"
     assert error["task"] == 1
     assert "not started" in error["error"]
-    assert a.say(op="submit", task=1, run="r", backend="llm", stage="s") == [
-        {"op": "grant", "task": 1}
-    ]
+    assert _granted(a.say(op="submit", task=1, run="r", backend="llm", stage="s")) == [1]
     assert service.core.runs["1:r"].stage == "s"
 
 
@@ -102,7 +106,7 @@ def test_a_session_that_ends_gives_back_slots_and_withdraws_tasks(
     service.end_session(b.session)  # b vanishes while waiting
     service.end_session(a.session)  # a vanishes while holding the slot
     service.flush()
-    assert c.received == [{"op": "grant", "task": 1}]
+    assert _granted(c.received) == [1]
     assert service.counters.slots_reclaimed == 1
     assert service.core.runs.keys() == {"3:#1"}
     assert models.graph("qa") is None  # a run cut short teaches the learner nothing
@@ -135,7 +139,7 @@ def test_silent_sessions_with_tasks_lose_them_after_the_lease(
     service.flush()
     assert holder.closed
     assert not idle.closed
-    assert waiter.received == [{"op": "grant", "task": 1}]
+    assert _granted(waiter.received) == [1]
     assert service.counters.leases_expired == 1
 
 
