@@ -23,6 +23,15 @@ from hermes_agents.version import VERSION
 
 __version__ = VERSION
 
+
+def __getattr__(name: str) -> object:
+    """``instrument`` loads LangGraph on first use only (``hermes --help`` stays fast)."""
+    if name == "instrument":
+        from hermes_agents.langgraph import instrument
+
+        return instrument
+    raise AttributeError(f"module 'hermes_agents' has no attribute {name!r}")
+
 __all__ = [
     "END",
     "Call",
@@ -41,5 +50,6 @@ __all__ = [
     "Workload",
     "__version__",
     "gittins_rank",
+    "instrument",
     "tool",
 ]

@@ -43,6 +43,8 @@ from hermes_agents.scheduling.state import (
 
 logger = logging.getLogger(__name__)
 
+LOCAL_BACKEND = "local"
+"""The backend of stages that call none (they run in the app's own process)."""
 MAX_OPEN_VISITS = 256
 """Named visits a run remembers (parallel branches rarely span more than a few)."""
 
@@ -216,6 +218,8 @@ class SchedulerCore:
             logger.warning("learning from run %s of %r failed", run_id, run.app, exc_info=True)
 
     def _visit(self, step: VisitTrace) -> Visit:
+        if not step.backend:  # a stage that made no scheduled call (pure code): no demand
+            return Visit(step.stage, StageKind.TOOL, LOCAL_BACKEND, (Call(seconds=0.0),))
         state = self.backends.get(step.backend)
         kind = state.limits.kind if state is not None else StageKind.LLM
         return Visit(step.stage, kind, step.backend or "default", tuple(step.calls))

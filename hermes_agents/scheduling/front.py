@@ -327,6 +327,10 @@ class RunScope:
         self.run_id = f"{app}-{uuid.uuid4().hex[:12]}"
         self._token: contextvars.Token[RunContext | None] | None = None
 
+    def enter_stage(self, stage: str, *, visit: str | None = None) -> None:
+        """This run starts a (new) visit of ``stage``; a named ``visit`` is entered once."""
+        self.scheduler._enter_stage(self.run_id, stage, visit)
+
     def __enter__(self) -> RunScope:
         self.scheduler._start_run(self.run_id, self.app, self.deadline)
         self._token = current_run.set(RunContext(self.scheduler, self.run_id))
