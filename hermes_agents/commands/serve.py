@@ -26,6 +26,7 @@ from hermes_agents.scheduling.default import backend_limits
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.policies import Policy, policy_named
 from hermes_agents.scheduling.state import UNLIMITED
+from hermes_agents.store import ProfileStore
 
 HELP = "run the shared scheduler daemon on a Unix socket (and optional TCP port)"
 DEFAULT_LEASE_S = 30.0
@@ -54,6 +55,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics"
     )
     parser.add_argument(
+        "--store",
+        type=Path,
+        help="profile store to load and keep learned profiles in (default: "
+        "$HERMES_DATA_DIR/profiles.sqlite3)",
+    )
+    parser.add_argument(
+        "--no-store", action="store_true", help="learn in memory only; keep no profiles"
+    )
+    parser.add_argument(
         "--lease-s",
         type=float,
         default=DEFAULT_LEASE_S,
@@ -64,8 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config is not None else find_config()
     policy = policy_named(args.policy or (config.policy if config else "gittins"))
+    store = None if args.no_store else ProfileStore(args.store)
     service = DaemonService(
-        _core(config, policy),
+        _core(config, policy, store),
         lease_s=_positive(args.lease_s, "--lease-s"),
         token=_token(args) if args.tcp_port is not None else None,
     )
@@ -80,9 +91,9 @@ def main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _core(config: Config | None, policy: Policy) -> SchedulerCore:
+def _core(config: Config | None, policy: Policy, store: ProfileStore | None) -> SchedulerCore:
     cost = config.cost_model() if config is not None else None
-    models = AppModels(cost)
+    models = AppModels(cost, store=store)
     return SchedulerCore(
         backend_limits(config) if config is not None else {},
         policy,

@@ -4,7 +4,8 @@ Which one, decided on first use:
 
 1. ``HERMES_SCHEDULER`` set: the daemon at that address (fail-open while it is unreachable);
 2. else, a daemon listening on the default socket (``settings.default_socket_path()``);
-3. else, an in-process scheduler with the limits of ``HERMES_CONFIG`` (if set).
+3. else, an in-process scheduler with the limits of ``HERMES_CONFIG`` (if set), learning into
+   the profile store under ``settings.data_dir()``.
 """
 
 from __future__ import annotations
@@ -16,21 +17,29 @@ from pathlib import Path
 
 from hermes_agents import settings
 from hermes_agents.config import Config, find_config
+from hermes_agents.cost import CostModel
 from hermes_agents.scheduling.daemon.client import DaemonScheduler
 from hermes_agents.scheduling.front import Scheduler
+from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.runtime import LocalScheduler
 from hermes_agents.scheduling.state import BackendLimits
+from hermes_agents.store import ProfileStore
 
 _lock = threading.Lock()
 _default: Scheduler | None = None
 
 
-def scheduler_from_config(config: Config | None) -> LocalScheduler:
-    """An in-process scheduler with the limits, policy and costs of ``config``."""
+def scheduler_from_config(
+    config: Config | None, *, store: ProfileStore | None = None
+) -> LocalScheduler:
+    """An in-process scheduler with the limits, policy and costs of ``config``; with a
+    ``store``, learned profiles are loaded from it and kept in it."""
+    cost = config.cost_model() if config is not None else CostModel()
+    models = AppModels(cost, store=store)
     if config is None:
-        return LocalScheduler.in_process()
+        return LocalScheduler.in_process(models=models, cost=cost)
     return LocalScheduler.in_process(
-        backend_limits(config), policy=config.policy, cost=config.cost_model()
+        backend_limits(config), policy=config.policy, models=models, cost=cost
     )
 
 
@@ -71,7 +80,7 @@ def _build_default() -> Scheduler:
     path = settings.default_socket_path()
     if _listening(path):
         return DaemonScheduler(f"unix://{path}")
-    return scheduler_from_config(find_config())
+    return scheduler_from_config(find_config(), store=ProfileStore())
 
 
 def _listening(path: Path) -> bool:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
 
 from hermes_agents.cost import CostModel
+from hermes_agents.errors import HermesError
 from hermes_agents.pdgraph import Learner, PDGraph, RemainingDemand, Visit
+from hermes_agents.store import ProfileStore
+
+logger = logging.getLogger(__name__)
 
 
 class AppModels:
@@ -27,6 +32,7 @@ class AppModels:
         min_refresh_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         seed: int = 0,
+        store: ProfileStore | None = None,
     ) -> None:
         self.cost = cost or CostModel()
         self.refresh_every = refresh_every
@@ -36,13 +42,26 @@ class AppModels:
         self._learners: dict[str, Learner] = {}
         self._demand: dict[str, RemainingDemand] = {}
         self._built_s: dict[str, float] = {}
+        self.store = store
+        self._store_warned = False
 
     def add(self, app: str, prior: PDGraph | None = None) -> Learner:
-        """Start learning ``app`` (from ``prior`` if given); returns its learner."""
+        """Start learning ``app`` (from ``prior`` if given); returns its learner.
+
+        With a ``store``, the app's stored runs are replayed into the new learner, so what
+        earlier processes learned is there from the start.
+        """
         learner = self._learners.get(app)
-        if learner is None or (prior is not None and learner.runs_observed == 0):
+        fresh = learner is None or (
+            prior is not None
+            and prior is not learner.prior
+            and (learner.runs_observed == 0 or self.store is not None)
+        )
+        if fresh:
             learner = self._learners[app] = Learner(app, prior)
             self._demand.pop(app, None)
+            self._replay(learner)
+        assert learner is not None
         return learner
 
     def graph(self, app: str) -> PDGraph | None:
@@ -67,8 +86,26 @@ class AppModels:
         return current
 
     def observe(self, app: str, run: Sequence[Visit]) -> None:
-        """Learn from one finished run of ``app``."""
+        """Learn from one finished run of ``app`` (and keep it in the store, if any)."""
         self.add(app).observe(run)
+        if self.store is not None:
+            try:
+                self.store.record_run(app, run)
+            except HermesError:  # fail open: losing a profile row never breaks a run
+                self._warn_store()
+
+    def _replay(self, learner: Learner) -> None:
+        if self.store is None:
+            return
+        try:
+            self.store.replay(learner)
+        except HermesError:
+            self._warn_store()
+
+    def _warn_store(self) -> None:
+        if not self._store_warned:
+            self._store_warned = True
+            logger.warning("the profile store failed; learning goes on in memory", exc_info=True)
 
     def _stale(self, app: str, current: RemainingDemand, learner: Learner) -> bool:
         if learner.runs_observed - self._built_at(current) < self.refresh_every:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from hermes_agents.pdgraph import Call, RemainingDemand, StageKind, Visit
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.state import Run
+from hermes_agents.store import ProfileStore
 
 
 def _run(seconds: float) -> list[Visit]:
@@ -57,3 +59,37 @@ def test_a_broken_model_falls_back_to_estimates_and_warns_once_per_app(
             assert run.rank == 2.0
     assert len(caplog.records) == 1
     assert "flaky-app" in caplog.records[0].getMessage()
+
+
+def test_profiles_outlive_the_process_through_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "profiles.sqlite3"
+    with ProfileStore(path) as store:
+        first = AppModels(store=store)
+        for seconds in (1.0, 2.0, 3.0, 4.0, 5.0, 6.0):
+            first.observe("job", _run(seconds))
+    with ProfileStore(path) as store:  # a new process, later
+        restarted = AppModels(store=store)
+        graph = restarted.graph("job")
+        assert graph is None  # nothing loaded until the app is used
+        learner = restarted.add("job")
+        assert learner.runs_observed == 6
+        learned = restarted.graph("job")
+        assert learned is not None
+        observed = learned.stages["work"].seconds
+        assert observed is not None
+        assert sorted(observed.samples.tolist()) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+def test_a_failing_store_never_stops_learning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = ProfileStore(tmp_path / "profiles.sqlite3")
+    models = AppModels(store=store)
+    store.close()
+    (tmp_path / "profiles.sqlite3").unlink()
+    (tmp_path / "profiles.sqlite3").mkdir()  # nothing can be written there any more
+    with caplog.at_level(logging.WARNING):
+        for _ in range(3):
+            models.observe("job", _run(1.0))
+    assert models.add("job").runs_observed == 3
+    assert len(caplog.records) == 1
