@@ -32,6 +32,7 @@ def __getattr__(name: str) -> object:
         return instrument
     raise AttributeError(f"module 'hermes_agents' has no attribute {name!r}")
 
+
 __all__ = [
     "END",
     "Call",

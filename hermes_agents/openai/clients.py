@@ -1,0 +1,256 @@
+"""``OpenAI`` and ``AsyncOpenAI``: openai's clients, with model calls inside Hermes slots."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, get_args, overload
+
+import httpx2
+import openai
+
+from hermes_agents.dropin import nested_calls
+from hermes_agents.errors import ValidationError
+from hermes_agents.openai.request import PriorityStyle, call_slot, with_hint
+from hermes_agents.openai.response import hold, observe
+from hermes_agents.scheduling.front import Scheduler
+
+if TYPE_CHECKING:  # openai's request options: a private type, needed for the signatures only
+    from openai._models import FinalRequestOptions
+
+__all__ = ["AsyncOpenAI", "OpenAI"]
+
+_R = TypeVar("_R")
+_S = TypeVar("_S", bound=openai.Stream[Any])
+_AS = TypeVar("_AS", bound=openai.AsyncStream[Any])
+
+
+class OpenAI(openai.OpenAI):
+    """``openai.OpenAI`` whose model calls wait for a Hermes slot (see the module docstring).
+
+    Attributes:
+        hermes_backend: the backend its calls are scheduled on.
+        hermes_scheduler: the scheduler, or None for ``get_scheduler()`` at each call.
+        hermes_priority: the server's priority convention, or None to send no hint.
+    """
+
+    hermes_backend: str
+    hermes_scheduler: Scheduler | None
+    hermes_priority: PriorityStyle | None
+
+    def __init__(
+        self,
+        *,
+        hermes_backend: str = "llm",
+        hermes_scheduler: Scheduler | None = None,
+        hermes_priority: PriorityStyle | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``openai``'s client arguments (``**kwargs``), and the three ``hermes_*`` ones."""
+        _configure(self, hermes_backend, hermes_scheduler, hermes_priority)
+        super().__init__(**kwargs)
+
+    def copy(
+        self,
+        *args: Any,
+        hermes_backend: str | openai.NotGiven = openai.not_given,
+        hermes_scheduler: Scheduler | openai.NotGiven | None = openai.not_given,
+        hermes_priority: PriorityStyle | openai.NotGiven | None = openai.not_given,
+        **kwargs: Any,
+    ) -> Self:
+        """``openai.OpenAI.copy``, keeping (or replacing) the Hermes settings."""
+        copied = super().copy(*args, **kwargs)
+        _configure_copy(copied, self, hermes_backend, hermes_scheduler, hermes_priority)
+        return copied
+
+    with_options = copy
+
+    @overload
+    def request(
+        self,
+        cast_to: type[_R],
+        options: FinalRequestOptions,
+        *,
+        stream: Literal[True],
+        stream_cls: type[_S],
+    ) -> _S: ...
+
+    @overload
+    def request(
+        self,
+        cast_to: type[_R],
+        options: FinalRequestOptions,
+        *,
+        stream: Literal[False] = False,
+    ) -> _R: ...
+
+    @overload
+    def request(
+        self,
+        cast_to: type[_R],
+        options: FinalRequestOptions,
+        *,
+        stream: bool = False,
+        stream_cls: type[_S] | None = None,
+    ) -> _R | _S: ...
+
+    def request(
+        self,
+        cast_to: type[_R],
+        options: FinalRequestOptions,
+        *,
+        stream: bool = False,
+        stream_cls: type[_S] | None = None,
+    ) -> _R | _S:
+        """Send the request as ``openai`` does, inside a slot when it is a model call.
+
+        Every resource method (``create``, ``parse``, ``stream``, their raw and streaming
+        forms) ends here, which is why this is the hook.
+        """
+        call = call_slot(self, options)
+        if call is None:
+            return super().request(cast_to, options, stream=stream, stream_cls=stream_cls)
+        call.enter()
+        try:
+            with nested_calls(call):
+                options = with_hint(options, call, self.hermes_priority)
+                result = super().request(cast_to, options, stream=stream, stream_cls=stream_cls)
+        except BaseException:
+            call.release()
+            raise
+        hold(result, call, asynchronous=False)
+        return result
+
+    def _process_response_data(
+        self, *, data: object, cast_to: type[_R], response: httpx2.Response
+    ) -> _R:
+        # Every parsed body and stream chunk passes here: note the usage of held streams.
+        observe(data, response)
+        return super()._process_response_data(data=data, cast_to=cast_to, response=response)
+
+
+class AsyncOpenAI(openai.AsyncOpenAI):
+    """``openai.AsyncOpenAI`` whose model calls wait for a Hermes slot (see the module
+    docstring); the attributes are those of ``OpenAI``."""
+
+    hermes_backend: str
+    hermes_scheduler: Scheduler | None
+    hermes_priority: PriorityStyle | None
+
+    def __init__(
+        self,
+        *,
+        hermes_backend: str = "llm",
+        hermes_scheduler: Scheduler | None = None,
+        hermes_priority: PriorityStyle | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``openai``'s client arguments (``**kwargs``), and the three ``hermes_*`` ones."""
+        _configure(self, hermes_backend, hermes_scheduler, hermes_priority)
+        super().__init__(**kwargs)
+
+    def copy(
+        self,
+        *args: Any,
+        hermes_backend: str | openai.NotGiven = openai.not_given,
+        hermes_scheduler: Scheduler | openai.NotGiven | None = openai.not_given,
+        hermes_priority: PriorityStyle | openai.NotGiven | None = openai.not_given,
+        **kwargs: Any,
+    ) -> Self:
+        """``openai.AsyncOpenAI.copy``, keeping (or replacing) the Hermes settings."""
+        copied = super().copy(*args, **kwargs)
+        _configure_copy(copied, self, hermes_backend, hermes_scheduler, hermes_priority)
+        return copied
+
+    with_options = copy
+
+    @overload
+    async def request(
+        self,
+        cast_to: type[_R],
+        options: FinalRequestOptions,
+        *,
+        stream: Literal[False] = False,
+    ) -> _R: ...
+
+    @overload
+    async def request(
+        self,
+        cast_to: type[_R],
+        options: FinalRequestOptions,
+        *,
+        stream: Literal[True],
+        stream_cls: type[_AS],
+    ) -> _AS: ...
+
+    @overload
+    async def request(
+        self,
+        cast_to: type[_R],
+        options: FinalRequestOptions,
+        *,
+        stream: bool,
+        stream_cls: type[_AS] | None = None,
+    ) -> _R | _AS: ...
+
+    async def request(
+        self,
+        cast_to: type[_R],
+        options: FinalRequestOptions,
+        *,
+        stream: bool = False,
+        stream_cls: type[_AS] | None = None,
+    ) -> _R | _AS:
+        """Send the request as ``openai`` does, inside a slot when it is a model call."""
+        call = call_slot(self, options)
+        if call is None:
+            return await super().request(cast_to, options, stream=stream, stream_cls=stream_cls)
+        await call.aenter()
+        try:
+            with nested_calls(call):
+                options = with_hint(options, call, self.hermes_priority)
+                result = await super().request(
+                    cast_to, options, stream=stream, stream_cls=stream_cls
+                )
+        except BaseException:
+            call.release()
+            raise
+        hold(result, call, asynchronous=True)
+        return result
+
+    def _process_response_data(
+        self, *, data: object, cast_to: type[_R], response: httpx2.Response
+    ) -> _R:
+        # Every parsed body and stream chunk passes here: note the usage of held streams.
+        observe(data, response)
+        return super()._process_response_data(data=data, cast_to=cast_to, response=response)
+
+
+_Client = OpenAI | AsyncOpenAI
+
+
+def _configure(
+    client: _Client, backend: str, scheduler: Scheduler | None, priority: PriorityStyle | None
+) -> None:
+    if priority is not None and priority not in get_args(PriorityStyle):
+        raise ValidationError(
+            f"unknown priority style {priority!r}; use 'vllm' (lower first), 'sglang' "
+            "(higher first) or None (no hint)",
+            "argument 'hermes_priority'",
+        )
+    client.hermes_backend = backend
+    client.hermes_scheduler = scheduler
+    client.hermes_priority = priority
+
+
+def _configure_copy(
+    copied: _Client,
+    source: _Client,
+    backend: str | openai.NotGiven,
+    scheduler: Scheduler | openai.NotGiven | None,
+    priority: PriorityStyle | openai.NotGiven | None,
+) -> None:
+    _configure(
+        copied,
+        source.hermes_backend if isinstance(backend, openai.NotGiven) else backend,
+        source.hermes_scheduler if isinstance(scheduler, openai.NotGiven) else scheduler,
+        source.hermes_priority if isinstance(priority, openai.NotGiven) else priority,
+    )

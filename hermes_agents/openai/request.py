@@ -1,0 +1,80 @@
+"""The request side of a scheduled OpenAI call: which calls wait, their size, the priority hint."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal, Protocol
+
+from hermes_agents.dropin import CallSlot, rough_tokens
+from hermes_agents.scheduling.front import Scheduler
+
+if TYPE_CHECKING:  # openai's request options: a private type, needed for the signatures only
+    from openai._models import FinalRequestOptions
+
+PriorityStyle = Literal["vllm", "sglang"]
+"""How a server reads a request's ``priority``: vLLM serves lower values first (with
+``--scheduling-policy priority``), SGLang higher ones."""
+
+SCHEDULED_PATHS = frozenset({"/chat/completions", "/completions", "/embeddings", "/responses"})
+"""The endpoints whose POST requests wait for a slot."""
+
+_PROMPT_KEYS = ("messages", "prompt", "input", "instructions", "tools")
+_MAX_OUTPUT_KEYS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+
+class HermesSettings(Protocol):
+    """What a drop-in client carries besides openai's own settings."""
+
+    hermes_backend: str
+    hermes_scheduler: Scheduler | None
+    hermes_priority: PriorityStyle | None
+
+
+def priority_hint(rank: float, style: PriorityStyle) -> int:
+    """The request ``priority`` for an app of Gittins ``rank`` (seconds).
+
+    The rank in milliseconds, clamped to a 32-bit int; negated for SGLang, which serves
+    higher values first.
+
+    >>> priority_hint(1.5, "vllm"), priority_hint(1.5, "sglang")
+    (1500, -1500)
+    """
+    value = -rank * 1000.0 if style == "sglang" else rank * 1000.0
+    return round(max(_INT32_MIN, min(_INT32_MAX, value)))
+
+
+def call_slot(client: HermesSettings, options: FinalRequestOptions) -> CallSlot | None:
+    """The slot a request needs; None for endpoints that are not model calls."""
+    if options.method.lower() != "post" or options.url not in SCHEDULED_PATHS:
+        return None
+    body = _body(options)
+    limits = (body.get(key) for key in _MAX_OUTPUT_KEYS)
+    max_output = next((n for n in limits if isinstance(n, int) and not isinstance(n, bool)), None)
+    return CallSlot(
+        client.hermes_scheduler,
+        client.hermes_backend,
+        prompt_tokens=rough_tokens([body.get(key) for key in _PROMPT_KEYS]),
+        max_output_tokens=max_output,
+    )
+
+
+def _body(options: FinalRequestOptions) -> Mapping[str, object]:
+    """The JSON body as sent: the method's arguments, then the caller's ``extra_body``."""
+    body = options.json_data if isinstance(options.json_data, Mapping) else {}
+    extra = options.extra_json
+    return {**body, **extra} if extra else body
+
+
+def with_hint(
+    options: FinalRequestOptions, call: CallSlot, style: PriorityStyle | None
+) -> FinalRequestOptions:
+    """``options`` with ``priority`` added to its ``extra_body``, unless the caller set one."""
+    if style is None:
+        return options
+    rank = call.rank
+    if rank is None or math.isnan(rank) or "priority" in _body(options):
+        return options
+    extra = {**(options.extra_json or {}), "priority": priority_hint(rank, style)}
+    return options.model_copy(update={"extra_json": extra})
