@@ -18,6 +18,7 @@ from typing import Protocol, cast
 from hermes_agents.errors import HermesError
 
 COMMANDS: dict[str, str] = {
+    "bench": "compare scheduling policies on a workload in the simulator (tables, JSON, plot)",
     "serve": "run the shared scheduler daemon on a Unix socket (and optional TCP port)",
     "status": "show a running daemon's apps, ranks, queues, grants and fail-open counts",
 }

@@ -38,19 +38,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``hermes bench``."""
     add = parser.add_argument
     add("--workload", required=True, metavar="FILE|NAME", help="workload JSON or 'paper-mix'")
-    add("--policies", required=True, help=f"comma-separated, from: {','.join(POLICY_NAMES)}")
-    add("--prewarm", default="off", help="comma-separated prewarm modes; only 'off' exists yet")
-    add("--load", default="1", help="comma-separated arrival-rate multipliers (default 1)")
-    add("--seed", required=True, type=int, help="first seed")
+    add(
+        "--policies",
+        required=True,
+        metavar="NAMES",
+        help=f"comma-separated, from: {','.join(POLICY_NAMES)}",
+    )
+    add(
+        "--prewarm",
+        default="off",
+        metavar="MODES",
+        help="comma-separated prewarm modes; only 'off' exists yet",
+    )
+    add(
+        "--load",
+        default="1",
+        metavar="LOADS",
+        help="comma-separated arrival-rate multipliers (default 1)",
+    )
+    add("--seed", required=True, type=int, metavar="N", help="first seed")
     add("--seeds", default=1, type=int, metavar="K", help="run seeds N .. N+K-1 (default 1)")
     add("--json", required=True, metavar="OUT", help="write the records here")
     add("--plot", metavar="OUT.png", help="write the ACT CDF and mean/p95 bars here")
     add("--by-class", action="store_true", help="also print mean ACT per app class")
-    add("--apps", type=int, help="apps per run (default: the workload's arrivals.count)")
-    add("--arrivals", default="poisson", help="poisson (default) or bursty")
-    add("--burst-cv", type=float, default=3.0, help="bursty gaps' coefficient of variation")
-    add("--fanout", default="sum", help="fan-out in ranks: sum (total work) or max (path)")
-    add("--kv", default="overlap", help="KV loading: overlap (CALVO) or coupled")
+    add(
+        "--apps",
+        type=int,
+        metavar="N",
+        help="apps per run (default: the workload's arrivals.count)",
+    )
+    add("--arrivals", default="poisson", metavar="PROCESS", help="poisson (default) or bursty")
+    add(
+        "--burst-cv",
+        type=float,
+        default=3.0,
+        metavar="CV",
+        help="bursty gaps' coefficient of variation",
+    )
+    add(
+        "--fanout",
+        default="sum",
+        metavar="MODE",
+        help="fan-out in ranks: sum (total work) or max (path)",
+    )
+    add("--kv", default="overlap", metavar="MODE", help="KV loading: overlap (CALVO) or coupled")
     add(
         "--reference-batch",
         type=int,
@@ -96,18 +127,19 @@ def _spec(args: argparse.Namespace) -> BenchSpec:
             f"use names from {', '.join(POLICY_NAMES)}",
             "--policies",
         )
-    if args.seeds < 1:
-        raise ValidationError(f"must be >= 1, got {args.seeds}", "--seeds")
-    if args.apps is not None and args.apps < 1:
-        raise ValidationError(f"must be >= 1, got {args.apps}", "--apps")
+    for flag, value in (
+        ("--seeds", args.seeds),
+        ("--apps", args.apps),
+        ("--reference-batch", args.reference_batch),
+    ):
+        if value is not None and value < 1:
+            raise ValidationError(f"must be >= 1, got {value}", flag)
     process = _choice(args.arrivals, tuple(p.value for p in ArrivalProcess), "--arrivals")
     if not args.burst_cv > 0:
         raise ValidationError(f"must be > 0, got {args.burst_cv}", "--burst-cv")
     fanout_name = _choice(args.fanout, get_args(FanoutMode), "--fanout")
     fanout: FanoutMode = "max" if fanout_name == "max" else "sum"
     kv_mode = KvMode(_choice(args.kv, tuple(m.value for m in KvMode), "--kv"))
-    if args.reference_batch < 1:
-        raise ValidationError(f"must be >= 1, got {args.reference_batch}", "--reference-batch")
     spec = BenchSpec(
         workload=args.workload,
         policies=policies,

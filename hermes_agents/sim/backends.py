@@ -1,0 +1,85 @@
+"""Backend models built from a workload's ``backends`` section.
+
+- ``llm`` backends: ``LlmEngine`` (continuous batching, KV tiers), its step model derived from
+  the backend's cost profile (``EngineParams.from_profile``);
+- ``tool`` and ``embedding`` backends: ``Pool`` of ``max_concurrency`` workers, each call busy
+  for its sampled seconds;
+- any backend with ``cold_start_s > 0``: wrapped in ``ColdStart`` (starts asleep, sleeps after
+  ``idle_sleep_s`` idle seconds, wakes on demand).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from hermes_agents.cost import CostModel
+from hermes_agents.pdgraph import BackendSpec, StageKind
+from hermes_agents.sim.coldstart import ColdStart
+from hermes_agents.sim.events import EventLoop
+from hermes_agents.sim.job import Done, Server
+from hermes_agents.sim.kv import KvMode
+from hermes_agents.sim.llm import FIXED_SHARE, REFERENCE_BATCH, EngineParams, LlmEngine
+from hermes_agents.sim.pools import Pool
+
+
+@dataclass(frozen=True)
+class EngineShape:
+    """How LLM engines are derived from cost profiles (see ``EngineParams.from_profile``)."""
+
+    kv_mode: KvMode = KvMode.OVERLAP
+    reference_batch: int = REFERENCE_BATCH
+    fixed_share: float = FIXED_SHARE
+
+
+def build_server(
+    loop: EventLoop, spec: BackendSpec, cost: CostModel, shape: EngineShape, done: Done
+) -> Server:
+    """The model of one backend, reporting completions to ``done``."""
+
+    def bare(sink: Done) -> Server:
+        if spec.kind == StageKind.LLM:
+            params = EngineParams.from_profile(
+                cost.for_backend(spec.name),
+                kv_mode=shape.kv_mode,
+                reference_batch=shape.reference_batch,
+                fixed_share=shape.fixed_share,
+            )
+            return LlmEngine(loop, params, sink)
+        return Pool(loop, spec.max_concurrency, sink)
+
+    if spec.cold_start_s > 0:
+        return ColdStart(loop, spec.cold_start_s, spec.idle_sleep_s, done, bare)
+    return bare(done)
+
+
+class Backends:
+    """Every backend model of a simulation, by name."""
+
+    def __init__(
+        self,
+        loop: EventLoop,
+        specs: Mapping[str, BackendSpec],
+        cost: CostModel,
+        shape: EngineShape,
+        done: Done,
+    ) -> None:
+        self.servers = {
+            name: build_server(loop, spec, cost, shape, done) for name, spec in specs.items()
+        }
+
+    def close(self, end_s: float) -> None:
+        """End of the run: settle idle-time accounting at ``end_s``."""
+        for server in self.servers.values():
+            if isinstance(server, ColdStart):
+                server.close(end_s)
+
+    @property
+    def warm_waste_s(self) -> float:
+        """Seconds backends with a cold start spent awake with nothing to serve."""
+        return sum(s.warm_waste_s for s in self.servers.values() if isinstance(s, ColdStart))
+
+    @property
+    def wakeups(self) -> int:
+        """Times a sleeping backend was woken."""
+        return sum(s.wakeups for s in self.servers.values() if isinstance(s, ColdStart))

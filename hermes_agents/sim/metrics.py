@@ -1,0 +1,91 @@
+"""Application completion time (ACT) statistics: per run, per class, pooled over seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hermes_agents.sim.simulator import SimResult
+
+Key = tuple[str, str, float]
+"""(policy, prewarm, load): the runs of one table row, pooled over seeds."""
+
+
+@dataclass(frozen=True)
+class ActSummary:
+    """Mean and percentiles of completion times (seconds); percentiles interpolate linearly."""
+
+    apps: int
+    mean_s: float
+    p50_s: float
+    p95_s: float
+    p99_s: float
+
+    @classmethod
+    def of(cls, act_s: NDArray[np.float64]) -> ActSummary:
+        """Summarise ``act_s`` (at least one value)."""
+        p50, p95, p99 = np.percentile(act_s, [50, 95, 99]).tolist()
+        return cls(int(act_s.size), float(act_s.mean()), p50, p95, p99)
+
+    def to_dict(self) -> dict[str, float | int]:
+        """The JSON form (``apps``, ``mean_s``, ``p50_s``, ``p95_s``, ``p99_s``)."""
+        return {
+            "apps": self.apps,
+            "mean_s": self.mean_s,
+            "p50_s": self.p50_s,
+            "p95_s": self.p95_s,
+            "p99_s": self.p99_s,
+        }
+
+
+def by_class(classes: Sequence[str], act_s: NDArray[np.float64]) -> dict[str, ActSummary]:
+    """One summary per app class, in order of first appearance."""
+    names = np.asarray(classes)
+    return {name: ActSummary.of(act_s[names == name]) for name in dict.fromkeys(classes)}
+
+
+def reduction(value: float, baseline: float) -> float:
+    """How much lower ``value`` is than ``baseline``, as a fraction (0.7 = 70% lower)."""
+    return 1.0 - value / baseline if baseline > 0 else 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class Pooled:
+    """Every app of the runs of one (policy, prewarm, load), all seeds together."""
+
+    key: Key
+    classes: tuple[str, ...]
+    act_s: NDArray[np.float64]
+    cold_wait_s: NDArray[np.float64]
+    seeds: int
+
+    @property
+    def summary(self) -> ActSummary:
+        """ACT statistics over all the pooled apps."""
+        return ActSummary.of(self.act_s)
+
+
+def key_of(result: SimResult) -> Key:
+    """The table row ``result`` belongs to."""
+    config = result.config
+    return (config.policy, config.prewarm, config.load)
+
+
+def pool(results: Iterable[SimResult]) -> dict[Key, Pooled]:
+    """Group results by (policy, prewarm, load), pooling apps over seeds (first-seen order)."""
+    groups: dict[Key, list[SimResult]] = {}
+    for result in results:
+        groups.setdefault(key_of(result), []).append(result)
+    return {
+        key: Pooled(
+            key,
+            tuple(c for r in runs for c in r.classes),
+            np.concatenate([r.act_s for r in runs]),
+            np.concatenate([r.cold_wait_s for r in runs]),
+            len(runs),
+        )
+        for key, runs in groups.items()
+    }

@@ -1,0 +1,115 @@
+"""Pre-sampled app runs: which class each app is, when it arrives, and every call it will make.
+
+Each app's whole run (stage visits, fan-out widths, tokens, tool seconds) is drawn before the
+simulation starts, from the workload's PDGraphs with ``synthetic.sample_run``. So every policy
+of one seed serves exactly the same apps, and the simulator knows each app's true remaining
+work (the oracle's input). Randomness: one ``numpy.random.Generator`` per purpose (classes,
+runs, arrivals), all spawned from the seed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from hermes_agents.cost import CostModel
+from hermes_agents.errors import ValidationError
+from hermes_agents.pdgraph import StageKind, Visit, Workload
+from hermes_agents.pdgraph.synthetic import sample_run
+from hermes_agents.sim.arrivals import ArrivalSpec, unit_arrivals
+
+
+@dataclass(frozen=True, slots=True)
+class CallPlan:
+    """One call of a visit: its demand and its service cost (seconds, by the cost model)."""
+
+    prompt_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    seconds: float
+    cost_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class VisitPlan:
+    """One stage visit: its parallel calls, all to ``backend``."""
+
+    stage: str
+    backend: str
+    kind: StageKind
+    calls: tuple[CallPlan, ...]
+
+
+@dataclass(frozen=True)
+class AppPlan:
+    """One app: its class, its arrival time at unit rate, and its run."""
+
+    index: int
+    app: str
+    unit_arrival: float
+    visits: tuple[VisitPlan, ...]
+
+    @property
+    def calls(self) -> int:
+        """Calls the app makes in all."""
+        return sum(len(visit.calls) for visit in self.visits)
+
+
+def draw_plans(
+    workload: Workload, count: int, seed: int, arrivals: ArrivalSpec, cost: CostModel
+) -> list[AppPlan]:
+    """``count`` apps of ``workload``'s mix (classes drawn by weight), seeded by ``seed``."""
+    if count < 1:
+        raise ValidationError(f"must be >= 1, got {count}", "'apps'")
+    class_rng, run_rng, arrival_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
+    )
+    names = list(workload.apps)
+    weights = np.array([workload.apps[name].weight for name in names], dtype=np.float64)
+    classes = class_rng.choice(len(names), size=count, p=weights / weights.sum())
+    times = unit_arrivals(count, arrivals, arrival_rng)
+    graphs = [workload.apps[names[which]] for which in classes.tolist()]
+    runs = [sample_run(graph, run_rng) for graph in graphs]
+    costs = _llm_costs([visit for run in runs for visit in run], cost)
+    return [
+        AppPlan(index, graph.name, unit, tuple(_visit(visit, costs) for visit in run))
+        for index, (graph, unit, run) in enumerate(zip(graphs, times.tolist(), runs, strict=True))
+    ]
+
+
+def _llm_costs(visits: list[Visit], cost: CostModel) -> dict[str, Iterator[float]]:
+    """Service seconds of every LLM call, per backend in call order (one numpy call each)."""
+    tokens: dict[str, list[tuple[int, int, int]]] = {}
+    for visit in visits:
+        if visit.kind == StageKind.LLM:
+            tokens.setdefault(visit.backend, []).extend(
+                (c.prompt_tokens, c.output_tokens, c.prefix_tokens) for c in visit.calls
+            )
+    costs = {}
+    for backend, rows in tokens.items():
+        prompt, output, prefix = np.array(rows, dtype=np.float64).T
+        seconds = cost.llm_seconds(backend, prompt, output, np.minimum(prefix, prompt))
+        costs[backend] = iter(seconds.tolist())
+    return costs
+
+
+def _visit(visit: Visit, costs: dict[str, Iterator[float]]) -> VisitPlan:
+    if visit.kind == StageKind.LLM:
+        seconds = costs[visit.backend]
+        plans = tuple(
+            CallPlan(
+                c.prompt_tokens,
+                c.output_tokens,
+                min(c.prefix_tokens, c.prompt_tokens),
+                0.0,
+                next(seconds),
+            )
+            for c in visit.calls
+        )
+    else:
+        plans = tuple(
+            CallPlan(c.prompt_tokens, 0, 0, c.seconds, float(c.seconds)) for c in visit.calls
+        )
+    return VisitPlan(visit.stage, visit.backend, visit.kind, plans)

@@ -1,0 +1,65 @@
+"""Policy names the simulator accepts: the core's policies, plus two Gittins ablations.
+
+Every policy runs in the same ``SchedulerCore``; nothing here re-implements an ordering.
+
+- ``fcfs``, ``app-fcfs``, ``vtc``, ``plas``, ``mean-srjf``, ``gittins``, ``oracle``,
+  ``least-slack``: the core's policy of that name, with the class ``ProfiledModels``.
+- ``gittins-class``: the core's ``gittins`` policy without a demand model; each call's estimate
+  is its class's Gittins rank at entry. No conditioning on progress at all.
+- ``gittins-attained``: as ``gittins-class``, but the rank is taken after the service the run
+  had attained when it submitted the call: classic Gittins on one demand histogram per class,
+  conditioned on service but not on the stage reached (the rank refreshes at each visit).
+
+Both ablations use the core's documented fallback: a run whose class has no model is ranked
+by its task's estimate. The ranks come from ``hermes_agents.gittins`` through
+``RemainingDemand`` (``ProfiledModels.class_rank``).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from hermes_agents.errors import ValidationError
+from hermes_agents.scheduling import POLICIES, Gittins, Policy, policy_named
+
+
+class Ranking(enum.StrEnum):
+    """Where the core's ranks come from."""
+
+    MODEL = "model"
+    """The class's ``RemainingDemand`` at the run's position (the core's normal path)."""
+    CLASS = "class"
+    """The class's Gittins rank at entry, passed as each call's estimate."""
+    ATTAINED = "attained"
+    """The class's Gittins rank after the run's attained service, as each call's estimate."""
+
+
+ABLATIONS: Mapping[str, Ranking] = MappingProxyType(
+    {"gittins-class": Ranking.CLASS, "gittins-attained": Ranking.ATTAINED}
+)
+POLICY_NAMES: tuple[str, ...] = (*POLICIES, *ABLATIONS)
+"""Every name ``hermes bench --policies`` accepts."""
+
+
+@dataclass(frozen=True)
+class PolicyChoice:
+    """A named policy for the simulator: the core policy and where its ranks come from."""
+
+    name: str
+    policy: Policy
+    ranking: Ranking
+
+
+def choose_policy(name: str) -> PolicyChoice:
+    """The policy called ``name`` (one of ``POLICY_NAMES``)."""
+    ranking = ABLATIONS.get(name)
+    if ranking is not None:
+        return PolicyChoice(name, Gittins(), ranking)
+    if name not in POLICIES:
+        raise ValidationError(
+            f"unknown policy {name!r}; use one of {', '.join(POLICY_NAMES)}", "--policies"
+        )
+    return PolicyChoice(name, policy_named(name), Ranking.MODEL)

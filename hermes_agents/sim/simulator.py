@@ -1,0 +1,277 @@
+"""The simulator: pre-sampled apps drive the production ``SchedulerCore`` on a virtual clock.
+
+Each app walks its pre-sampled run (``plans``). At every stage visit it enters the stage in the
+core and submits all the visit's calls at once (fan-out calls go in parallel); the core decides
+who is admitted, once per instant (``EventLoop.run(settle=...)``); admitted calls run on the
+backend models; a finished call is released to the core with its ``Usage``, and when all of a
+visit's calls are back the app moves on. The last visit ends the run (``finish_run``), and the
+app's completion time (ACT) is recorded.
+
+>>> from hermes_agents.workloads import builtin
+>>> result = simulate(builtin("paper-mix"), SimConfig(policy="gittins", apps=20, seed=1))
+>>> result.act_s.size, bool((result.act_s > 0).all())
+(20, True)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import get_args
+
+import numpy as np
+from numpy.typing import NDArray
+
+from hermes_agents.cost import CostModel, FanoutMode
+from hermes_agents.errors import ValidationError
+from hermes_agents.pdgraph import Arrivals, StageKind, Workload
+from hermes_agents.scheduling import BackendLimits, Grant, SchedulerCore, Usage
+from hermes_agents.sim.apps import AppRun
+from hermes_agents.sim.arrivals import ArrivalSpec, scaled
+from hermes_agents.sim.backends import Backends, EngineShape
+from hermes_agents.sim.demand import ProfiledModels
+from hermes_agents.sim.events import EventLoop
+from hermes_agents.sim.job import Job
+from hermes_agents.sim.plans import AppPlan, CallPlan, draw_plans
+from hermes_agents.sim.policies import Ranking, choose_policy
+
+PREWARM_MODES = ("off",)
+"""Prewarming modes available now (``hermes`` arrives with the prewarm issue)."""
+
+Progress = Callable[[int], None]
+"""Called with the number of apps finished so far."""
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """One simulation run.
+
+    Attributes:
+        policy: a name from ``hermes_agents.sim.policies.POLICY_NAMES``.
+        load: multiplies the workload's arrival rate.
+        seed: seeds the apps (classes, runs, arrival times); same seed, same apps.
+        apps: how many apps arrive (None: the workload's ``arrivals.count``).
+        arrivals: the arrival process (Poisson or bursty).
+        fanout: how a visit's parallel calls combine in ranks and the oracle: "sum" or "max".
+        engine: how LLM engines are derived from cost profiles, and the KV mode.
+        prewarm: prewarming mode; only "off" exists yet.
+    """
+
+    policy: str = "gittins"
+    load: float = 1.0
+    seed: int = 0
+    apps: int | None = None
+    arrivals: ArrivalSpec = field(default_factory=ArrivalSpec)
+    fanout: FanoutMode = "sum"
+    engine: EngineShape = field(default_factory=EngineShape)
+    prewarm: str = "off"
+
+    def __post_init__(self) -> None:
+        choose_policy(self.policy)
+        if self.prewarm not in PREWARM_MODES:
+            raise ValidationError(
+                f"prewarm mode {self.prewarm!r} is not available yet (the prewarm issue adds "
+                "'hermes'); use 'off'",
+                "--prewarm",
+            )
+        if not self.load > 0:
+            raise ValidationError(f"must be > 0, got {self.load}", "--load")
+        if self.fanout not in get_args(FanoutMode):
+            raise ValidationError(f"use 'sum' or 'max', got {self.fanout!r}", "--fanout")
+        if self.apps is not None and self.apps < 1:
+            raise ValidationError(f"must be >= 1, got {self.apps}", "--apps")
+
+
+@dataclass(frozen=True, eq=False)
+class SimResult:
+    """What one simulation measured; arrays are per app, in arrival order.
+
+    Attributes:
+        config: the run's configuration.
+        classes: each app's class.
+        act_s: each app's completion time (finish - arrival).
+        cold_wait_s: each app's delay from waiting for backends to wake (per visit, the
+            longest wait of its parallel calls, summed over visits).
+        warm_waste_s: seconds backends with a cold start were awake with nothing to serve.
+        makespan_s: when the last app finished.
+        wakeups: times a sleeping backend was woken.
+        events: events the loop ran.
+        wall_s: real seconds the simulation took.
+    """
+
+    config: SimConfig
+    classes: tuple[str, ...]
+    act_s: NDArray[np.float64]
+    cold_wait_s: NDArray[np.float64]
+    warm_waste_s: float
+    makespan_s: float
+    wakeups: int
+    events: int
+    wall_s: float
+
+
+def scheduler_cost(workload: Workload, fanout: FanoutMode) -> CostModel:
+    """The cost model the core ranks and credits with: the workload's profiles, ``fanout``."""
+    return CostModel(llm=workload.cost_model().llm, fanout=fanout)
+
+
+def simulate(
+    workload: Workload,
+    config: SimConfig,
+    *,
+    plans: Sequence[AppPlan] | None = None,
+    models: ProfiledModels | None = None,
+    progress: Progress | None = None,
+) -> SimResult:
+    """Simulate ``workload`` under ``config`` (``plans`` and ``models`` may be shared)."""
+    cost = scheduler_cost(workload, config.fanout)
+    if plans is None:
+        count = config.apps or (workload.arrivals or Arrivals()).count
+        plans = draw_plans(workload, count, config.seed, config.arrivals, cost)
+    if models is None:
+        models = ProfiledModels(workload.apps, cost)
+    return Simulation(workload, config, plans, models, progress).run()
+
+
+class Simulation:
+    """One run: the event loop, the core, the backend models and the apps in flight."""
+
+    def __init__(
+        self,
+        workload: Workload,
+        config: SimConfig,
+        plans: Sequence[AppPlan],
+        models: ProfiledModels,
+        progress: Progress | None = None,
+    ) -> None:
+        if [plan.index for plan in plans] != list(range(len(plans))):
+            raise ValidationError("plans must be indexed 0, 1, ... in order", "argument 'plans'")
+        self.config = config
+        self.workload = workload
+        self.plans = plans
+        self.models = models
+        self.progress = progress
+        self.loop = EventLoop()
+        choice = choose_policy(config.policy)
+        self.ranking = choice.ranking
+        cost = scheduler_cost(workload, config.fanout)
+        limits = {
+            name: BackendLimits(spec.max_concurrency, kind=spec.kind)
+            for name, spec in workload.backends.items()
+        }
+        core_models = models if self.ranking == Ranking.MODEL else None
+        self.core = SchedulerCore(
+            limits, choice.policy, self.loop.clock, models=core_models, cost=cost
+        )
+        self.backends = Backends(self.loop, workload.backends, cost, config.engine, self._finished)
+        self._tiers = {name: cost.for_backend(name).kv_tier for name in workload.backends}
+        self._tasks: dict[int, tuple[AppRun, CallPlan]] = {}
+        self._act = np.full(len(plans), np.nan)
+        self._cold = np.zeros(len(plans))
+        self._changed = False
+        self._done = 0
+        self._last_finish_s = 0.0
+
+    def run(self) -> SimResult:
+        """Run every app to its end and return the measurements."""
+        started = time.perf_counter()
+        rate = (self.workload.arrivals or Arrivals()).rate_per_s
+        units = np.array([plan.unit_arrival for plan in self.plans])
+        for plan, at_s in zip(
+            self.plans, scaled(units, rate, self.config.load).tolist(), strict=True
+        ):
+            self.loop.at(at_s, partial(self._arrive, plan))
+        self.loop.run(settle=self._settle)
+        self.backends.close(self._last_finish_s)
+        if self._done != len(self.plans):
+            raise RuntimeError(f"{len(self.plans) - self._done} apps never finished")
+        return SimResult(
+            config=self.config,
+            classes=tuple(plan.app for plan in self.plans),
+            act_s=self._act,
+            cold_wait_s=self._cold,
+            warm_waste_s=self.backends.warm_waste_s,
+            makespan_s=self._last_finish_s,
+            wakeups=self.backends.wakeups,
+            events=self.loop.events_run,
+            wall_s=time.perf_counter() - started,
+        )
+
+    def _arrive(self, plan: AppPlan) -> None:
+        run = AppRun(plan, self.loop.now, self.config.fanout)
+        self.core.start_run(run.run_id, plan.app, true_remaining_s=run.total_s)
+        self._advance(run)
+
+    def _advance(self, run: AppRun) -> None:
+        """Start the run's next visit: enter its stage and submit all its calls."""
+        visit = run.next_visit()
+        if visit is None:
+            self._finish(run)
+            return
+        core = self.core
+        core.enter_stage(run.run_id, visit.stage)
+        estimate_s = self._estimate_s(run, visit.stage)
+        for call in visit.calls:
+            task_id = core.submit(
+                run.run_id,
+                visit.backend,
+                stage=visit.stage,
+                estimate_s=estimate_s,
+                tokens=call.prompt_tokens + call.output_tokens,
+            )
+            self._tasks[task_id] = (run, call)
+        self._changed = True
+
+    def _estimate_s(self, run: AppRun, stage: str) -> float:
+        app = run.plan.app
+        if self.ranking == Ranking.CLASS:
+            return self.models.class_rank(app)
+        if self.ranking == Ranking.ATTAINED:
+            return self.models.class_rank(app, self.core.runs[run.run_id].attained_s)
+        return self.models.stage_mean_s(app, stage)
+
+    def _settle(self) -> None:
+        """End of an instant: let the core admit what it can, and start the admitted calls."""
+        if not self._changed:
+            return
+        self._changed = False
+        for grant in self.core.schedule():
+            self._start(grant)
+
+    def _start(self, grant: Grant) -> None:
+        _, call = self._tasks[grant.task_id]
+        job = Job(
+            grant.task_id,
+            call.prompt_tokens,
+            call.output_tokens,
+            call.cached_tokens,
+            self._tiers[grant.backend],
+            call.seconds,
+            granted_at_s=self.loop.now,
+        )
+        self.backends.servers[grant.backend].start(job)
+
+    def _finished(self, job: Job) -> None:
+        """A backend finished a call: release it; move the app on when its visit is over."""
+        run, call = self._tasks.pop(job.task_id)
+        kind = run.plan.visits[run.visit].kind
+        seconds = call.seconds if kind != StageKind.LLM else job.finished_at_s - job.started_at_s
+        usage = Usage(call.prompt_tokens, call.output_tokens, call.cached_tokens, seconds)
+        self.core.release(job.task_id, usage)
+        self._changed = True
+        visit_over = run.call_done(call, job.cold_wait_s)
+        self.core.set_true_remaining(run.run_id, run.remaining_s())
+        if visit_over:
+            self._advance(run)
+
+    def _finish(self, run: AppRun) -> None:
+        self.core.finish_run(run.run_id)
+        index = run.plan.index
+        self._act[index] = self.loop.now - run.arrival_s
+        self._cold[index] = run.cold_wait_s
+        self._last_finish_s = self.loop.now
+        self._done += 1
+        if self.progress is not None:
+            self.progress(self._done)
