@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, get_args, overload
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, cast, get_args, overload
 
 import httpx2
 import openai
@@ -23,14 +23,8 @@ _S = TypeVar("_S", bound=openai.Stream[Any])
 _AS = TypeVar("_AS", bound=openai.AsyncStream[Any])
 
 
-class OpenAI(openai.OpenAI):
-    """``openai.OpenAI`` whose model calls wait for a Hermes slot (see the module docstring).
-
-    Attributes:
-        hermes_backend: the backend its calls are scheduled on.
-        hermes_scheduler: the scheduler, or None for ``get_scheduler()`` at each call.
-        hermes_priority: the server's priority convention, or None to send no hint.
-    """
+class _HermesSettings:
+    """The ``hermes_*`` settings both clients take, kept by ``copy`` / ``with_options``."""
 
     hermes_backend: str
     hermes_scheduler: Scheduler | None
@@ -46,7 +40,7 @@ class OpenAI(openai.OpenAI):
     ) -> None:
         """``openai``'s client arguments (``**kwargs``), and the three ``hermes_*`` ones."""
         _configure(self, hermes_backend, hermes_scheduler, hermes_priority)
-        super().__init__(**kwargs)
+        cast(Any, super()).__init__(**kwargs)
 
     def copy(
         self,
@@ -56,12 +50,22 @@ class OpenAI(openai.OpenAI):
         hermes_priority: PriorityStyle | openai.NotGiven | None = openai.not_given,
         **kwargs: Any,
     ) -> Self:
-        """``openai.OpenAI.copy``, keeping (or replacing) the Hermes settings."""
-        copied = super().copy(*args, **kwargs)
+        """openai's ``copy``, keeping (or replacing) the Hermes settings."""
+        copied: Self = cast(Any, super()).copy(*args, **kwargs)
         _configure_copy(copied, self, hermes_backend, hermes_scheduler, hermes_priority)
         return copied
 
     with_options = copy
+
+
+class OpenAI(_HermesSettings, openai.OpenAI):
+    """``openai.OpenAI`` whose model calls wait for a Hermes slot (see the module docstring).
+
+    Attributes:
+        hermes_backend: the backend its calls are scheduled on.
+        hermes_scheduler: the scheduler, or None for ``get_scheduler()`` at each call.
+        hermes_priority: the server's priority convention, or None to send no hint.
+    """
 
     @overload
     def request(
@@ -127,40 +131,9 @@ class OpenAI(openai.OpenAI):
         return super()._process_response_data(data=data, cast_to=cast_to, response=response)
 
 
-class AsyncOpenAI(openai.AsyncOpenAI):
+class AsyncOpenAI(_HermesSettings, openai.AsyncOpenAI):
     """``openai.AsyncOpenAI`` whose model calls wait for a Hermes slot (see the module
     docstring); the attributes are those of ``OpenAI``."""
-
-    hermes_backend: str
-    hermes_scheduler: Scheduler | None
-    hermes_priority: PriorityStyle | None
-
-    def __init__(
-        self,
-        *,
-        hermes_backend: str = "llm",
-        hermes_scheduler: Scheduler | None = None,
-        hermes_priority: PriorityStyle | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """``openai``'s client arguments (``**kwargs``), and the three ``hermes_*`` ones."""
-        _configure(self, hermes_backend, hermes_scheduler, hermes_priority)
-        super().__init__(**kwargs)
-
-    def copy(
-        self,
-        *args: Any,
-        hermes_backend: str | openai.NotGiven = openai.not_given,
-        hermes_scheduler: Scheduler | openai.NotGiven | None = openai.not_given,
-        hermes_priority: PriorityStyle | openai.NotGiven | None = openai.not_given,
-        **kwargs: Any,
-    ) -> Self:
-        """``openai.AsyncOpenAI.copy``, keeping (or replacing) the Hermes settings."""
-        copied = super().copy(*args, **kwargs)
-        _configure_copy(copied, self, hermes_backend, hermes_scheduler, hermes_priority)
-        return copied
-
-    with_options = copy
 
     @overload
     async def request(
@@ -224,7 +197,7 @@ class AsyncOpenAI(openai.AsyncOpenAI):
         return super()._process_response_data(data=data, cast_to=cast_to, response=response)
 
 
-_Client = OpenAI | AsyncOpenAI
+_Client = _HermesSettings
 
 
 def _configure(
