@@ -32,9 +32,8 @@ from pydantic import BaseModel, Field, PrivateAttr
 from hermes_agents.errors import ValidationError
 from hermes_agents.langchain import HermesChatModel, HermesEmbeddings, scheduled
 from hermes_agents.openai import OpenAI
-from hermes_agents.pdgraph import RemainingDemand, Visit
-from hermes_agents.scheduling import BackendLimits, LocalScheduler, SchedulerCore, policy_named
-from hermes_agents.scheduling.state import UNLIMITED
+from hermes_agents.scheduling import LocalScheduler
+from tests.doubles import RecordingModels, capacity_one_scheduler
 from tests.fake_openai import MODEL, FakeOpenAI
 
 USAGE: UsageMetadata = {"input_tokens": 7, "output_tokens": 3, "total_tokens": 10}
@@ -44,19 +43,6 @@ class Answer(BaseModel):
     """The answer to a sum."""
 
     value: int
-
-
-class RecordingModels:
-    """``DemandModels`` that learn nothing and keep every finished run."""
-
-    def __init__(self) -> None:
-        self.runs: list[tuple[str, Sequence[Visit]]] = []
-
-    def demand(self, app: str) -> RemainingDemand | None:
-        return None
-
-    def observe(self, app: str, run: Sequence[Visit]) -> None:
-        self.runs.append((app, run))
 
 
 class ProviderFake(GenericFakeChatModel):
@@ -153,11 +139,7 @@ def models() -> RecordingModels:
 
 @pytest.fixture
 def scheduler(models: RecordingModels) -> LocalScheduler:
-    limits = {"llm": BackendLimits(1), "embeddings": BackendLimits(1)}
-    core = SchedulerCore(
-        limits, policy_named("gittins"), time.monotonic, models=models, default_limits=UNLIMITED
-    )
-    return LocalScheduler(core)
+    return capacity_one_scheduler(models)
 
 
 def running(scheduler: LocalScheduler, backend: str = "llm") -> int:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import operator
 import random
-import threading
 from collections.abc import Generator
 from typing import Annotated, Any, Literal, TypedDict
 
@@ -19,6 +18,7 @@ from langgraph.types import Command, Send, interrupt
 from hermes_agents.context import current_node
 from hermes_agents.langgraph import InstrumentedGraph, instrument
 from hermes_agents.scheduling import BackendLimits, LocalScheduler, Usage
+from tests.doubles import Gauge
 
 
 class State(TypedDict, total=False):
@@ -31,23 +31,6 @@ class State(TypedDict, total=False):
 @pytest.fixture
 def scheduler() -> LocalScheduler:
     return LocalScheduler.in_process({"llm": BackendLimits(1)}, policy="gittins")
-
-
-class Gauge:
-    """How many calls are inside the backend at once."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.now = self.peak = 0
-
-    def __enter__(self) -> None:
-        with self.lock:
-            self.now += 1
-            self.peak = max(self.peak, self.now)
-
-    def __exit__(self, *exc: object) -> None:
-        with self.lock:
-            self.now -= 1
 
 
 def _call_llm(scheduler: LocalScheduler, gauge: Gauge, value: int) -> int:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any, TypedDict, cast
 
 import httpx
@@ -17,25 +16,11 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from hermes_agents.errors import ValidationError
 from hermes_agents.openai import AsyncOpenAI, OpenAI, priority_hint
-from hermes_agents.pdgraph import RemainingDemand, Visit
-from hermes_agents.scheduling import BackendLimits, LocalScheduler, SchedulerCore, policy_named
-from hermes_agents.scheduling.state import UNLIMITED
+from hermes_agents.scheduling import LocalScheduler
+from tests.doubles import RecordingModels, capacity_one_scheduler
 from tests.fake_openai import MODEL, FakeOpenAI
 
 HI: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hi."}]
-
-
-class RecordingModels:
-    """``DemandModels`` that learn nothing and keep every finished run."""
-
-    def __init__(self) -> None:
-        self.runs: list[tuple[str, Sequence[Visit]]] = []
-
-    def demand(self, app: str) -> RemainingDemand | None:
-        return None
-
-    def observe(self, app: str, run: Sequence[Visit]) -> None:
-        self.runs.append((app, run))
 
 
 @pytest.fixture
@@ -45,12 +30,7 @@ def models() -> RecordingModels:
 
 @pytest.fixture
 def scheduler(models: RecordingModels) -> LocalScheduler:
-    """Capacity 1 on "llm" and "embeddings"; finished runs go to ``models``."""
-    limits = {"llm": BackendLimits(1), "embeddings": BackendLimits(1)}
-    core = SchedulerCore(
-        limits, policy_named("gittins"), time.monotonic, models=models, default_limits=UNLIMITED
-    )
-    return LocalScheduler(core)
+    return capacity_one_scheduler(models)
 
 
 @pytest.fixture

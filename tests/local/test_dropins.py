@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Sequence
 
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
@@ -12,29 +10,12 @@ from openai.types.chat import ChatCompletionMessageParam
 from hermes_agents.langchain import HermesChatModel
 from hermes_agents.local import LlamaServer
 from hermes_agents.openai import AsyncOpenAI, OpenAI
-from hermes_agents.pdgraph import Call, RemainingDemand, Visit
-from hermes_agents.scheduling import BackendLimits, LocalScheduler, SchedulerCore, policy_named
-from hermes_agents.scheduling.state import UNLIMITED
+from hermes_agents.scheduling import LocalScheduler
+from tests.doubles import RecordingModels, capacity_one_scheduler
 
 pytestmark = pytest.mark.slow
 
 _HI: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hi."}]
-
-
-class RecordingModels:
-    """``DemandModels`` that learn nothing and keep every finished run."""
-
-    def __init__(self) -> None:
-        self.runs: list[tuple[str, Sequence[Visit]]] = []
-
-    def demand(self, app: str) -> RemainingDemand | None:
-        return None
-
-    def observe(self, app: str, run: Sequence[Visit]) -> None:
-        self.runs.append((app, run))
-
-    def calls(self) -> list[Call]:
-        return [call for _, visits in self.runs for visit in visits for call in visit.calls]
 
 
 @pytest.fixture
@@ -45,14 +26,7 @@ def models() -> RecordingModels:
 @pytest.fixture
 def scheduler(models: RecordingModels) -> LocalScheduler:
     """One slot on "llm": the server has two, the scheduler lets one request in at a time."""
-    core = SchedulerCore(
-        {"llm": BackendLimits(1)},
-        policy_named("gittins"),
-        time.monotonic,
-        models=models,
-        default_limits=UNLIMITED,
-    )
-    return LocalScheduler(core)
+    return capacity_one_scheduler(models)
 
 
 def _running(scheduler: LocalScheduler) -> int:

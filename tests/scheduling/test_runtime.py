@@ -5,44 +5,12 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
 
 import pytest
 
-from hermes_agents.pdgraph import Visit
 from hermes_agents.scheduling import BackendLimits, Usage
 from hermes_agents.scheduling.runtime import LocalScheduler
-
-
-class Gauge:
-    """Counts calls inside a critical section and remembers the maximum."""
-
-    def __init__(self) -> None:
-        self.now = 0
-        self.peak = 0
-        self.lock = threading.Lock()
-
-    def __enter__(self) -> None:
-        with self.lock:
-            self.now += 1
-            self.peak = max(self.peak, self.now)
-
-    def __exit__(self, *exc: object) -> None:
-        with self.lock:
-            self.now -= 1
-
-
-class Recorder:
-    """Demand models that only record the finished runs handed to them."""
-
-    def __init__(self, seen: list[list[Visit]]) -> None:
-        self.seen = seen
-
-    def demand(self, app: str) -> None:
-        return None
-
-    def observe(self, app: str, run: Sequence[Visit]) -> None:
-        self.seen.append(list(run))
+from tests.doubles import Gauge, RecordingModels
 
 
 def assert_no_leak(scheduler: LocalScheduler) -> None:
@@ -193,8 +161,8 @@ def test_runs_feed_the_learner() -> None:
 
 def test_named_visits_keep_parallel_branches_apart() -> None:
     scheduler = LocalScheduler.in_process({"llm": BackendLimits(8)})
-    seen: list[list[Visit]] = []
-    scheduler.core.models = Recorder(seen)
+    recorder = RecordingModels()
+    scheduler.core.models = recorder
     with scheduler.run("fanout"):
         scheduler.enter_stage("plan", visit="plan@1")
         with scheduler.slot("llm", stage="plan", visit="plan@1") as slot:
@@ -206,7 +174,7 @@ def test_named_visits_keep_parallel_branches_apart() -> None:
         for each in [other, *slots]:
             each.usage = Usage(seconds=0.5)
             each.__exit__(None, None, None)
-    (trace,) = seen
+    ((_, trace),) = recorder.runs
     assert [(visit.stage, len(visit.calls)) for visit in trace] == [
         ("plan", 1),
         ("work", 3),
