@@ -13,19 +13,14 @@ import asyncio
 import logging
 import os
 import secrets
-import time
 from pathlib import Path
 
 from hermes_agents import settings
-from hermes_agents.config import Config, find_config, load_config
+from hermes_agents.config import find_config, load_config
 from hermes_agents.errors import ValidationError
-from hermes_agents.scheduling.core import SchedulerCore
 from hermes_agents.scheduling.daemon.server import Listen, serve_forever
 from hermes_agents.scheduling.daemon.service import DaemonService
-from hermes_agents.scheduling.default import backend_limits
-from hermes_agents.scheduling.models import AppModels
-from hermes_agents.scheduling.policies import Policy, policy_named
-from hermes_agents.scheduling.state import UNLIMITED
+from hermes_agents.scheduling.default import scheduler_from_config
 from hermes_agents.store import ProfileStore
 
 HELP = "run the shared scheduler daemon on a Unix socket (and optional TCP port)"
@@ -73,10 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config is not None else find_config()
-    policy = policy_named(args.policy or (config.policy if config else "gittins"))
     store = None if args.no_store else ProfileStore(args.store)
     service = DaemonService(
-        _core(config, policy, store),
+        scheduler_from_config(config, store=store, policy=args.policy).core,
         lease_s=_positive(args.lease_s, "--lease-s"),
         token=_token(args) if args.tcp_port is not None else None,
     )
@@ -89,19 +83,6 @@ def main(args: argparse.Namespace) -> int:
         logger.warning("no backends configured (give --config): every backend is unlimited")
     asyncio.run(serve_forever(service, listen))
     return 0
-
-
-def _core(config: Config | None, policy: Policy, store: ProfileStore | None) -> SchedulerCore:
-    cost = config.cost_model() if config is not None else None
-    models = AppModels(cost, store=store)
-    return SchedulerCore(
-        backend_limits(config) if config is not None else {},
-        policy,
-        time.monotonic,
-        models=models,
-        cost=models.cost,
-        default_limits=UNLIMITED,
-    )
 
 
 def _token(args: argparse.Namespace) -> str:

@@ -10,15 +10,12 @@ Which one, decided on first use:
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
-from pathlib import Path
 
 from hermes_agents import settings
-from hermes_agents.config import Config, find_config
+from hermes_agents.config import DEFAULT_POLICY, Config, find_config
 from hermes_agents.cost import CostModel
-from hermes_agents.scheduling.daemon.client import DaemonScheduler
+from hermes_agents.scheduling.daemon.client import DaemonScheduler, listening
 from hermes_agents.scheduling.front import Scheduler
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.runtime import LocalScheduler
@@ -30,16 +27,17 @@ _default: Scheduler | None = None
 
 
 def scheduler_from_config(
-    config: Config | None, *, store: ProfileStore | None = None
+    config: Config | None, *, store: ProfileStore | None = None, policy: str | None = None
 ) -> LocalScheduler:
-    """An in-process scheduler with the limits, policy and costs of ``config``; with a
-    ``store``, learned profiles are loaded from it and kept in it."""
+    """An in-process scheduler with the limits, policy and costs of ``config`` (``policy``
+    overrides its policy); with a ``store``, learned profiles are loaded from it and kept in it.
+    ``hermes serve`` drives the core of the same scheduler."""
     cost = config.cost_model() if config is not None else CostModel()
-    models = AppModels(cost, store=store)
-    if config is None:
-        return LocalScheduler.in_process(models=models, cost=cost)
     return LocalScheduler.in_process(
-        backend_limits(config), policy=config.policy, models=models, cost=cost
+        backend_limits(config) if config is not None else {},
+        policy=policy or (config.policy if config is not None else DEFAULT_POLICY),
+        models=AppModels(cost, store=store),
+        cost=cost,
     )
 
 
@@ -78,21 +76,6 @@ def _build_default() -> Scheduler:
     if address is not None:
         return DaemonScheduler(address, token=settings.scheduler_token())
     path = settings.default_socket_path()
-    if _listening(path):
+    if listening(path):
         return DaemonScheduler(f"unix://{path}")
     return scheduler_from_config(find_config(), store=ProfileStore())
-
-
-def _listening(path: Path) -> bool:
-    """Whether a daemon accepts connections on the Unix socket ``path``."""
-    if not path.exists():
-        return False
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.settimeout(1.0)
-        probe.connect(os.fspath(path))
-    except OSError:
-        return False
-    finally:
-        probe.close()
-    return True

@@ -96,10 +96,6 @@ class Wakeups:
             self._waiting.pop(task, None)
             self._early.discard(task)
 
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._waiting) + len(self._early)
-
 
 class Scheduler(ABC):
     """Slots and run scopes over some scheduler: in-process or a shared daemon.

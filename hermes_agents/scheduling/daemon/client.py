@@ -21,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass
 from itertools import count
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -41,6 +42,21 @@ DEFAULT_RETRY_S = 1.0
 
 class DaemonUnavailableError(ConnectionError):
     """The daemon could not be reached, or refused us (the message says which and why)."""
+
+
+def listening(path: Path, timeout_s: float = 1.0) -> bool:
+    """Whether something accepts connections on the Unix socket ``path`` now."""
+    if not path.exists():
+        return False
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.settimeout(timeout_s)
+        probe.connect(os.fspath(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
 
 
 def open_connection(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hermes_agents.errors import HermesError
+from hermes_agents.scheduling.daemon.client import listening
 
 
 class DaemonProcess:
@@ -90,13 +90,8 @@ class DaemonProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise HermesError(f"hermes serve exited at start:\n{self.log()}")
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.connect(os.fspath(self.socket_path))
+            if listening(self.socket_path):
                 return
-            except OSError:
-                time.sleep(0.02)
-            finally:
-                probe.close()
+            time.sleep(0.02)
         self.stop()
         raise HermesError(f"hermes serve did not listen within {timeout_s} s:\n{self.log()}")
