@@ -39,7 +39,6 @@ def test_openai_dropin_calls_and_streams(
     client = OpenAI(
         base_url=server.base_url,
         api_key="local",
-        max_retries=0,
         timeout=60.0,
         hermes_scheduler=scheduler,
         hermes_priority="vllm",  # llama.cpp ignores the field: the hint is harmless
@@ -68,7 +67,6 @@ def test_async_dropin_streams_take_turns(server: LlamaServer, scheduler: LocalSc
     client = AsyncOpenAI(
         base_url=server.base_url,
         api_key="local",
-        max_retries=0,
         timeout=60.0,
         hermes_scheduler=scheduler,
     )
@@ -102,7 +100,6 @@ def test_chat_openai_wrapped_in_hermes(
         api_key="local",
         model=server.model_name,
         max_tokens=8,
-        max_retries=0,
         stream_usage=True,
     )
     model = HermesChatModel(inner=inner, scheduler=scheduler)

@@ -99,7 +99,7 @@ def test_status_endpoints_answer(server: LlamaServer) -> None:
 
 def test_embeddings(model_path: Path) -> None:
     with LlamaServer(model_path, slots=1, ctx_tokens=512, embeddings=True) as server:
-        client = OpenAI(base_url=server.base_url, api_key="local", max_retries=0)
+        client = OpenAI(base_url=server.base_url, api_key="local")
         result = client.embeddings.create(model=server.model_name, input=["a cat", "a dog"])
     assert [item.index for item in result.data] == [0, 1]
     assert all(len(item.embedding) == 576 for item in result.data)  # SmolLM2-135M's width

@@ -53,7 +53,7 @@ def _wait_asleep(server: LlamaServer, timeout_s: float = 30.0) -> bool:
 def test_idle_server_sleeps_and_a_request_wakes_it(
     sleepy: LlamaServer, record_property: Callable[[str, object], None]
 ) -> None:
-    client = OpenAI(base_url=sleepy.base_url, api_key="local", max_retries=0, timeout=60.0)
+    client = OpenAI(base_url=sleepy.base_url, api_key="local", timeout=60.0)
     _timed_call(client, sleepy)  # first call after start pays one-off costs
     warm_s, _ = _timed_call(client, sleepy)
     assert sleepy.is_sleeping() is False
