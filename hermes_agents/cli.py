@@ -18,7 +18,9 @@ from typing import Protocol, cast
 from hermes_agents.errors import HermesError
 
 COMMANDS: dict[str, str] = {
+    "demo": "run agent apps on a real local LLM, unscheduled and through Hermes, and compare",
     "bench": "compare scheduling policies on a workload in the simulator (tables, JSON, plot)",
+    "graph": "show an app's learned PDGraph: a table, Mermaid or a PNG",
     "serve": "run the shared scheduler daemon on a Unix socket (and optional TCP port)",
     "status": "show a running daemon's apps, ranks, queues, grants and fail-open counts",
 }
