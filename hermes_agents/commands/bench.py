@@ -1,12 +1,14 @@
 """``hermes bench``: compare scheduling policies on a workload in the simulator.
 
     hermes bench --workload FILE|paper-mix --policies fcfs,plas,gittins,oracle \\
-        [--prewarm off] [--load 1,2,3] --seed N [--seeds K] --json OUT [--plot OUT.png] \\
+        [--prewarm off,reactive,lru,hermes] [--prewarm-k K] [--keepalive S] \\
+        [--load 1,2,3] --seed N [--seeds K] --json OUT [--plot OUT.png] \\
         [--by-class] [--apps N] [--arrivals poisson|bursty] [--fanout sum|max] \\
         [--kv overlap|coupled] [--reference-batch 64]
 
-Prints one table per load (mean, p50, p95, p99 ACT, change against ``fcfs``), pooled over the
-seeds ``N .. N+K-1``; writes one JSON record per (policy, prewarm, load, seed).
+Prints one table per load (mean, p50, p95, p99 ACT, change against ``fcfs``; with cold
+backends the cold-start wait, the share of it prewarming hid, and the warm waste), pooled over
+the seeds ``N .. N+K-1``; writes one JSON record per (policy, prewarm, load, seed).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from hermes_agents.cost import FanoutMode
 from hermes_agents.errors import ValidationError
+from hermes_agents.prewarm import DEFAULT_THRESHOLD
 from hermes_agents.sim.arrivals import ArrivalProcess, ArrivalSpec
 from hermes_agents.sim.backends import EngineShape
 from hermes_agents.sim.bench import BenchSpec, app_count, load_workload, record, run_bench
@@ -28,6 +31,7 @@ from hermes_agents.sim.kv import KvMode
 from hermes_agents.sim.metrics import pool
 from hermes_agents.sim.plot import plot_bench
 from hermes_agents.sim.policies import POLICY_NAMES
+from hermes_agents.sim.prewarming import LRU_KEEPALIVE_S, PREWARM_MODES
 from hermes_agents.sim.report import class_table, load_table
 from hermes_agents.sim.simulator import SimResult
 
@@ -44,12 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAMES",
         help=f"comma-separated, from: {','.join(POLICY_NAMES)}",
     )
-    add(
-        "--prewarm",
-        default="off",
-        metavar="MODES",
-        help="comma-separated prewarm modes; only 'off' exists yet",
-    )
+    _add_prewarm_arguments(parser)
     add(
         "--load",
         default="1",
@@ -89,6 +88,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="running sequences at which an LLM step lasts the profile's decode_s_per_token",
     )
+
+
+def _add_prewarm_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--prewarm``, ``--prewarm-k`` and ``--keepalive``."""
+    add = parser.add_argument
+    add(
+        "--prewarm",
+        default="off",
+        metavar="MODES",
+        help=f"comma-separated prewarm modes, from: {','.join(PREWARM_MODES)} (default off)",
+    )
+    add(
+        "--prewarm-k",
+        type=float,
+        default=DEFAULT_THRESHOLD,
+        metavar="K",
+        help=f"hermes: warm when p * P(arrival after warm-up) >= K (default {DEFAULT_THRESHOLD})",
+    )
+    add(
+        "--keepalive",
+        type=float,
+        default=LRU_KEEPALIVE_S,
+        metavar="S",
+        help=f"lru: extra seconds a backend stays awake after use (default {LRU_KEEPALIVE_S:g})",
+    )
+
+
+def _prewarm_modes(text: str) -> tuple[str, ...]:
+    modes = _names(text, "--prewarm")
+    for mode in modes:
+        _choice(mode, PREWARM_MODES, "--prewarm")
+    return modes
 
 
 def _names(text: str, flag: str) -> tuple[str, ...]:
@@ -145,11 +176,13 @@ def _spec(args: argparse.Namespace) -> BenchSpec:
         policies=policies,
         loads=_loads(args.load),
         seeds=tuple(range(args.seed, args.seed + args.seeds)),
-        prewarm=_names(args.prewarm, "--prewarm"),
+        prewarm=_prewarm_modes(args.prewarm),
         apps=args.apps,
         arrivals=ArrivalSpec(ArrivalProcess(process), args.burst_cv),
         fanout=fanout,
         engine=EngineShape(kv_mode=kv_mode, reference_batch=args.reference_batch),
+        prewarm_k=args.prewarm_k,
+        keepalive_s=args.keepalive,
     )
     spec.configs(spec.seeds[0])  # validates every combination before any runs
     return spec

@@ -12,6 +12,14 @@ The samples cover the *current visit and everything after it*. Work already done
 current visit is conditioned on by the Gittins rank (``rank(..., done_in_stage_s=...)``), so
 one cached sample set serves every moment of a visit. Samples and their Gittins tables are
 cached per position (LRU); a new graph version needs a new ``RemainingDemand``.
+
+``first_passage(stage, visits)`` answers the prewarmer's question from the same walks: per
+walk, the seconds from the start of the current visit until the walk first *enters* a later
+visit of a stage on each backend (``inf`` if it never does). The current visit does not count
+(the app is already on its backend), so a loop back to the current backend is a return. Time
+runs along the app's critical path (a visit's parallel calls overlap: the longest one counts,
+whatever ``cost.fanout`` says) and without queueing: a lower bound on wall time. Walks use the
+same random streams as ``samples``; results are cached per position like samples.
 """
 
 from __future__ import annotations
@@ -30,6 +38,49 @@ from hermes_agents.pdgraph.distributions import DEFAULT_SAMPLES, Distribution, d
 from hermes_agents.pdgraph.model import END, PDGraph, Stage, StageKind
 
 Position = tuple[int, tuple[int, ...]]
+PASSAGE_CACHE_SIZE = 1024
+"""Positions whose first-passage times are kept (each holds walks x backends floats)."""
+
+
+@dataclass(frozen=True, eq=False)
+class FirstPassage:
+    """When walks from one position first reach each backend.
+
+    Attributes:
+        backends: the backends of the graph's stages, in first-seen stage order.
+        times_s: shape (walks, backends): seconds from the start of the current visit until
+            the walk first enters a later visit on that backend; ``inf`` if it never does.
+        visit_s: per walk, seconds of the current visit itself (critical path).
+
+    >>> from hermes_agents.pdgraph import PDGraph
+    >>> graph = PDGraph.from_dict({"name": "ab", "entry": "a", "stages": {
+    ...     "a": {"kind": "tool", "backend": "x", "seconds": {"const": 2.0}, "next": {"b": 1.0}},
+    ...     "b": {"kind": "tool", "backend": "y", "seconds": {"const": 1.0}}}})
+    >>> passage = RemainingDemand(graph, walks=10).first_passage("a")
+    >>> passage.probability("y"), passage.probability("x"), float(passage.times("y").max())
+    (1.0, 0.0, 2.0)
+    """
+
+    backends: tuple[str, ...]
+    times_s: NDArray[np.float64]
+    visit_s: NDArray[np.float64]
+
+    def times(self, backend: str) -> NDArray[np.float64]:
+        """Per walk, seconds until ``backend`` is first entered (``inf``: never; unknown
+        backends are never reached)."""
+        if backend not in self.backends:
+            return np.full(self.times_s.shape[0], np.inf)
+        return self.times_s[:, self.backends.index(backend)]
+
+    def probability(self, backend: str) -> float:
+        """P(the app reaches ``backend`` after its current visit)."""
+        return float(np.isfinite(self.times(backend)).mean())
+
+    def arrives_after(self, backend: str, seconds: float) -> float:
+        """P(first arrival at ``backend`` >= ``seconds`` | it arrives); 0 if it never does."""
+        times = self.times(backend)
+        reached = times[np.isfinite(times)]
+        return float((reached >= seconds).mean()) if reached.size else 0.0
 
 
 @dataclass(frozen=True)
@@ -79,6 +130,11 @@ class RemainingDemand:
         self._cache: OrderedDict[Position, tuple[NDArray[np.float64], GittinsTable | None]] = (
             OrderedDict()
         )
+        self._backends = tuple(dict.fromkeys(graph.stages[name].backend for name in self._names))
+        self._stage_backend = np.array(
+            [self._backends.index(graph.stages[name].backend) for name in self._names]
+        )
+        self._passages: OrderedDict[Position, FirstPassage] = OrderedDict()
 
     def samples(self, stage: str, visits: Mapping[str, int] | None = None) -> NDArray[np.float64]:
         """Remaining seconds from the start of the current visit of ``stage`` to END.
@@ -97,10 +153,28 @@ class RemainingDemand:
             self._cache[key] = (values, table)
         return table
 
+    def first_passage(self, stage: str, visits: Mapping[str, int] | None = None) -> FirstPassage:
+        """When walks from this position first reach each backend (see the module docstring).
+
+        The same object is returned while the position stays cached, so callers may key their
+        own derived statistics on it.
+        """
+        key = self._position(stage, visits or {})
+        passage = self._passages.get(key)
+        if passage is None:
+            _, tracked = self._walk(key, track=True)
+            assert tracked is not None
+            passage = self._passages[key] = FirstPassage(self._backends, *tracked)
+            if len(self._passages) > min(self.cache_size, PASSAGE_CACHE_SIZE):
+                self._passages.popitem(last=False)
+        else:
+            self._passages.move_to_end(key)
+        return passage
+
     def _entry(self, key: Position) -> tuple[NDArray[np.float64], GittinsTable | None]:
         entry = self._cache.get(key)
         if entry is None:
-            entry = (self._walk(key), None)
+            entry = (self._walk(key)[0], None)
             self._remember(key, entry)
         else:
             self._cache.move_to_end(key)
@@ -142,7 +216,14 @@ class RemainingDemand:
         if len(self._cache) > self.cache_size:
             self._cache.popitem(last=False)
 
-    def _walk(self, key: Position) -> NDArray[np.float64]:
+    def _walk(
+        self, key: Position, *, track: bool = False
+    ) -> tuple[NDArray[np.float64], tuple[NDArray[np.float64], NDArray[np.float64]] | None]:
+        """Remaining seconds per walk; with ``track``, critical-path first-passage times and
+        current-visit seconds too.
+
+        Both modes draw the same random numbers, so tracking never changes ``samples``.
+        """
         start, counts = key
         rng = derived_rng(self.seed, self.graph.name, str(self.graph.version), repr(key))
         current = np.full(self.walks, start, dtype=np.int64)
@@ -150,26 +231,48 @@ class RemainingDemand:
         visits = np.zeros((self.walks, len(self._names)), dtype=np.int64)
         for i, count in zip(self._tracked, counts, strict=True):
             visits[:, i] = count
+        first = np.full((self.walks, len(self._backends)), np.inf) if track else None
         active = np.arange(self.walks)
-        for _ in range(self.max_steps):
+        visit_s = total
+        for step in range(self.max_steps):
             here = current[active]
             for stage in np.unique(here):
                 group = active[here == stage]
-                total[group] += self._visit_seconds(int(stage), group.size, rng)
+                total[group] += self._visit_seconds(int(stage), group.size, rng, path=track)
                 following = self._choose(int(stage), visits[group, stage], rng)
                 current[group] = following
                 entering = following >= 0
                 visits[group[entering], following[entering]] += 1
+                if first is not None:
+                    self._mark_arrivals(first, total, group[entering], following[entering])
+            if step == 0:
+                visit_s = total.copy()
             active = active[current[active] >= 0]
             if active.size == 0:
                 break
-        self.truncated_walks += int(active.size)
         total.flags.writeable = False
-        return total
+        if first is None:
+            self.truncated_walks += int(active.size)
+            return total, None
+        first.flags.writeable = visit_s.flags.writeable = False
+        return total, (first, visit_s)
+
+    def _mark_arrivals(
+        self,
+        first: NDArray[np.float64],
+        total: NDArray[np.float64],
+        walks: NDArray[np.int64],
+        stages: NDArray[np.int64],
+    ) -> None:
+        """Record ``total`` as the arrival time of walks entering a backend for the first time."""
+        columns = self._stage_backend[stages]
+        seen = first[walks, columns]
+        first[walks, columns] = np.where(np.isinf(seen), total[walks], seen)
 
     def _visit_seconds(
-        self, stage: int, count: int, rng: np.random.Generator
+        self, stage: int, count: int, rng: np.random.Generator, *, path: bool = False
     ) -> NDArray[np.float64]:
+        """Seconds of ``count`` visits; parallel calls summed or maxed (``path``: always max)."""
         plan = self._plans[stage]
         calls = plan.call_seconds
         if plan.fanout is None:
@@ -177,7 +280,7 @@ class RemainingDemand:
         widths = plan.fanout[rng.integers(plan.fanout.size, size=count)]
         costs = calls[rng.integers(calls.size, size=int(widths.sum()))]
         starts = np.concatenate(([0], np.cumsum(widths)[:-1]))
-        combine = np.maximum if self.cost.fanout == "max" else np.add
+        combine = np.maximum if path or self.cost.fanout == "max" else np.add
         return combine.reduceat(costs, starts)
 
     def _choose(

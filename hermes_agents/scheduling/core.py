@@ -8,7 +8,9 @@ The asyncio/thread runtime, the daemon and the simulator all drive this same obj
    returns the decisions as plain ``Grant`` records;
 4. ``release`` reports a task's actual demand: the run's attained service grows, its rank is
    refreshed, its backend frees a slot (call ``schedule()`` again);
-5. ``finish_run`` hands the run's trace to the demand models (the learner).
+5. ``finish_run`` hands the run's trace to the demand models (the learner);
+6. ``plan_warmups`` (with a ``PrewarmPlanner``) says which cold backends to warm for the runs
+   in flight, and when to ask again.
 
 >>> from hermes_agents.scheduling import BackendLimits, SchedulerCore, policy_named
 >>> now = [0.0]
@@ -29,6 +31,7 @@ from itertools import count
 from hermes_agents.cost import CostModel
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph import Call, StageKind, Visit
+from hermes_agents.prewarm import PlanStep, PrewarmPlanner
 from hermes_agents.scheduling.policies import Policy
 from hermes_agents.scheduling.state import (
     BackendLimits,
@@ -61,8 +64,11 @@ class SchedulerCore:
         models: DemandModels | None = None,
         cost: CostModel | None = None,
         default_limits: BackendLimits | None = None,
+        planner: PrewarmPlanner | None = None,
     ) -> None:
         self.policy = policy
+        self.planner = planner
+        self._planner_failed = False
         self.clock = clock
         self.models = models
         self.cost = cost or CostModel()
@@ -216,6 +222,22 @@ class SchedulerCore:
             self.models.observe(run.app, [self._visit(step) for step in run.trace])
         except Exception:  # fail open: learning must never break the app
             logger.warning("learning from run %s of %r failed", run_id, run.app, exc_info=True)
+
+    def plan_warmups(self, awake: Mapping[str, bool | None] | None = None) -> PlanStep:
+        """Run the prewarm planner over the active runs at ``clock()`` (no planner: no hints).
+
+        ``awake`` says which backends are awake (True), asleep (False) or unknown (None or
+        missing). Fails open: a planner error is logged once and yields no hints.
+        """
+        if self.planner is None:
+            return PlanStep()
+        try:
+            return self.planner.plan(self.runs.values(), self.clock(), awake or {})
+        except Exception:  # fail open: prewarming must never break scheduling
+            if not self._planner_failed:
+                self._planner_failed = True
+                logger.warning("prewarm planning failed; no hints this time", exc_info=True)
+            return PlanStep()
 
     def _visit(self, step: VisitTrace) -> Visit:
         if not step.backend:  # a stage that made no scheduled call (pure code): no demand

@@ -19,10 +19,12 @@ from hermes_agents.sim.kv import KvMode
 from hermes_agents.sim.llm import EngineParams, LlmEngine
 from hermes_agents.sim.plans import AppPlan, draw_plans
 from hermes_agents.sim.policies import POLICY_NAMES, choose_policy
+from hermes_agents.sim.prewarming import PREWARM_MODES
 from hermes_agents.sim.simulator import SimConfig, SimResult, simulate
 
 __all__ = [
     "POLICY_NAMES",
+    "PREWARM_MODES",
     "AppPlan",
     "ArrivalProcess",
     "ArrivalSpec",

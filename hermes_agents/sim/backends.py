@@ -5,7 +5,8 @@
 - ``tool`` and ``embedding`` backends: ``Pool`` of ``max_concurrency`` workers, each call busy
   for its sampled seconds;
 - any backend with ``cold_start_s > 0``: wrapped in ``ColdStart`` (starts asleep, sleeps after
-  ``idle_sleep_s`` idle seconds, wakes on demand).
+  ``idle_sleep_s`` idle seconds, wakes on demand); ``keepalive_s`` adds a fixed TTL to every
+  idle period (the ``lru`` keep-alive baseline).
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ class EngineShape:
 
 
 def build_server(
-    loop: EventLoop, spec: BackendSpec, cost: CostModel, shape: EngineShape, done: Done
+    loop: EventLoop,
+    spec: BackendSpec,
+    cost: CostModel,
+    shape: EngineShape,
+    done: Done,
+    keepalive_s: float = 0.0,
 ) -> Server:
     """The model of one backend, reporting completions to ``done``."""
 
@@ -49,7 +55,8 @@ def build_server(
         return Pool(loop, spec.max_concurrency, sink)
 
     if spec.cold_start_s > 0:
-        return ColdStart(loop, spec.cold_start_s, spec.idle_sleep_s, done, bare)
+        idle_sleep_s = None if spec.idle_sleep_s is None else spec.idle_sleep_s + keepalive_s
+        return ColdStart(loop, spec.cold_start_s, idle_sleep_s, done, bare, name=spec.name)
     return bare(done)
 
 
@@ -63,10 +70,21 @@ class Backends:
         cost: CostModel,
         shape: EngineShape,
         done: Done,
+        keepalive_s: float = 0.0,
     ) -> None:
         self.servers = {
-            name: build_server(loop, spec, cost, shape, done) for name, spec in specs.items()
+            name: build_server(loop, spec, cost, shape, done, keepalive_s)
+            for name, spec in specs.items()
         }
+
+    @property
+    def cold(self) -> dict[str, ColdStart]:
+        """The backends that sleep and wake, by name."""
+        return {n: s for n, s in self.servers.items() if isinstance(s, ColdStart)}
+
+    def awake(self) -> dict[str, bool | None]:
+        """Per cold backend: True if awake or waking (no wake needed), False if asleep."""
+        return {name: s.awake or s.waking for name, s in self.cold.items()}
 
     def close(self, end_s: float) -> None:
         """End of the run: settle idle-time accounting at ``end_s``."""
@@ -83,3 +101,8 @@ class Backends:
     def wakeups(self) -> int:
         """Times a sleeping backend was woken."""
         return sum(s.wakeups for s in self.servers.values() if isinstance(s, ColdStart))
+
+    @property
+    def hinted_wakeups(self) -> int:
+        """Wake-ups started by a prewarm hint rather than by a call."""
+        return sum(s.hinted_wakeups for s in self.cold.values())

@@ -6,6 +6,10 @@ into the JSON entry of ``hermes bench --json`` (DESIGN.md)::
     {"policy", "prewarm", "load", "seed", "apps", "mean_s", "p50_s", "p95_s", "p99_s",
      "cold_start_wait_s", "warm_waste_s", ...}
 
+``cold_start_wait_s`` is the mean per app of the time its calls waited for a backend to wake
+(once per stage visit); ``warm_waste_s`` the seconds cold backends spent awake and idle;
+``prewarm_hints`` the ``PrewarmLedger`` totals (hits, late, unused, hidden and wasted seconds).
+
 Fairness between policies: for one seed, every load and policy serves the *same* apps (class,
 run, arrival order; ``plans``), and the demand models are built once from the workload's
 profile. The runs are drawn from an independent materialisation of the workload's
@@ -26,11 +30,13 @@ from typing import Any
 from hermes_agents.cost import FanoutMode
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph import Arrivals, Workload
+from hermes_agents.prewarm import DEFAULT_THRESHOLD
 from hermes_agents.sim.arrivals import ArrivalSpec
 from hermes_agents.sim.backends import EngineShape
 from hermes_agents.sim.demand import ProfiledModels
 from hermes_agents.sim.metrics import ActSummary, by_class
 from hermes_agents.sim.plans import draw_plans
+from hermes_agents.sim.prewarming import LRU_KEEPALIVE_S
 from hermes_agents.sim.simulator import SimConfig, SimResult, scheduler_cost, simulate
 from hermes_agents.workloads import BUILTIN, builtin
 
@@ -47,11 +53,13 @@ class BenchSpec:
         policies: policy names (``hermes_agents.sim.POLICY_NAMES``); ``fcfs`` is the baseline.
         loads: arrival-rate multipliers.
         seeds: one simulation per seed and combination.
-        prewarm: prewarming modes (only "off" exists yet).
+        prewarm: prewarming modes (``hermes_agents.sim.prewarming.PREWARM_MODES``).
         apps: apps per simulation (None: the workload's ``arrivals.count``).
         arrivals: Poisson or bursty.
         fanout: fan-out combination in ranks and the oracle ("sum" or "max").
         engine: LLM engine shape and KV mode.
+        prewarm_k: the planner's threshold K (``hermes`` modes).
+        keepalive_s: the ``lru`` mode's extra TTL.
     """
 
     workload: str
@@ -63,6 +71,8 @@ class BenchSpec:
     arrivals: ArrivalSpec = field(default_factory=ArrivalSpec)
     fanout: FanoutMode = "sum"
     engine: EngineShape = field(default_factory=EngineShape)
+    prewarm_k: float = DEFAULT_THRESHOLD
+    keepalive_s: float = LRU_KEEPALIVE_S
 
     def configs(self, seed: int) -> list[SimConfig]:
         """Every configuration of one seed (validated), load by load."""
@@ -76,6 +86,8 @@ class BenchSpec:
                 fanout=self.fanout,
                 engine=self.engine,
                 prewarm=prewarm,
+                prewarm_k=self.prewarm_k,
+                keepalive_s=self.keepalive_s,
             )
             for load in self.loads
             for policy in self.policies
@@ -151,5 +163,9 @@ def record(result: SimResult, workload: str) -> dict[str, Any]:
         "reference_batch": config.engine.reference_batch,
         "makespan_s": result.makespan_s,
         "wakeups": result.wakeups,
+        "hinted_wakeups": result.hinted_wakeups,
+        "prewarm_k": config.prewarm_k,
+        "keepalive_s": config.keepalive_s,
+        "prewarm_hints": result.prewarm.get("total", {}),
         "by_class": {name: s.to_dict() for name, s in classes.items()},
     }

@@ -8,15 +8,38 @@ it goes back to sleep (``idle_sleep_s=None``: it never does).
 
 ``warm_waste_s`` counts the seconds it spent awake with nothing to serve: the price of keeping a
 backend warm, which a prewarmer trades against the cold starts it hides.
+
+A prewarmer acts through two calls: ``wake()`` starts a wake-up now (it costs ``cold_start_s``
+like any other; awake and idle afterwards, the backend sleeps after ``idle_sleep_s`` as usual)
+and ``keep_awake(until_s)`` keeps an awake backend from falling asleep before ``until_s``. A
+``listener`` (``ColdStartListener``, e.g. ``hermes_agents.prewarm.PrewarmLedger``) hears when
+the backend finished waking, ran out of work, and fell asleep.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from hermes_agents.errors import ValidationError
 from hermes_agents.sim.events import EventLoop, Timer
 from hermes_agents.sim.job import Done, Job, Server
+
+
+class ColdStartListener(Protocol):
+    """Hears a cold-starting backend's state changes (times on the simulation clock)."""
+
+    def warmed(self, backend: str, now_s: float) -> None:
+        """A wake-up finished."""
+        ...
+
+    def idle(self, backend: str, now_s: float) -> None:
+        """The backend ran out of work (it is awake and idle)."""
+        ...
+
+    def slept(self, backend: str, now_s: float) -> None:
+        """The backend fell asleep."""
+        ...
 
 
 class ColdStart:
@@ -39,22 +62,51 @@ class ColdStart:
         idle_sleep_s: float | None,
         done: Done,
         make_inner: Callable[[Done], Server],
+        *,
+        name: str = "",
     ) -> None:
         if cold_start_s < 0 or (idle_sleep_s is not None and idle_sleep_s < 0):
             raise ValidationError("cold_start_s and idle_sleep_s must be >= 0")
         self.loop = loop
+        self.name = name
+        self.listener: ColdStartListener | None = None
         self.cold_start_s = cold_start_s
         self.idle_sleep_s = idle_sleep_s
         self.done = done
         self.inner = make_inner(self._finished)
         self.awake = False
         self.wakeups = 0
+        self.hinted_wakeups = 0
         self.warm_waste_s = 0.0
         self._active = 0
         self._held: list[Job] = []
         self._waking: Timer | None = None
         self._idle_since: float | None = None
         self._sleep: Timer | None = None
+        self._keep_until_s = 0.0
+
+    @property
+    def waking(self) -> bool:
+        """True while a wake-up is under way."""
+        return self._waking is not None
+
+    def wake(self) -> bool:
+        """A prewarm hint: start waking now if asleep; True if a wake-up started."""
+        if self.awake or self._waking is not None:
+            return False
+        self.wakeups += 1
+        self.hinted_wakeups += 1
+        self._waking = self.loop.after(self.cold_start_s, self._woke)
+        return True
+
+    def keep_awake(self, until_s: float) -> None:
+        """A prewarm hint: do not fall asleep before ``until_s`` (if awake or waking)."""
+        if not (self.awake or self._waking is not None) or until_s <= self._keep_until_s:
+            return
+        self._keep_until_s = until_s
+        if self._sleep is not None and self._sleep.time_s < until_s:
+            self._sleep.cancel()
+            self._sleep = self.loop.at(until_s, self._fall_asleep)
 
     def start(self, job: Job) -> None:
         """Serve ``job`` now if awake; otherwise hold it and wake up (if not already waking)."""
@@ -77,18 +129,30 @@ class ColdStart:
     def _woke(self) -> None:
         self._waking = None
         self.awake = True
+        if self.listener is not None:
+            self.listener.warmed(self.name, self.loop.now)
         held, self._held = self._held, []
         for job in held:
             job.cold_wait_s += self.loop.now - job.granted_at_s
             self.inner.start(job)
+        if self._active == 0:  # woken by a hint: awake with nothing to do yet
+            self._idle()
 
     def _finished(self, job: Job) -> None:
         self._active -= 1
         if self._active == 0:
-            self._idle_since = self.loop.now
-            if self.idle_sleep_s is not None:
-                self._sleep = self.loop.after(self.idle_sleep_s, self._fall_asleep)
+            self._idle()
         self.done(job)
+
+    def _idle(self) -> None:
+        now = self.loop.now
+        self._idle_since = now
+        if self.idle_sleep_s is not None:
+            self._sleep = self.loop.at(
+                max(now + self.idle_sleep_s, self._keep_until_s), self._fall_asleep
+            )
+        if self.listener is not None:
+            self.listener.idle(self.name, now)
 
     def _busy(self) -> None:
         if self._idle_since is not None:
@@ -102,3 +166,5 @@ class ColdStart:
         self._sleep = None
         self._busy()
         self.awake = False
+        if self.listener is not None:
+            self.listener.slept(self.name, self.loop.now)

@@ -54,13 +54,17 @@ def reduction(value: float, baseline: float) -> float:
 
 @dataclass(frozen=True, eq=False)
 class Pooled:
-    """Every app of the runs of one (policy, prewarm, load), all seeds together."""
+    """Every app of the runs of one (policy, prewarm, load), all seeds together.
+
+    ``warm_waste_s`` is the mean over the runs (seconds cold backends were awake and idle).
+    """
 
     key: Key
     classes: tuple[str, ...]
     act_s: NDArray[np.float64]
     cold_wait_s: NDArray[np.float64]
     seeds: int
+    warm_waste_s: float = 0.0
 
     @property
     def summary(self) -> ActSummary:
@@ -86,6 +90,12 @@ def pool(results: Iterable[SimResult]) -> dict[Key, Pooled]:
             np.concatenate([r.act_s for r in runs]),
             np.concatenate([r.cold_wait_s for r in runs]),
             len(runs),
+            float(np.mean([r.warm_waste_s for r in runs])),
         )
         for key, runs in groups.items()
     }
+
+
+def hidden_share(cold_wait_s: float, baseline_s: float) -> float | None:
+    """Share of the baseline's cold-start waiting that is gone (None: nothing to hide)."""
+    return 1.0 - cold_wait_s / baseline_s if baseline_s > 0 else None

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from rich import box
 from rich.table import Table
 
-from hermes_agents.sim.metrics import Key, Pooled, by_class, reduction
+from hermes_agents.sim.metrics import Key, Pooled, by_class, hidden_share, reduction
 
 BASELINE = "fcfs"
 
@@ -27,8 +27,9 @@ def _versus(value: float, base: float | None) -> str:
 def load_table(pooled: Mapping[Key, Pooled], load: float, title: str = "") -> Table:
     """Mean, p50, p95, p99 ACT per policy at ``load``, and the change against ``fcfs``.
 
-    The prewarm and cold-wait columns appear only when they say something (a prewarm mode
-    other than "off", a backend that ever woke up).
+    The prewarm and cold-start columns appear only when they say something (a prewarm mode
+    other than "off", a backend that ever woke up): mean cold wait per app, the share of the
+    same policy's ``off`` cold wait that prewarming hid, and warm waste per run.
     """
     rows = [p for key, p in pooled.items() if key[2] == load]
     seeds = max((p.seeds for p in rows), default=0)
@@ -44,7 +45,8 @@ def load_table(pooled: Mapping[Key, Pooled], load: float, title: str = "") -> Ta
     for column in ("apps", "mean", "p50", "p95", "p99", "mean vs fcfs", "p95 vs fcfs"):
         table.add_column(column, justify="right")
     if show_cold:
-        table.add_column("cold wait", justify="right")
+        for column in ("cold wait", "cold hidden", "warm waste"):
+            table.add_column(column, justify="right")
     for row in rows:
         policy, prewarm, _ = row.key
         s = row.summary
@@ -55,9 +57,19 @@ def load_table(pooled: Mapping[Key, Pooled], load: float, title: str = "") -> Ta
         cells += [f"{s.p99_s:.1f}", _versus(s.mean_s, base_s.mean_s if base_s else None)]
         cells += [_versus(s.p95_s, base_s.p95_s if base_s else None)]
         if show_cold:
-            cells.append(f"{float(row.cold_wait_s.mean()):.2f}")
+            cells += _cold_cells(pooled, row)
         table.add_row(*cells)
     return table
+
+
+def _cold_cells(pooled: Mapping[Key, Pooled], row: Pooled) -> list[str]:
+    """Cold wait per app, the share of ``off``'s hidden, warm waste per run."""
+    policy, _, load = row.key
+    cold = float(row.cold_wait_s.mean())
+    off = pooled.get((policy, "off", load))
+    hidden = hidden_share(cold, float(off.cold_wait_s.mean())) if off is not None else None
+    shown = "-" if hidden is None or off is row else f"{hidden:.0%}"
+    return [f"{cold:.2f}", shown, f"{row.warm_waste_s:.0f}"]
 
 
 def class_table(pooled: Mapping[Key, Pooled], load: float) -> Table:

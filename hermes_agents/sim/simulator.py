@@ -27,7 +27,8 @@ from numpy.typing import NDArray
 from hermes_agents.cost import CostModel, FanoutMode
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph import Arrivals, StageKind, Workload
-from hermes_agents.scheduling import BackendLimits, Grant, SchedulerCore, Usage
+from hermes_agents.prewarm import DEFAULT_THRESHOLD, PrewarmPlanner, WarmupSpec
+from hermes_agents.scheduling import BackendLimits, Grant, Policy, SchedulerCore, Usage
 from hermes_agents.sim.apps import AppRun
 from hermes_agents.sim.arrivals import ArrivalSpec, scaled
 from hermes_agents.sim.backends import Backends, EngineShape
@@ -36,9 +37,13 @@ from hermes_agents.sim.events import EventLoop
 from hermes_agents.sim.job import Job
 from hermes_agents.sim.plans import AppPlan, CallPlan, draw_plans
 from hermes_agents.sim.policies import Ranking, choose_policy
-
-PREWARM_MODES = ("off",)
-"""Prewarming modes available now (``hermes`` arrives with the prewarm issue)."""
+from hermes_agents.sim.prewarming import (
+    LRU_KEEPALIVE_S,
+    PREWARM_MODES,
+    Planned,
+    Prewarming,
+    Reactive,
+)
 
 Progress = Callable[[int], None]
 """Called with the number of apps finished so far."""
@@ -56,7 +61,9 @@ class SimConfig:
         arrivals: the arrival process (Poisson or bursty).
         fanout: how a visit's parallel calls combine in ranks and the oracle: "sum" or "max".
         engine: how LLM engines are derived from cost profiles, and the KV mode.
-        prewarm: prewarming mode; only "off" exists yet.
+        prewarm: prewarming mode, one of ``PREWARM_MODES`` (``hermes_agents.sim.prewarming``).
+        prewarm_k: the planner's threshold K for every cold backend (``hermes`` mode).
+        keepalive_s: the ``lru`` mode's extra TTL after each use.
     """
 
     policy: str = "gittins"
@@ -67,15 +74,20 @@ class SimConfig:
     fanout: FanoutMode = "sum"
     engine: EngineShape = field(default_factory=EngineShape)
     prewarm: str = "off"
+    prewarm_k: float = DEFAULT_THRESHOLD
+    keepalive_s: float = LRU_KEEPALIVE_S
 
     def __post_init__(self) -> None:
         choose_policy(self.policy)
         if self.prewarm not in PREWARM_MODES:
             raise ValidationError(
-                f"prewarm mode {self.prewarm!r} is not available yet (the prewarm issue adds "
-                "'hermes'); use 'off'",
+                f"unknown prewarm mode {self.prewarm!r}; use one of {', '.join(PREWARM_MODES)}",
                 "--prewarm",
             )
+        if not 0 < self.prewarm_k <= 1:
+            raise ValidationError(f"must be in (0, 1], got {self.prewarm_k}", "--prewarm-k")
+        if not self.keepalive_s >= 0:
+            raise ValidationError(f"must be >= 0 seconds, got {self.keepalive_s}", "--keepalive")
         if not self.load > 0:
             raise ValidationError(f"must be > 0, got {self.load}", "--load")
         if self.fanout not in get_args(FanoutMode):
@@ -96,7 +108,9 @@ class SimResult:
             longest wait of its parallel calls, summed over visits).
         warm_waste_s: seconds backends with a cold start were awake with nothing to serve.
         makespan_s: when the last app finished.
-        wakeups: times a sleeping backend was woken.
+        wakeups: times a sleeping backend was woken (by a call or a hint).
+        hinted_wakeups: of those, the wake-ups a prewarm hint started.
+        prewarm: the ``PrewarmLedger`` snapshot (per backend and ``total``; {} without hints).
         events: events the loop ran.
         wall_s: real seconds the simulation took.
     """
@@ -110,6 +124,8 @@ class SimResult:
     wakeups: int
     events: int
     wall_s: float
+    hinted_wakeups: int = 0
+    prewarm: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 def scheduler_cost(workload: Workload, fanout: FanoutMode) -> CostModel:
@@ -157,15 +173,12 @@ class Simulation:
         choice = choose_policy(config.policy)
         self.ranking = choice.ranking
         cost = scheduler_cost(workload, config.fanout)
-        limits = {
-            name: BackendLimits(spec.max_concurrency, kind=spec.kind)
-            for name, spec in workload.backends.items()
-        }
-        core_models = models if self.ranking == Ranking.MODEL else None
-        self.core = SchedulerCore(
-            limits, choice.policy, self.loop.clock, models=core_models, cost=cost
+        self.core = self._core(choice.policy, cost)
+        keepalive_s = config.keepalive_s if config.prewarm == "lru" else 0.0
+        self.backends = Backends(
+            self.loop, workload.backends, cost, config.engine, self._finished, keepalive_s
         )
-        self.backends = Backends(self.loop, workload.backends, cost, config.engine, self._finished)
+        self.prewarming = _prewarming(config.prewarm, self)
         self._tiers = {name: cost.for_backend(name).kv_tier for name in workload.backends}
         self._tasks: dict[int, tuple[AppRun, CallPlan]] = {}
         self._act = np.full(len(plans), np.nan)
@@ -173,6 +186,21 @@ class Simulation:
         self._changed = False
         self._done = 0
         self._last_finish_s = 0.0
+
+    def _core(self, policy: Policy, cost: CostModel) -> SchedulerCore:
+        """The production core: the workload's limits, the policy, the planner of the mode."""
+        limits = {
+            name: BackendLimits(spec.max_concurrency, kind=spec.kind)
+            for name, spec in self.workload.backends.items()
+        }
+        return SchedulerCore(
+            limits,
+            policy,
+            self.loop.clock,
+            models=self.models if self.ranking == Ranking.MODEL else None,
+            cost=cost,
+            planner=_planner(self.workload, self.config),
+        )
 
     def run(self) -> SimResult:
         """Run every app to its end and return the measurements."""
@@ -197,11 +225,14 @@ class Simulation:
             wakeups=self.backends.wakeups,
             events=self.loop.events_run,
             wall_s=time.perf_counter() - started,
+            hinted_wakeups=self.backends.hinted_wakeups,
+            prewarm=self.prewarming.snapshot(),
         )
 
     def _arrive(self, plan: AppPlan) -> None:
         run = AppRun(plan, self.loop.now, self.config.fanout)
         self.core.start_run(run.run_id, plan.app, true_remaining_s=run.total_s)
+        self.prewarming.moved()
         self._advance(run)
 
     def _advance(self, run: AppRun) -> None:
@@ -212,6 +243,8 @@ class Simulation:
             return
         core = self.core
         core.enter_stage(run.run_id, visit.stage)
+        self.prewarming.entered(run.run_id, run.plan.app, visit.stage, self.loop.now)
+        self.prewarming.moved()
         estimate_s = self._estimate_s(run, visit.stage)
         for call in visit.calls:
             task_id = core.submit(
@@ -233,12 +266,12 @@ class Simulation:
         return self.models.stage_mean_s(app, stage)
 
     def _settle(self) -> None:
-        """End of an instant: let the core admit what it can, and start the admitted calls."""
-        if not self._changed:
-            return
-        self._changed = False
-        for grant in self.core.schedule():
-            self._start(grant)
+        """End of an instant: the core admits what it can, the calls start, prewarming plans."""
+        if self._changed:
+            self._changed = False
+            for grant in self.core.schedule():
+                self._start(grant)
+        self.prewarming.settle()
 
     def _start(self, grant: Grant) -> None:
         _, call = self._tasks[grant.task_id]
@@ -251,6 +284,7 @@ class Simulation:
             call.seconds,
             granted_at_s=self.loop.now,
         )
+        self.prewarming.arrived(grant.backend, grant.run_id, self.loop.now)
         self.backends.servers[grant.backend].start(job)
 
     def _finished(self, job: Job) -> None:
@@ -268,6 +302,7 @@ class Simulation:
 
     def _finish(self, run: AppRun) -> None:
         self.core.finish_run(run.run_id)
+        self.prewarming.moved()
         index = run.plan.index
         self._act[index] = self.loop.now - run.arrival_s
         self._cold[index] = run.cold_wait_s
@@ -275,3 +310,23 @@ class Simulation:
         self._done += 1
         if self.progress is not None:
             self.progress(self._done)
+
+
+def _planner(workload: Workload, config: SimConfig) -> PrewarmPlanner | None:
+    """The ``hermes`` mode's planner: one ``WarmupSpec`` per backend with a cold start."""
+    if config.prewarm not in ("hermes", "hermes-partial"):
+        return None
+    specs = {
+        name: WarmupSpec(name, spec.cold_start_s, config.prewarm_k, spec.idle_sleep_s)
+        for name, spec in workload.backends.items()
+        if spec.cold_start_s > 0
+    }
+    return PrewarmPlanner(specs, partial=config.prewarm == "hermes-partial")
+
+
+def _prewarming(mode: str, simulation: Simulation) -> Prewarming:
+    if mode == "reactive":
+        return Reactive(simulation.backends, simulation.workload.apps)
+    if mode in ("hermes", "hermes-partial"):
+        return Planned(simulation.backends, simulation.core, simulation.loop)
+    return Prewarming(simulation.backends)

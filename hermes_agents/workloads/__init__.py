@@ -3,6 +3,13 @@
 ``paper-mix``: the nine application classes of the Hermes benchmark with their measured stage
 profiles and mix weights (see docs/concepts.md); arrivals are Poisson at the rate of load 1
 (200 apps over 30 minutes).
+
+``paper-mix-cold``: the same mix with backends that sleep when idle and pay a cold start to
+wake (the prewarming benchmark; docs/prewarming.md says where the numbers come from): the tool
+sandbox ``docker`` (2 s container start), the ``dnn`` expert models of HuggingGPT (5 s to load
+a model onto the GPU) and ``llm-verify``, a second LLM that FacTool-KBQA's ``verifies`` stage
+calls (3 s: a model woken from vLLM sleep mode, or a LoRA adapter loaded); each sleeps after
+30 idle seconds (Knative's scale-to-zero grace period).
 """
 
 from __future__ import annotations
@@ -12,7 +19,7 @@ from importlib import resources
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph.workload import Workload
 
-BUILTIN = ("paper-mix",)
+BUILTIN = ("paper-mix", "paper-mix-cold")
 
 
 def builtin(name: str, *, seed: int = 0) -> Workload:

@@ -66,3 +66,65 @@ def test_a_pool_runs_at_most_capacity_calls_and_queues_the_rest() -> None:
     loop.run()
     assert finished == [(1, 2.0), (2, 3.0), (3, 3.0), (4, 4.0)]
     assert pool.peak_busy == 2
+
+
+class Events:
+    """A ``ColdStartListener`` that writes down what it hears."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, float]] = []
+
+    def warmed(self, backend: str, now_s: float) -> None:
+        self.seen.append(("warmed", now_s))
+
+    def idle(self, backend: str, now_s: float) -> None:
+        self.seen.append(("idle", now_s))
+
+    def slept(self, backend: str, now_s: float) -> None:
+        self.seen.append(("slept", now_s))
+
+
+def test_a_hinted_wake_serves_the_next_call_at_once_and_sleeps_when_unused() -> None:
+    loop, log = EventLoop(), list[Job]()
+    backend = sleepy(loop, 10.0, log)
+    backend.listener = events = Events()
+
+    def wake() -> None:
+        assert backend.wake()
+
+    loop.at(0.0, wake)  # awake at 3
+    start_at(loop, 5.0, backend, Job(1, seconds=1.0))  # warm: runs 5-6, sleeps at 16
+    loop.at(20.0, wake)  # awake at 23, unused, sleeps at 33
+    loop.run()
+    assert [(j.finished_at_s, j.cold_wait_s) for j in log] == [(6.0, 0.0)]
+    assert (backend.wakeups, backend.hinted_wakeups) == (2, 2)
+    assert backend.warm_waste_s == pytest.approx(2.0 + 10.0 + 10.0)
+    assert events.seen == [
+        ("warmed", 3.0),
+        ("idle", 3.0),
+        ("idle", 6.0),
+        ("slept", 16.0),
+        ("warmed", 23.0),
+        ("idle", 23.0),
+        ("slept", 33.0),
+    ]
+
+
+def test_wake_is_a_no_op_when_awake_and_keep_awake_postpones_the_sleep() -> None:
+    loop, log = EventLoop(), list[Job]()
+    backend = sleepy(loop, 10.0, log)
+    assert backend.waking is False
+    start_at(loop, 0.0, backend, Job(1, seconds=1.0))  # wakes 0-3, runs 3-4, sleep due at 14
+    loop.at(1.0, lambda: backend.keep_awake(2.0))  # waking; earlier than any sleep: no change
+    loop.at(8.0, lambda: backend.keep_awake(20.0))  # idle: the sleep moves from 14 to 20
+
+    def wake_again() -> None:
+        assert not backend.wake()  # already awake: nothing to do
+
+    loop.at(9.0, wake_again)
+    start_at(loop, 19.0, backend, Job(2, seconds=1.0))  # still awake: no wait
+    loop.run()
+    assert [(j.finished_at_s, j.cold_wait_s) for j in log] == [(4.0, 3.0), (20.0, 0.0)]
+    assert backend.wakeups == 1
+    # idle 4-19, then 20-30 (the keep-awake ended at 20, then the normal 10 s)
+    assert backend.warm_waste_s == pytest.approx(15.0 + 10.0)

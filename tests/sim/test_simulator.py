@@ -54,8 +54,10 @@ def test_unit_arrivals_have_unit_rate_and_load_compresses_them() -> None:
 def test_a_bad_arrival_process_or_prewarm_mode_is_a_clear_error() -> None:
     with pytest.raises(ValidationError, match="unknown arrival process"):
         ArrivalSpec("weibull")  # type: ignore[arg-type]
-    with pytest.raises(ValidationError, match="not available yet"):
-        SimConfig(prewarm="hermes")
+    with pytest.raises(ValidationError, match="--prewarm: unknown prewarm mode 'warm'; use one of"):
+        SimConfig(prewarm="warm")
+    with pytest.raises(ValidationError, match="--prewarm-k"):
+        SimConfig(prewarm="hermes", prewarm_k=0.0)
     with pytest.raises(ValidationError, match="--load"):
         SimConfig(load=0.0)
 

@@ -1,0 +1,142 @@
+"""Prewarming in the simulator: who wakes the cold backends, and when.
+
+Modes (``hermes bench --prewarm``):
+
+- ``off``: nobody; a backend wakes when a call reaches it (and the call waits).
+- ``reactive``: when a run enters a stage, wake the backends of that stage's direct successors
+  in its PDGraph (every successor with p > 0; no probabilities, no timing). The simplest
+  graph-aware baseline.
+- ``lru``: keep-alive: every cold backend stays awake a fixed extra TTL (``keepalive_s``,
+  default ``LRU_KEEPALIVE_S``) after its last use before it sleeps, like a serverless
+  platform's keep-alive or Ollama's ``keep_alive``. No hints.
+- ``hermes``: the production ``PrewarmPlanner``, run by the same ``SchedulerCore`` the runtime
+  uses (``core.plan_warmups``) after every instant in which a run moved, and again at the
+  ``next_check_s`` it asks for. Hints apply to the ``ColdStart`` models: a wake starts now
+  (and costs ``cold_start_s``), a keep-awake postpones the next sleep.
+- ``hermes-partial``: ``hermes`` with the planner's ``partial=True`` extension (apps that will
+  arrive while the backend still warms up count by the share of the cold start they hide).
+
+Every hint applied is accounted in a ``PrewarmLedger`` (``reactive`` and ``hermes``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from hermes_agents.pdgraph import END, PDGraph
+from hermes_agents.prewarm import PrewarmLedger, WarmHint
+from hermes_agents.scheduling import SchedulerCore
+from hermes_agents.sim.backends import Backends
+from hermes_agents.sim.coldstart import ColdStart
+from hermes_agents.sim.events import EventLoop, Timer
+
+PREWARM_MODES = ("off", "reactive", "lru", "hermes", "hermes-partial")
+"""Every ``--prewarm`` mode the simulator knows."""
+
+LRU_KEEPALIVE_S = 60.0
+"""The ``lru`` baseline's extra TTL: a minute, between Knative's 30 s scale-to-zero grace period
+and Ollama's 5-minute ``keep_alive``; ``benchmarks/prewarm_sweep.py`` sweeps it."""
+
+
+def apply_hint(hint: WarmHint, backend: ColdStart, ledger: PrewarmLedger | None) -> bool:
+    """Act on ``hint``; True (and accounted) unless it could change nothing."""
+    if hint.action == "wake":
+        applied = backend.wake()
+    else:
+        applied = backend.awake or backend.waking
+        if applied:
+            backend.keep_awake(hint.issued_at_s + hint.keep_s)
+    if applied and ledger is not None:
+        ledger.hinted(hint)
+    return applied
+
+
+class Prewarming:
+    """The ``off`` and ``lru`` modes (no hints); the base of the hinting modes."""
+
+    def __init__(self, backends: Backends, *, ledger: bool = False) -> None:
+        self.backends = backends
+        self.ledger: PrewarmLedger | None = None
+        cold = backends.cold
+        if ledger and cold:
+            self.ledger = PrewarmLedger(
+                {name: s.cold_start_s for name, s in cold.items()},
+                {name: s.idle_sleep_s for name, s in cold.items()},
+            )
+            for server in cold.values():
+                server.listener = self.ledger
+
+    def entered(self, run_id: str, app: str, stage: str, now_s: float) -> None:
+        """A run started a visit of ``stage``."""
+
+    def moved(self) -> None:
+        """A run started, moved or finished."""
+
+    def settle(self) -> None:
+        """End of an instant (after admissions)."""
+
+    def arrived(self, backend: str, run_id: str, now_s: float) -> None:
+        """A call of ``run_id`` was admitted to ``backend`` (before it is started there)."""
+        server = self.backends.cold.get(backend)
+        if server is not None and self.ledger is not None:
+            self.ledger.arrived(backend, run_id, now_s, warm=server.awake)
+
+    def snapshot(self) -> dict[str, dict[str, float]]:
+        """The ledger's counters ({} without one)."""
+        return self.ledger.snapshot() if self.ledger is not None else {}
+
+
+class Reactive(Prewarming):
+    """Wake the backends of the entered stage's direct successors."""
+
+    def __init__(self, backends: Backends, apps: Mapping[str, PDGraph]) -> None:
+        super().__init__(backends, ledger=True)
+        self.apps = apps
+
+    def entered(self, run_id: str, app: str, stage: str, now_s: float) -> None:
+        """Wake every cold backend a direct successor of ``stage`` runs on."""
+        graph = self.apps[app]
+        cold = self.backends.cold
+        for successor, probability in graph.successors(stage).items():
+            if successor == END or probability <= 0:
+                continue
+            backend = graph.stages[successor].backend
+            if backend in cold:
+                hint = WarmHint(backend, app, run_id, probability, 0.0, now_s, "wake")
+                apply_hint(hint, cold[backend], self.ledger)
+
+
+class Planned(Prewarming):
+    """The production planner through ``SchedulerCore.plan_warmups``."""
+
+    def __init__(self, backends: Backends, core: SchedulerCore, loop: EventLoop) -> None:
+        super().__init__(backends, ledger=True)
+        self.core = core
+        self.loop = loop
+        self._dirty = False
+        self._check: Timer | None = None
+
+    def moved(self) -> None:
+        """Plan again at the end of this instant."""
+        self._dirty = True
+
+    def settle(self) -> None:
+        """Plan if a run moved (or a check fell due); apply the hints; book the next check."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        cold = self.backends.cold
+        step = self.core.plan_warmups(self.backends.awake())
+        for hint in step.hints:
+            server = cold.get(hint.backend)
+            if server is not None:
+                apply_hint(hint, server, self.ledger)
+        due = step.next_check_s
+        if due is not None and (self._check is None or due < self._check.time_s):
+            if self._check is not None:
+                self._check.cancel()  # one pending check at a time: the earliest
+            self._check = self.loop.at(due, self._due)
+
+    def _due(self) -> None:
+        self._check = None
+        self._dirty = True

@@ -1,0 +1,184 @@
+"""The prewarming trade-off: cold-start waiting hidden against warm seconds wasted.
+
+``sweep`` simulates one workload under every prewarm setting of a ``SweepSpec`` (the planner's
+threshold K for ``hermes`` and ``hermes-partial``, the keep-alive TTL for ``lru``, and the
+``off`` and ``reactive`` points), all seeds serving the same apps per seed, and pools each
+setting over the seeds. ``plot_tradeoff`` draws one point per setting: latency hidden against
+warm waste. ``benchmarks/prewarm_sweep.py`` prints the table and writes the figure.
+
+>>> rows = sweep(SweepSpec(thresholds=(0.5,), keepalives_s=(), seeds=(0,), apps=20))
+>>> [row.label for row in rows]
+['off', 'reactive', 'hermes K=0.5', 'hermes-partial K=0.5']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: never needs a display
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+from hermes_agents.sim.arrivals import ArrivalSpec
+from hermes_agents.sim.bench import load_workload
+from hermes_agents.sim.demand import ProfiledModels
+from hermes_agents.sim.metrics import hidden_share
+from hermes_agents.sim.plans import draw_plans
+from hermes_agents.sim.simulator import SimConfig, SimResult, scheduler_cost, simulate
+
+DEFAULT_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+DEFAULT_KEEPALIVES_S = (15.0, 30.0, 60.0, 120.0, 300.0)
+PLANNED = ("hermes", "hermes-partial")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """What to sweep (one policy, one load; every setting on the same apps per seed)."""
+
+    workload: str = "paper-mix-cold"
+    policy: str = "gittins"
+    load: float = 1.0
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    apps: int | None = None
+    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
+    keepalives_s: tuple[float, ...] = DEFAULT_KEEPALIVES_S
+
+    def configs(self, seed: int) -> list[tuple[str, SimConfig]]:
+        """Every (label, configuration) of one seed."""
+        base = SimConfig(policy=self.policy, load=self.load, seed=seed, apps=self.apps)
+        out = [("off", base), ("reactive", replace(base, prewarm="reactive"))]
+        out += [
+            (f"lru TTL={ttl:g}s", replace(base, prewarm="lru", keepalive_s=ttl))
+            for ttl in self.keepalives_s
+        ]
+        out += [
+            (f"{mode} K={k:g}", replace(base, prewarm=mode, prewarm_k=k))
+            for mode in PLANNED
+            for k in self.thresholds
+        ]
+        return out
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    """One setting pooled over the seeds.
+
+    Attributes:
+        label: the setting (``off``, ``reactive``, ``lru TTL=60s``, ``hermes K=0.5``, ...).
+        mode: its prewarm mode.
+        parameter: its K (planned modes), TTL (``lru``) or None.
+        mean_act_s: mean application completion time over all apps.
+        cold_wait_s: mean cold-start wait per app.
+        hidden: share of ``off``'s cold-start wait that is gone (None for ``off``).
+        warm_waste_s: seconds per run that cold backends were awake and idle.
+        hints / hint_waste_s: per run, the ledger's hints and the warm seconds they wasted.
+    """
+
+    label: str
+    mode: str
+    parameter: float | None
+    mean_act_s: float
+    cold_wait_s: float
+    hidden: float | None
+    warm_waste_s: float
+    hints: float
+    hint_waste_s: float
+
+
+def sweep(spec: SweepSpec) -> list[SweepRow]:
+    """Simulate every setting of ``spec`` and pool each over the seeds (``off`` first)."""
+    profile = load_workload(spec.workload)
+    cost = scheduler_cost(profile, "sum")
+    models = ProfiledModels(profile.apps, cost)
+    results: dict[str, list[SimResult]] = {}
+    for seed in spec.seeds:
+        truth = load_workload(spec.workload, seed=seed + 1)
+        count = spec.apps or (truth.arrivals.count if truth.arrivals else 100)
+        plans = draw_plans(truth, count, seed, ArrivalSpec(), cost)
+        for label, config in spec.configs(seed):
+            result = simulate(profile, config, plans=plans, models=models)
+            results.setdefault(label, []).append(result)
+    off = _cold(results["off"])
+    return [_row(label, runs, off) for label, runs in results.items()]
+
+
+def _cold(runs: list[SimResult]) -> float:
+    return float(np.concatenate([r.cold_wait_s for r in runs]).mean())
+
+
+def _row(label: str, runs: list[SimResult], off_cold_s: float) -> SweepRow:
+    config = runs[0].config
+    mode = config.prewarm
+    parameter = config.prewarm_k if mode in PLANNED else None
+    if mode == "lru":
+        parameter = config.keepalive_s
+    totals = [r.prewarm.get("total", {}) for r in runs]
+    cold = _cold(runs)
+    return SweepRow(
+        label=label,
+        mode=mode,
+        parameter=parameter,
+        mean_act_s=float(np.concatenate([r.act_s for r in runs]).mean()),
+        cold_wait_s=cold,
+        hidden=None if mode == "off" else hidden_share(cold, off_cold_s),
+        warm_waste_s=float(np.mean([r.warm_waste_s for r in runs])),
+        hints=float(np.mean([t.get("hints", 0) for t in totals])),
+        hint_waste_s=float(np.mean([t.get("hint_waste_s", 0.0) for t in totals])),
+    )
+
+
+def plot_tradeoff(panels: Mapping[str, list[SweepRow]], path: str | Path, title: str = "") -> Path:
+    """One panel per entry of ``panels`` (e.g. per load): cold-start wait hidden (%) against
+    the warm waste each setting adds to ``off`` (s per run, log scale), one point per setting.
+    """
+    figure, axes = plt.subplots(
+        1, len(panels), figsize=(7.0 * len(panels), 5.5), layout="constrained", squeeze=False
+    )
+    for axis, (name, rows) in zip(axes[0], panels.items(), strict=True):
+        _panel(axis, rows)
+        axis.set_title(name)
+    axes[0][0].legend(loc="lower right")
+    if title:
+        figure.suptitle(title)
+    path = Path(path)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path
+
+
+def _panel(axis: Axes, rows: list[SweepRow]) -> None:
+    base = rows[0].warm_waste_s  # off
+    styles = {"hermes": "o-", "hermes-partial": "s-", "lru": "^--", "reactive": "D"}
+    for mode, style in styles.items():
+        points = [r for r in rows if r.mode == mode]
+        if not points:
+            continue
+        xs = [max(r.warm_waste_s - base, 1.0) for r in points]
+        ys = [100 * (r.hidden or 0.0) for r in points]
+        axis.plot(xs, ys, style, label=mode, markersize=6)
+        for row, x, y in zip(points, xs, ys, strict=True):
+            label = _point_label(row)
+            if label:
+                axis.annotate(label, (x, y), textcoords="offset points", xytext=(5, -9), fontsize=7)
+    axis.set_xscale("log")
+    axis.set(
+        xlabel="extra warm waste vs off (s per run, awake and idle)",
+        ylabel="cold-start waiting hidden vs off (%)",
+        ylim=(0, 100),
+    )
+    axis.grid(alpha=0.3, which="both")
+
+
+def _point_label(row: SweepRow) -> str:
+    """K for every other planner point (0.1, 0.3, ...), the TTL for lru points."""
+    if row.parameter is None:
+        return ""
+    if row.mode == "lru":
+        return f"{row.parameter:g}s"
+    return f"K={row.parameter:g}" if round(row.parameter * 10) % 2 == 1 else ""
