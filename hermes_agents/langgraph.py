@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import logging
 from collections.abc import AsyncGenerator, Callable, Generator, Sequence
 from typing import Any, TypeVar, overload
 from uuid import UUID
@@ -38,14 +39,19 @@ from langchain_core.runnables.config import (
     merge_configs,
 )
 
+from hermes_agents import settings
+from hermes_agents.errors import HermesError
 from hermes_agents.langgraph_prior import graph_prior
 from hermes_agents.pdgraph import PDGraph
+from hermes_agents.scheduling.daemon.client import DaemonScheduler
 from hermes_agents.scheduling.default import get_scheduler
 from hermes_agents.scheduling.front import RunScope, Scheduler
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.runtime import LocalScheduler
+from hermes_agents.store import FILE_NAME, ProfileStore
 
 G = TypeVar("G")
+logger = logging.getLogger(__name__)
 
 
 class _NodeTracker(BaseCallbackHandler):
@@ -102,10 +108,22 @@ class InstrumentedGraph:
 
     @property
     def pdgraph(self) -> PDGraph | None:
-        """The app's current PDGraph: learned from its runs (in-process scheduler), else the
-        prior from the graph's structure (None for functional-API apps before any run)."""
-        models = _local_models(self.scheduler)
-        learned = models.graph(self.name) if models is not None else None
+        """The app's current PDGraph, learned from its runs, else the prior from the graph's
+        structure (None for functional-API apps before any run).
+
+        With an in-process scheduler, its learner's graph. With a shared daemon, which learns
+        on its side, the runs the daemon keeps in the default profile store are replayed onto
+        the prior at each access (the daemon must write that store: not ``--no-store``, no
+        other ``--store``); when it cannot be read, the prior.
+        """
+        scheduler = self.scheduler
+        models = _local_models(scheduler)
+        if models is not None:
+            learned = models.graph(self.name)
+        elif isinstance(scheduler, DaemonScheduler):
+            learned = _stored_graph(self.name, self.prior)
+        else:
+            learned = None
         return learned or self.prior
 
     # -- running ------------------------------------------------------------------------------
@@ -269,6 +287,23 @@ def _graph_name(graph: Any) -> str:
 
 def _tracked(config: RunnableConfig | None, scope: RunScope) -> RunnableConfig:
     return merge_configs(config, {"callbacks": [_NodeTracker(scope)]})
+
+
+def _stored_graph(app: str, prior: PDGraph | None) -> PDGraph | None:
+    """``app``'s graph from the default profile store (stored runs replayed onto ``prior`` by
+    ``AppModels``, as a scheduler does); None without a store or a stored run, or on error."""
+    path = settings.data_dir() / FILE_NAME
+    if not path.is_file():  # nothing learned yet; do not create a store just to look
+        return None
+    try:
+        with ProfileStore(path) as store:
+            models = AppModels(store=store)
+            if models.add(app, prior).runs_observed == 0:
+                return None
+            return models.graph(app)
+    except HermesError:  # fail open: inspecting must never break the app
+        logger.warning("cannot read the learned graph of %r from %s", app, path, exc_info=True)
+        return None
 
 
 def _local_models(scheduler: Scheduler) -> AppModels | None:
