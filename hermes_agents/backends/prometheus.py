@@ -1,0 +1,99 @@
+"""Read (and, for test doubles, write) the Prometheus text format that servers expose.
+
+Only what adapters need: samples ``name{label="value",...} number [timestamp]``; comments
+(``# HELP``, ``# TYPE``) are skipped. vLLM, SGLang and llama.cpp all serve this format.
+
+>>> samples = parse_metrics('vllm:num_requests_waiting{model_name="m"} 3.0\\n')
+>>> total(samples, "vllm:num_requests_waiting")
+3.0
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+__all__ = ["Gauge", "Sample", "highest", "parse_metrics", "render_gauges", "total"]
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)(?:\s+\S+)?\s*$")
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sample line."""
+
+    name: str
+    labels: Mapping[str, str]
+    value: float
+
+
+def parse_metrics(text: str) -> dict[str, list[Sample]]:
+    """Samples by metric name; lines that are not samples are skipped."""
+    found: dict[str, list[Sample]] = {}
+    for line in text.splitlines():
+        match = _SAMPLE.match(line.strip())
+        if match is None or line.lstrip().startswith("#"):
+            continue
+        name, labels, value = match.groups()
+        try:
+            number = float(value)
+        except ValueError:
+            continue
+        pairs = {key: raw.replace('\\"', '"') for key, raw in _LABEL.findall(labels or "")}
+        found.setdefault(name, []).append(Sample(name, MappingProxyType(pairs), number))
+    return found
+
+
+def _finite(samples: Mapping[str, list[Sample]], name: str) -> list[float]:
+    return [s.value for s in samples.get(name, ()) if math.isfinite(s.value)]
+
+
+def total(samples: Mapping[str, list[Sample]], *names: str) -> float | None:
+    """Sum over the first of ``names`` present (e.g. across engines); None when none is."""
+    for name in names:
+        values = _finite(samples, name)
+        if values:
+            return sum(values)
+    return None
+
+
+def highest(samples: Mapping[str, list[Sample]], *names: str) -> float | None:
+    """Largest value of the first of ``names`` present (the fullest engine's KV cache)."""
+    for name in names:
+        values = _finite(samples, name)
+        if values:
+            return max(values)
+    return None
+
+
+@dataclass(frozen=True)
+class Gauge:
+    """A gauge to render: name, help text, labels, value."""
+
+    name: str
+    help: str
+    value: float
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    if not labels:
+        return ""
+    inner = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    return "{" + inner + "}"
+
+
+def render_gauges(gauges: Iterable[Gauge]) -> str:
+    """The text format ``prometheus_client`` writes for these gauges (HELP, TYPE, samples)."""
+    lines: list[str] = []
+    seen: set[str] = set()
+    for gauge in gauges:
+        if gauge.name not in seen:
+            seen.add(gauge.name)
+            lines += [f"# HELP {gauge.name} {gauge.help}", f"# TYPE {gauge.name} gauge"]
+        lines.append(f"{gauge.name}{_labels(gauge.labels)} {float(gauge.value)!r}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,296 @@
+"""Protocol-faithful fakes of GPU-only servers, to mount like ``httpx.MockTransport``.
+
+Each fake holds the state the real server would (sleeping or awake, loaded LoRAs, released
+memory, loaded models, queue gauges) and answers the real routes with the real shapes, status
+codes and Prometheus text. Every request is recorded in ``fake.requests``; ``fake.fail_status``
+makes every route answer that status (a broken server)::
+
+    fake = FakeVLLM(model="meta-llama/Llama-3.2-1B")
+    adapter = VLLMAdapter("http://vllm", transport=fake.transport())
+    fake.sleeping = True
+    adapter.warm().ok, fake.sleeping          # (True, False)
+
+Sources (the real API documentation and code each fake follows):
+
+- ``FakeVLLM``: https://docs.vllm.ai/en/latest/features/sleep_mode/ (sleep endpoints,
+  vllm/entrypoints/serve/dev/sleep/api_router.py), https://docs.vllm.ai/en/latest/features/lora/
+  (runtime LoRA, vllm/entrypoints/openai/serving_models.py: messages and status codes),
+  vllm/v1/metrics/loggers.py (metric names, labels ``engine`` and ``model_name``); while asleep
+  the model endpoints answer 503 ``ModelSleepingError`` (vllm docs/source/features/sleep_mode.md,
+  "Protected Endpoints");
+- ``FakeSGLang``: https://github.com/sgl-project/sglang/blob/main/docs/advanced_features/sglang_for_rl.md
+  and python/sglang/srt/entrypoints/http_server.py (release/resume, ``/generate``),
+  python/sglang/srt/managers/scheduler_update_weights_mixin.py (release asserts an idle server;
+  resuming what is not released raises in the scheduler: the fake then dies, as the server
+  does), docs/references/production_metrics.md (``sglang:*`` gauges);
+- ``FakeOllama``: https://github.com/ollama/ollama/blob/main/docs/api.md ("Load a model",
+  "Unload a model", "List Running Models", errors as ``{"error": ...}``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from hermes_agents.backends.fake_ollama import FakeOllama, ollama_keep_alive_s
+from hermes_agents.backends.fakebase import FakeServer, Handler, RecordedRequest, openai_error
+from hermes_agents.backends.prometheus import Gauge, render_gauges
+
+__all__ = [
+    "FakeOllama",
+    "FakeSGLang",
+    "FakeServer",
+    "FakeVLLM",
+    "RecordedRequest",
+    "ollama_keep_alive_s",
+]
+
+
+def _completion(model: str, prompt: str) -> dict[str, Any]:
+    tokens = max(1, len(prompt.split()))
+    choice = {"index": 0, "text": " ok", "logprobs": None, "finish_reason": "length"}
+    usage = {"prompt_tokens": tokens, "completion_tokens": 1, "total_tokens": tokens + 1}
+    return {
+        "id": "cmpl-fake",
+        "object": "text_completion",
+        "model": model,
+        "choices": [choice],
+        "usage": usage,
+    }
+
+
+@dataclass
+class FakeVLLM(FakeServer):
+    """vLLM's OpenAI server with sleep mode and runtime LoRA.
+
+    Sources: https://docs.vllm.ai/en/latest/features/sleep_mode/ ,
+    https://docs.vllm.ai/en/latest/features/lora/ (dynamically serving LoRA adapters),
+    https://github.com/vllm-project/vllm/blob/main/vllm/entrypoints/openai/serving_models.py ,
+    https://github.com/vllm-project/vllm/blob/main/vllm/v1/metrics/loggers.py .
+
+    ``dev_mode=False`` removes the sleep endpoints (no ``VLLM_SERVER_DEV_MODE``);
+    ``runtime_lora=False`` removes the LoRA endpoints; ``lora_paths``, when given, are the
+    adapter paths that exist (others: 404); ``kv_metrics`` are the KV-usage gauge names served
+    (current ``vllm:kv_cache_usage_perc``, older ``vllm:gpu_cache_usage_perc``, or both);
+    ``engines``: data-parallel engines, one sample each.
+    """
+
+    model: str = "meta-llama/Llama-3.2-1B"
+    dev_mode: bool = True
+    runtime_lora: bool = True
+    lora_paths: set[str] | None = None
+    kv_metrics: tuple[str, ...] = ("vllm:kv_cache_usage_perc",)
+    engines: int = 1
+    sleeping: bool = False
+    sleep_level: int = 0
+    asleep_tags: set[str] = field(default_factory=set)
+    loras: dict[str, str] = field(default_factory=dict)
+    """Loaded adapters: name -> path."""
+    waiting: int = 0
+    running: int = 0
+    kv_usage: float = 0.0
+    prompts: list[tuple[str, str]] = field(default_factory=list)
+    """(model, prompt) of every completion served (what entered the prefix cache)."""
+
+    def routes(self) -> dict[tuple[str, str], Handler]:
+        routes: dict[tuple[str, str], Handler] = {
+            ("GET", "/health"): lambda r, b: httpx.Response(200),
+            ("GET", "/v1/models"): self._models,
+            ("GET", "/metrics"): self._metrics,
+            ("POST", "/v1/completions"): self._complete,
+            ("POST", "/v1/chat/completions"): self._complete,
+        }
+        if self.dev_mode:
+            routes[("POST", "/sleep")] = self._sleep
+            routes[("POST", "/wake_up")] = self._wake_up
+            routes[("GET", "/is_sleeping")] = lambda r, b: httpx.Response(
+                200, json={"is_sleeping": self.sleeping}
+            )
+        if self.runtime_lora:
+            routes[("POST", "/v1/load_lora_adapter")] = self._load_lora
+            routes[("POST", "/v1/unload_lora_adapter")] = self._unload_lora
+        return routes
+
+    def _sleep(self, request: httpx.Request, body: Any) -> httpx.Response:
+        self.sleep_level = int(request.url.params.get("level", "1"))
+        self.sleeping, self.asleep_tags = True, {"weights", "kv_cache"}
+        return httpx.Response(200)
+
+    def _wake_up(self, request: httpx.Request, body: Any) -> httpx.Response:
+        tags = request.url.params.get_list("tags")
+        self.asleep_tags = self.asleep_tags - set(tags) if tags else set()
+        self.sleeping = bool(self.asleep_tags)
+        return httpx.Response(200)
+
+    def _models(self, request: httpx.Request, body: Any) -> httpx.Response:
+        base = {
+            "id": self.model,
+            "object": "model",
+            "owned_by": "vllm",
+            "root": self.model,
+            "parent": None,
+            "max_model_len": 8192,
+        }
+        cards = [base] + [
+            {
+                "id": name,
+                "object": "model",
+                "owned_by": "vllm",
+                "root": path,
+                "parent": self.model,
+                "max_model_len": None,
+            }
+            for name, path in self.loras.items()
+        ]
+        return httpx.Response(200, json={"object": "list", "data": cards})
+
+    def _load_lora(self, request: httpx.Request, body: Any) -> httpx.Response:
+        name, path = (body or {}).get("lora_name"), (body or {}).get("lora_path")
+        if not name or not path:
+            message = "Both 'lora_name' and 'lora_path' must be provided."
+            return openai_error(400, "InvalidUserInput", message)
+        if name in self.loras:
+            message = f"The lora adapter '{name}' has already been loaded."
+            return openai_error(400, "InvalidUserInput", message)
+        if self.lora_paths is not None and path not in self.lora_paths:
+            return openai_error(404, "NotFoundError", f"No adapter found for {path}")
+        self.loras[name] = path
+        return httpx.Response(200, text=f"Success: LoRA adapter '{name}' added successfully.")
+
+    def _unload_lora(self, request: httpx.Request, body: Any) -> httpx.Response:
+        name = (body or {}).get("lora_name")
+        if name not in self.loras:
+            message = f"The lora adapter '{name}' cannot be found."
+            return openai_error(404, "NotFoundError", message)
+        del self.loras[name]
+        return httpx.Response(200, text=f"Success: LoRA adapter '{name}' removed successfully.")
+
+    def _complete(self, request: httpx.Request, body: Any) -> httpx.Response:
+        if self.sleeping:
+            message = (
+                "Model is currently in sleep mode. Please wake it up first with a POST request "
+                "to /wake_up"
+            )
+            return openai_error(503, "ModelSleepingError", message)
+        model = (body or {}).get("model")
+        if model not in {self.model, *self.loras}:
+            return openai_error(404, "NotFoundError", f"The model `{model}` does not exist.")
+        prompt = str((body or {}).get("prompt", (body or {}).get("messages", "")))
+        self.prompts.append((str(model), prompt))
+        return httpx.Response(200, json=_completion(str(model), prompt))
+
+    def _metrics(self, request: httpx.Request, body: Any) -> httpx.Response:
+        gauges: list[Gauge] = []
+        for engine in range(self.engines):
+            labels = {"engine": str(engine), "model_name": self.model}
+            gauges.append(
+                Gauge(
+                    "vllm:num_requests_running",
+                    "Number of requests in model execution batches.",
+                    self.running,
+                    labels,
+                )
+            )
+            gauges.append(
+                Gauge(
+                    "vllm:num_requests_waiting",
+                    "Number of requests waiting to be processed.",
+                    self.waiting,
+                    labels,
+                )
+            )
+            for name in self.kv_metrics:
+                gauges.append(
+                    Gauge(name, "KV-cache usage. 1 means 100 percent usage.", self.kv_usage, labels)
+                )
+        gauges.sort(key=lambda g: g.name)  # prometheus_client groups samples by metric
+        return httpx.Response(200, text=render_gauges(gauges))
+
+
+@dataclass
+class FakeSGLang(FakeServer):
+    """SGLang's server with ``--enable-memory-saver`` and ``--enable-metrics``.
+
+    Sources:
+    https://github.com/sgl-project/sglang/blob/main/docs/advanced_features/sglang_for_rl.md ,
+    https://github.com/sgl-project/sglang/blob/main/python/sglang/srt/entrypoints/http_server.py ,
+    https://github.com/sgl-project/sglang/blob/main/docs/references/production_metrics.md .
+
+    ``released`` holds the released memory regions; ``running``/``queued``/``token_usage``
+    are the load gauges. Releasing while requests run, or resuming a region that is not
+    released, kills the fake (``crashed``), as the assertion/KeyError kills the real scheduler.
+    """
+
+    model: str = "Qwen/Qwen2.5-0.5B-Instruct"
+    released: set[str] = field(default_factory=set)
+    running: int = 0
+    queued: int = 0
+    token_usage: float = 0.0
+    texts: list[str] = field(default_factory=list)
+    """Texts of every ``/generate`` served."""
+
+    all_tags: tuple[str, ...] = ("kv_cache", "weights", "cuda_graph")
+
+    def routes(self) -> dict[tuple[str, str], Handler]:
+        routes: dict[tuple[str, str], Handler] = {
+            ("GET", "/health"): lambda r, b: httpx.Response(200),
+            ("GET", "/get_model_info"): lambda r, b: httpx.Response(
+                200, json={"model_path": self.model, "is_generation": True}
+            ),
+            ("POST", "/generate"): self._generate,
+            ("GET", "/metrics"): self._metrics,
+        }
+        for method in ("GET", "POST"):  # both are routed upstream (api_route)
+            routes[(method, "/release_memory_occupation")] = self._release
+            routes[(method, "/resume_memory_occupation")] = self._resume
+        return routes
+
+    def _tags(self, body: Any) -> list[str]:
+        return list((body or {}).get("tags") or self.all_tags)
+
+    def _release(self, request: httpx.Request, body: Any) -> httpx.Response:
+        if self.running or self.queued:
+            self.crashed = True  # "release_memory_occupation should be called only when no ..."
+            return httpx.Response(500, text="Internal Server Error")
+        self.released |= set(self._tags(body))
+        return httpx.Response(200, json=None)
+
+    def _resume(self, request: httpx.Request, body: Any) -> httpx.Response:
+        tags = self._tags(body)
+        if not set(tags) <= self.released:
+            self.crashed = True  # offload_tags.remove(tag): KeyError in the scheduler process
+            return httpx.Response(500, text="Internal Server Error")
+        self.released -= set(tags)
+        return httpx.Response(200, json=None)
+
+    def _generate(self, request: httpx.Request, body: Any) -> httpx.Response:
+        if self.released:
+            # Upstream documents no answer for this; the fake refuses rather than pretend.
+            return httpx.Response(500, json={"error": {"message": "GPU memory is released"}})
+        text = str((body or {}).get("text", ""))
+        self.texts.append(text)
+        meta = {
+            "id": "fake",
+            "finish_reason": {"type": "length", "length": 1},
+            "prompt_tokens": max(1, len(text.split())),
+            "completion_tokens": 1,
+        }
+        return httpx.Response(200, json={"text": " ok", "meta_info": meta})
+
+    def _metrics(self, request: httpx.Request, body: Any) -> httpx.Response:
+        labels = {"model_name": self.model, "tp_rank": "0", "pp_rank": "0"}
+        gauges = [
+            Gauge(
+                "sglang:num_running_reqs", "The number of running requests.", self.running, labels
+            ),
+            Gauge(
+                "sglang:num_queue_reqs",
+                "The number of requests in the waiting queue.",
+                self.queued,
+                labels,
+            ),
+            Gauge("sglang:token_usage", "The token usage.", self.token_usage, labels),
+        ]
+        return httpx.Response(200, text=render_gauges(gauges))
