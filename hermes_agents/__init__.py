@@ -4,6 +4,8 @@ Learn each application's Probabilistic Demand Graph (PDGraph) from its structure
 runs, turn its remaining demand into a Gittins rank, and serve every backend in rank order.
 """
 
+from typing import TYPE_CHECKING
+
 from hermes_agents.cost import CostModel, KVTier, LLMCost
 from hermes_agents.errors import HermesError, ValidationError
 from hermes_agents.gittins import GittinsTable, gittins_rank
@@ -22,6 +24,9 @@ from hermes_agents.tools import tool
 from hermes_agents.version import VERSION
 
 __version__ = VERSION
+
+if TYPE_CHECKING:  # typed for users; imported lazily at run time (below)
+    from hermes_agents.langgraph import instrument
 
 
 def __getattr__(name: str) -> object:

@@ -8,7 +8,9 @@
 True
 
 Works bare (``@tool``: backend ``"tools"``) and with arguments; ``enabled=False`` turns it
-into a plain pass-through. The stage is the function's name unless ``stage=`` says otherwise.
+into a plain pass-through. The stage is ``stage=`` if given; else, called inside an instrumented
+LangGraph node, that node (its calls then belong to the node's visit, like the drop-in clients');
+else the function's name.
 Exceptions raised by the function pass through unchanged; the slot is always released.
 """
 
@@ -19,6 +21,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
+from hermes_agents.context import current_node
 from hermes_agents.scheduling.default import get_scheduler
 from hermes_agents.scheduling.front import Scheduler
 
@@ -58,10 +61,18 @@ def tool(
     def decorate(function: Callable[P, R]) -> Callable[P, R]:
         if not enabled:
             return function
-        name = stage or getattr(function, "__name__", "tool")
+        name = getattr(function, "__name__", "tool")
 
         def slot() -> Any:
-            return (scheduler or get_scheduler()).slot(backend, stage=name, estimate_s=estimate_s)
+            # Inside an instrumented LangGraph node the call belongs to that node's visit,
+            # as the drop-in clients' calls do; elsewhere the stage is the function's name.
+            node = current_node() if stage is None else None
+            return (scheduler or get_scheduler()).slot(
+                backend,
+                stage=stage or (node.node if node is not None else name),
+                visit=node.visit if node is not None else None,
+                estimate_s=estimate_s,
+            )
 
         if inspect.iscoroutinefunction(function):
             async_function = cast(Callable[P, Awaitable[Any]], function)

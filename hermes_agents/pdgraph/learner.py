@@ -206,7 +206,11 @@ class Learner:
         if window is None:
             assert prior is not None
             return prior
-        base = prior or default_stage(name, window.kind, window.backend, {END: 1.0})
+        if prior is not None and prior.kind == window.kind:
+            base = prior
+        else:  # no prior, or one that guessed another kind: that kind's defaults until learned
+            successors = prior.next if prior is not None else {END: 1.0}
+            base = default_stage(name, window.kind, window.backend, successors)
         demands = {f: self._demand(window, base, f) for f in sorted(ALLOWED_FIELDS[window.kind])}
         overall = self._successors(window, prior.next if prior is not None else None)
         return Stage(

@@ -150,7 +150,7 @@ class Scheduler(ABC):
             self._enter_stage(context.run_id, stage, visit)
 
     def close(self) -> None:  # noqa: B027 (optional hook: most schedulers hold nothing)
-        """Free what the scheduler holds (sockets, threads); the in-process one holds nothing."""
+        """Free what the scheduler holds (sockets, threads, prewarm workers)."""
 
     # -- what an implementation provides ------------------------------------------------------
 

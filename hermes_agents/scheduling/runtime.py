@@ -8,6 +8,7 @@ one-call apps.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import uuid
@@ -18,16 +19,23 @@ from hermes_agents.scheduling.core import SchedulerCore
 from hermes_agents.scheduling.front import Scheduler, Slot
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.policies import Policy, policy_named
+from hermes_agents.scheduling.prewarming import Prewarmer, PrewarmSetup
 from hermes_agents.scheduling.state import UNLIMITED, BackendLimits, Grant, Usage
+
+logger = logging.getLogger(__name__)
 
 
 class LocalScheduler(Scheduler):
     """Thread-safe front of a ``SchedulerCore`` in this process."""
 
-    def __init__(self, core: SchedulerCore) -> None:
+    def __init__(self, core: SchedulerCore, *, prewarmer: Prewarmer | None = None) -> None:
         super().__init__()
         self.core = core
+        self.prewarmer = prewarmer
+        """Carries the core's prewarm hints to backends (needs a core with a planner)."""
         self._lock = threading.Lock()
+        self._timer: threading.Timer | None = None
+        self._timer_at: float | None = None
 
     @classmethod
     def in_process(
@@ -37,8 +45,12 @@ class LocalScheduler(Scheduler):
         policy: str | Policy = "gittins",
         models: AppModels | None = None,
         cost: CostModel | None = None,
+        prewarm: PrewarmSetup | None = None,
     ) -> LocalScheduler:
-        """A scheduler on the monotonic clock; unconfigured backends are unlimited."""
+        """A scheduler on the monotonic clock; unconfigured backends are unlimited.
+
+        ``prewarm`` (adapters and warm-up specs per backend) turns prewarming on.
+        """
         cost = cost or CostModel()
         core = SchedulerCore(
             backends or {},
@@ -47,8 +59,10 @@ class LocalScheduler(Scheduler):
             models=models or AppModels(cost),
             cost=cost,
             default_limits=UNLIMITED,
+            planner=prewarm.planner() if prewarm is not None else None,
         )
-        return cls(core)
+        prewarmer = prewarm.prewarmer(core.clock) if prewarm is not None else None
+        return cls(core, prewarmer=prewarmer)
 
     def _submit(self, slot: Slot) -> tuple[int | None, bool]:
         with self._lock:
@@ -68,6 +82,7 @@ class LocalScheduler(Scheduler):
                 )
                 self._wakeups.expect(task)
                 self._dispatch(self.core.schedule())
+                self._plan_warmups()
             except Exception:
                 self._fail_open()
                 return None, True
@@ -78,9 +93,12 @@ class LocalScheduler(Scheduler):
             try:
                 if slot.task is not None:
                     self.core.release(slot.task, usage)
+                    if self.prewarmer is not None:
+                        self.prewarmer.released(slot.backend)
                 if isinstance(slot.handle, str):  # a one-call app: nothing to learn
                     self.core.finish_run(slot.handle, learn=False)
                 self._dispatch(self.core.schedule())
+                self._plan_warmups()
             except Exception:
                 self._fail_open()
 
@@ -91,7 +109,10 @@ class LocalScheduler(Scheduler):
 
         def withdraw() -> None:
             if task is not None:
+                pending = self.core.tasks.get(task)
                 self.core.cancel(task)
+                if pending is not None and pending.started_at is not None and self.prewarmer:
+                    self.prewarmer.released(pending.backend)  # granted just before the cancel
             if isinstance(own_run, str):
                 self.core.finish_run(own_run, learn=False)
 
@@ -120,9 +141,53 @@ class LocalScheduler(Scheduler):
             try:
                 action()
                 self._dispatch(self.core.schedule())
+                self._plan_warmups()
             except Exception:
                 self._fail_open()
 
     def _dispatch(self, grants: list[Grant]) -> None:
         for grant in grants:
+            if self.prewarmer is not None:
+                self.prewarmer.arrived(grant.backend, grant.run_id)
             self._wakeups.granted(grant.task_id)
+
+    def _plan_warmups(self) -> None:
+        """Hand the core's prewarm hints to the prewarmer; call again when the step says.
+
+        Runs under the lock. Any failure stays here: prewarming never breaks a call.
+        """
+        if self.prewarmer is None:
+            return
+        try:
+            step = self.core.plan_warmups(self.prewarmer.awake())
+            self.prewarmer.apply(step)
+            if step.next_check_s is not None:
+                self._check_at(step.next_check_s)
+        except Exception:
+            logger.warning("prewarming failed; calls go on unaffected", exc_info=True)
+
+    def _check_at(self, when_s: float) -> None:
+        """Arm the one timer for ``when_s`` unless it is armed for earlier already."""
+        if self._timer_at is not None and self._timer_at <= when_s:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        delay = max(0.0, when_s - self.core.clock())
+        self._timer = threading.Timer(delay, self._on_timer)
+        self._timer.daemon = True
+        self._timer_at = when_s
+        self._timer.start()
+
+    def _on_timer(self) -> None:
+        with self._lock:
+            self._timer, self._timer_at = None, None
+        self._locked(lambda: None)
+
+    def close(self) -> None:
+        """Stop prewarming (timer and worker threads); queued calls are unaffected."""
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer, self._timer_at = None, None
+        if self.prewarmer is not None:
+            self.prewarmer.close()

@@ -81,6 +81,19 @@ def test_prior_is_used_until_observations_override_it() -> None:
     assert prompt.samples.tolist() == [7.0] * 5
 
 
+def test_a_stage_whose_prior_guessed_another_kind_is_valid_from_the_first_run() -> None:
+    # A LangGraph prior guesses every node is an LLM call; a node that calls a tool instead
+    # gets the tool defaults (seconds) until its own samples take over, never an invalid graph.
+    prior = structural_prior("pause", "think", {"think": ["look_up"], "look_up": []})
+    learner = Learner("pause", prior, min_samples=5)
+    learner.observe([llm("think"), tool("look_up", 4.0)])
+    graph = learner.graph()
+    stage = graph.stages["look_up"]
+    assert (stage.kind, stage.backend) == (StageKind.TOOL, "sandbox")
+    assert stage.seconds is not None
+    assert graph.successors("think") == pytest.approx({"look_up": 1.0})
+
+
 def test_fanout_width_is_learned() -> None:
     learner = Learner("mapreduce")
     for width in [3, 5, 7] * 4:

@@ -90,3 +90,43 @@ def test_threads_calling_a_tool_share_its_capacity(scheduler: LocalScheduler) ->
         thread.join()
     assert peak == 1
     assert get_scheduler() is scheduler
+
+
+def test_a_tool_called_in_an_instrumented_node_joins_that_nodes_visit() -> None:
+    from typing import TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+
+    from hermes_agents.langgraph import instrument
+    from tests.doubles import RecordingModels, capacity_one_scheduler
+
+    models = RecordingModels()
+    scheduler = capacity_one_scheduler(models)
+
+    @tool(backend="sandbox", scheduler=scheduler)
+    def run_checks(code: str) -> bool:
+        return "assert" in code
+
+    @tool(backend="sandbox", stage="lint", scheduler=scheduler)
+    def lint(code: str) -> bool:
+        return True
+
+    class State(TypedDict):
+        code: str
+        ok: bool
+
+    def test(state: State) -> State:
+        return {"code": state["code"], "ok": run_checks(state["code"]) and lint(state["code"])}
+
+    builder = StateGraph(State)
+    builder.add_node("test", test)
+    builder.add_edge(START, "test")
+    builder.add_edge("test", END)
+    app = instrument(builder.compile(), name="checker", scheduler=scheduler)
+    assert app.invoke({"code": "assert 1", "ok": False})["ok"] is True
+    ((name, run),) = models.runs
+    assert name == "checker"
+    assert [(v.stage, v.backend, len(v.calls)) for v in run] == [
+        ("test", "sandbox", 1),  # the unnamed tool joined the node's visit
+        ("lint", "sandbox", 1),  # stage= opens a stage of its own
+    ]

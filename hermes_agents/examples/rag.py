@@ -1,0 +1,122 @@
+"""RAG: embed the question, retrieve the closest passages, answer with the LLM.
+
+Stages: ``retrieve`` (one embedding call, then cosine similarity against a small built-in corpus
+that ``build`` embeds once) -> ``answer`` (one LLM call) -> END. The shortest app of the set:
+its shape never varies, and a task is just a question about the corpus.
+
+>>> import random
+>>> sorted(make_input(random.Random(0)))
+['question']
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any, TypedDict
+
+import numpy as np
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.graph import END, START, StateGraph
+
+from hermes_agents.errors import ValidationError
+from hermes_agents.examples.toolkit import ExampleApp, Graph, Toolkit
+
+__all__ = ["ANSWER_TOKENS", "APP", "CORPUS", "QUESTIONS", "TOP_K", "RagState", "build"]
+
+CORPUS = (
+    "Mount Everest, 8,849 metres high, is the highest mountain above sea level.",
+    "The Nile is about 6,650 kilometres long and flows north into the Mediterranean Sea.",
+    "Paris is the capital of France; the river Seine runs through it.",
+    "The Pacific is the largest and deepest of the Earth's oceans.",
+    "Honey bees tell each other where flowers are with a waggle dance.",
+    "At sea level, water boils at 100 degrees Celsius.",
+    "The Great Wall of China is more than 20,000 kilometres long.",
+    "Almost all penguins live in the Southern Hemisphere.",
+    "Guido van Rossum first released Python in 1991.",
+    "Light from the Sun takes about eight minutes to reach the Earth.",
+)
+"""The passages the app retrieves from."""
+
+QUESTIONS = (
+    "How high is Mount Everest?",
+    "Which sea does the Nile flow into?",
+    "What is the capital of France?",
+    "Which ocean is the largest?",
+    "How do honey bees show where flowers are?",
+    "At what temperature does water boil?",
+    "How long is the Great Wall of China?",
+    "Where do penguins live?",
+    "When was Python first released?",
+    "How long does sunlight take to reach the Earth?",
+)
+"""The questions tasks are drawn from."""
+
+TOP_K = 2
+"""Passages retrieved per question."""
+ANSWER_TOKENS = 24
+"""Output budget of the answer."""
+
+
+class RagState(TypedDict, total=False):
+    """The graph's state."""
+
+    question: str
+    passages: list[str]
+    answer: str
+
+
+def build(toolkit: Toolkit) -> Graph:
+    """The RAG graph; embeds ``CORPUS`` once, now (one embedding call)."""
+    embeddings = toolkit.embeddings
+    if embeddings is None:
+        raise ValidationError(
+            "the rag app needs embeddings; pass embeddings_url= to local_toolkit() or give "
+            "Toolkit(embeddings=...)",
+            "toolkit field 'embeddings'",
+        )
+    corpus = _unit_rows(embeddings.embed_documents(list(CORPUS)))
+    llm = toolkit.chat.bind(max_tokens=ANSWER_TOKENS)
+
+    def retrieve(state: RagState) -> dict[str, Any]:
+        query = _unit_rows([embeddings.embed_query(state["question"])])[0]
+        best = np.argsort(-(corpus @ query), kind="stable")[:TOP_K]
+        return {"passages": [CORPUS[int(i)] for i in best]}
+
+    def answer(state: RagState) -> dict[str, Any]:
+        context = "\n".join(state["passages"])
+        reply = llm.invoke(
+            [
+                SystemMessage("Answer in one short sentence, using the context."),
+                HumanMessage(f"Context:\n{context}\n\nQuestion: {state['question']}"),
+            ]
+        )
+        return {"answer": reply.text.strip()}
+
+    builder = StateGraph(RagState)
+    builder.add_node("retrieve", retrieve)
+    builder.add_node("answer", answer)
+    builder.add_edge(START, "retrieve")
+    builder.add_edge("retrieve", "answer")
+    builder.add_edge("answer", END)
+    return builder.compile(name="rag")
+
+
+def make_input(rng: random.Random) -> dict[str, Any]:
+    """One question about the corpus."""
+    return {"question": rng.choice(QUESTIONS)}
+
+
+def _unit_rows(vectors: list[list[float]]) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Rows scaled to length 1, so that a dot product is the cosine similarity."""
+    matrix = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix / np.where(norms > 0, norms, 1.0)
+
+
+APP = ExampleApp(
+    name="rag",
+    description="retrieve 2 passages (1 embedding call), answer in one LLM call",
+    build=build,
+    make_input=make_input,
+)
+"""The app, as ``EXAMPLES["rag"]``."""

@@ -1,0 +1,65 @@
+"""What the runnable scripts in ``examples/`` share: their command line and how they print what
+Hermes learned.
+
+Every script takes ``--tasks N`` (runs, default 5: the learner takes a stage's demand from its
+runs once it has 5 samples of it), ``--seed N`` (the tasks drawn), ``--model PATH`` (a GGUF
+file; default: the cached SmolLM2 from ``local_model_path()``) and ``--threads N`` (CPU threads
+per llama.cpp server; default: llama.cpp's choice). On a busy machine ``--threads 1`` is much
+faster: llama.cpp's threads wait for each other, so one that loses its core stalls the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from hermes_agents.langgraph import InstrumentedGraph
+
+__all__ = ["ScriptArgs", "parse_args", "show_learned"]
+
+
+@dataclass(frozen=True)
+class ScriptArgs:
+    """A script's settings, from its command line."""
+
+    tasks: int
+    """How many tasks to run."""
+    seed: int
+    """Seed of the ``random.Random`` the tasks are drawn with."""
+    model: Path | None
+    """The GGUF model file the llama.cpp servers load (None: ``local_model_path()``)."""
+    threads: int | None
+    """CPU threads per llama.cpp server (None: llama.cpp's default)."""
+
+
+def parse_args(description: str | None, argv: Sequence[str] | None = None) -> ScriptArgs:
+    """Parse the command line (see the module)."""
+    parser = argparse.ArgumentParser(description=(description or "").strip().split("\n")[0])
+    parser.add_argument("--tasks", type=_positive, default=5, help="tasks to run (default 5)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the tasks (default 0)")
+    parser.add_argument("--model", type=Path, help="GGUF model file (default: SmolLM2-135M)")
+    parser.add_argument("--threads", type=_positive, help="CPU threads per llama.cpp server")
+    args = parser.parse_args(argv)
+    return ScriptArgs(tasks=args.tasks, seed=args.seed, model=args.model, threads=args.threads)
+
+
+def show_learned(app: InstrumentedGraph, stage: str) -> None:
+    """Print what the app's PDGraph says about ``stage``: its backend, its successor
+    probabilities and its mean fan-out width."""
+    graph = app.pdgraph
+    if graph is None or stage not in graph.stages:
+        print(f"{app.name}: nothing learned about {stage!r} yet")
+        return
+    odds = ", ".join(f"{name} {p:.2f}" for name, p in graph.successors(stage).items())
+    fanout = graph.stages[stage].fanout.mean
+    backend = graph.stages[stage].backend
+    print(f"{app.name}: learned {stage!r} (backend {backend}): next {odds}; fan-out {fanout:.1f}")
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value

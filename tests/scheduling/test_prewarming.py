@@ -1,0 +1,234 @@
+"""Prewarming at run time: hints reach adapters off the app's path, beliefs, the ledger, and
+the real llama.cpp server that sleeps during a tool pause and is woken before the app returns."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypedDict
+
+import pytest
+from langgraph.graph import END, START, StateGraph
+
+from hermes_agents.backends.base import BackendAdapter, WarmResult
+from hermes_agents.backends.llamacpp import LlamaCppAdapter
+from hermes_agents.backends.tools import ToolAdapter
+from hermes_agents.cost import CostModel
+from hermes_agents.errors import ValidationError
+from hermes_agents.langgraph import instrument
+from hermes_agents.local import LlamaServer, local_model_path
+from hermes_agents.openai import OpenAI
+from hermes_agents.pdgraph import StageKind
+from hermes_agents.prewarm import PlanStep, WarmHint, WarmupSpec
+from hermes_agents.scheduling import BackendLimits, LocalScheduler
+from hermes_agents.scheduling.models import AppModels
+from hermes_agents.scheduling.prewarming import Prewarmer, PrewarmSetup
+from hermes_agents.store import ProfileStore
+from hermes_agents.tools import tool
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _hint(backend: str = "dnn", action: str = "wake") -> WarmHint:
+    return WarmHint(backend, "app", "r1", 0.9, 3.0, 0.0, action)  # type: ignore[arg-type]
+
+
+class _Recording(BackendAdapter):
+    def __init__(self, name: str, *, ok: bool = True, raises: bool = False) -> None:
+        self.name = name
+        self.ok, self.raises = ok, raises
+        self.calls: list[Any] = []
+        self.done = threading.Event()
+
+    def warm(self, hint: Any = None) -> WarmResult:
+        self.calls.append(hint)
+        self.done.set()
+        if self.raises:
+            raise RuntimeError("adapter bug")
+        return WarmResult(self.ok, 0.0, None if self.ok else "down")
+
+
+def _prewarmer(adapter: BackendAdapter, clock: _Clock) -> Prewarmer:
+    spec = WarmupSpec(adapter.name, warmup_s=2.0, idle_sleep_s=10.0)
+    return Prewarmer({adapter.name: adapter}, {adapter.name: spec}, clock=clock)
+
+
+def _settle(prewarmer: Prewarmer, adapter: _Recording) -> None:
+    assert adapter.done.wait(5.0)
+    deadline = time.monotonic() + 5.0
+    while prewarmer.awake().get(adapter.name) is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the worker thread records the result just after warm() returns
+
+
+def test_hint_warms_on_a_worker_and_the_ledger_counts_a_hit() -> None:
+    clock, adapter = _Clock(), _Recording("dnn")
+    prewarmer = _prewarmer(adapter, clock)
+    assert prewarmer.awake() == {"dnn": None}  # never seen
+    prewarmer.apply(PlanStep([_hint()], None))
+    _settle(prewarmer, adapter)
+    assert adapter.calls[0].backend == "dnn"
+    clock.now = 3.0
+    assert prewarmer.awake() == {"dnn": True}  # within idle_sleep_s of the warm-up
+    prewarmer.arrived("dnn", "r1")
+    prewarmer.released("dnn")
+    totals = prewarmer.snapshot()["total"]
+    assert totals["hits"] == 1
+    assert totals["cold_wait_hidden_s"] == 2.0
+    clock.now = 14.0
+    assert prewarmer.awake() == {"dnn": False}  # idle past idle_sleep_s: asleep by itself
+    prewarmer.close()
+
+
+def test_unused_hint_is_counted_with_its_waste_and_failures_never_raise() -> None:
+    clock, adapter = _Clock(), _Recording("dnn")
+    prewarmer = _prewarmer(adapter, clock)
+    prewarmer.apply(PlanStep([_hint()], None))
+    _settle(prewarmer, adapter)
+    clock.now = 20.0
+    totals = prewarmer.snapshot()["total"]
+    assert totals["unused"] == 1
+    assert totals["hint_waste_s"] == pytest.approx(10.0)
+    for broken in (_Recording("dnn", ok=False), _Recording("dnn", raises=True)):
+        failing = _prewarmer(broken, _Clock())
+        failing.apply(PlanStep([_hint()], None))
+        assert broken.done.wait(5.0)
+        deadline = time.monotonic() + 5.0
+        while failing.snapshot()["total"]["warm_failures"] < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert failing.snapshot()["total"]["warm_failures"] == 1
+        assert failing.awake() == {"dnn": None}
+        failing.close()
+
+
+def test_one_wake_in_flight_per_backend_and_unknown_backends_ignored() -> None:
+    gate = threading.Event()
+    calls: list[Any] = []
+
+    def slow(hint: Any) -> None:
+        calls.append(hint)
+        gate.wait(5.0)
+
+    adapter = ToolAdapter(warm=slow, name="dnn")
+    prewarmer = _prewarmer(adapter, _Clock())
+    prewarmer.apply(PlanStep([_hint(), _hint("elsewhere")], None))
+    prewarmer.apply(PlanStep([_hint()], None))  # still waking: dropped
+    time.sleep(0.2)
+    gate.set()
+    assert len(calls) == 1
+    prewarmer.close()
+
+
+def test_setup_needs_one_adapter_per_spec() -> None:
+    with pytest.raises(ValidationError, match="one adapter and one warm-up spec"):
+        PrewarmSetup({}, {"dnn": WarmupSpec("dnn", warmup_s=1.0)})
+
+
+# --- the real server -------------------------------------------------------------------------
+
+PAUSE_S = 4.0
+"""The tool pause: much longer than the server's idle sleep (1 s), so it sleeps in between."""
+
+
+class _State(TypedDict, total=False):
+    question: str
+    notes: str
+    answer: str
+    asleep_before_answer: bool
+
+
+@pytest.fixture(scope="module")
+def sleepy(pytestconfig: pytest.Config) -> Iterator[LlamaServer]:
+    cache = Path(pytestconfig.cache.mkdir("hermes-models")) if pytestconfig.cache else None
+    model = local_model_path(cache, progress=False)
+    with LlamaServer(model, slots=1, sleep_idle_s=1) as server:
+        yield server
+
+
+def _app(server: LlamaServer, scheduler: LocalScheduler) -> Any:
+    client = OpenAI(base_url=server.base_url, api_key="local", hermes_scheduler=scheduler)
+
+    def ask(text: str) -> str:
+        reply = client.chat.completions.create(
+            model=server.model_name,
+            messages=[{"role": "user", "content": text}],
+            max_tokens=4,
+            temperature=0,
+        )
+        return reply.choices[0].message.content or ""
+
+    @tool(backend="tools", scheduler=scheduler)
+    def search(question: str) -> str:
+        time.sleep(PAUSE_S)  # a slow tool: the LLM server falls asleep meanwhile
+        return f"notes on {question}"
+
+    def think(state: _State) -> _State:
+        return {"notes": ask(state["question"])}
+
+    def look_up(state: _State) -> _State:
+        return {"notes": state["notes"] + search(state["question"])}
+
+    def answer(state: _State) -> _State:
+        asleep = server.is_sleeping()  # /props does not wake it
+        return {"answer": ask(state["notes"]), "asleep_before_answer": asleep}
+
+    builder = StateGraph(_State)
+    builder.add_node("think", think)
+    builder.add_node("look_up", look_up)
+    builder.add_node("answer", answer)
+    builder.add_edge(START, "think")
+    builder.add_edge("think", "look_up")
+    builder.add_edge("look_up", "answer")
+    builder.add_edge("answer", END)
+    return instrument(builder.compile(), name="pause-app", scheduler=scheduler)
+
+
+def _scheduler(server: LlamaServer, store: ProfileStore, *, prewarm: bool) -> LocalScheduler:
+    cost = CostModel()
+    setup = PrewarmSetup(
+        {"llm": LlamaCppAdapter(server.url)},
+        {"llm": WarmupSpec("llm", warmup_s=1.5, idle_sleep_s=1.0)},
+    )
+    return LocalScheduler.in_process(
+        {"llm": BackendLimits(1), "tools": BackendLimits(4, kind=StageKind.TOOL)},
+        models=AppModels(cost, refresh_every=1, min_refresh_s=0.0, store=store),
+        cost=cost,
+        prewarm=setup if prewarm else None,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("prewarm", [False, True])
+def test_real_server_is_woken_before_the_app_returns(
+    sleepy: LlamaServer, prewarm: bool, tmp_path: Path
+) -> None:
+    store = ProfileStore(tmp_path / "profiles.sqlite3")
+    scheduler = _scheduler(sleepy, store, prewarm=prewarm)
+    app = _app(sleepy, scheduler)
+    try:
+        app.invoke({"question": "tides"})  # learn: think -> look_up (4 s) -> answer
+        # Four more runs like it, replayed from the store: the demand windows fill up (the
+        # learner trusts a stage's own samples from 5 on) without 20 more seconds of server.
+        learned = store.runs("pause-app")[-1]
+        for _ in range(4):
+            assert scheduler.core.models is not None
+            scheduler.core.models.observe("pause-app", learned)
+        started = time.monotonic()
+        result = app.invoke({"question": "moons"})
+        elapsed = time.monotonic() - started
+    finally:
+        scheduler.close()
+    print(f"prewarm={prewarm}: run {elapsed:.2f} s")
+    assert result["asleep_before_answer"] is (not prewarm)
+    if prewarm:
+        assert scheduler.prewarmer is not None
+        totals = scheduler.prewarmer.snapshot()["total"]
+        assert totals["hits"] >= 1
+        assert totals["warm_failures"] == 0
