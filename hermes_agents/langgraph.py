@@ -1,7 +1,9 @@
 """``instrument()``: schedule a compiled LangGraph graph as an app, without changing it.
 
->>> app = instrument(builder.compile(), name="support-bot")  # doctest: +SKIP
->>> app.invoke({"question": "..."})                          # same result, scheduled
+Wrap the compiled graph; use it exactly as before::
+
+    app = instrument(builder.compile(), name="support-bot")
+    app.invoke({"question": "..."})                          # same result, scheduled
 
 Or decorate the function that builds the graph::
 
