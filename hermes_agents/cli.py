@@ -27,6 +27,10 @@ COMMANDS: dict[str, str] = {
 """Subcommand name -> one-line help. The module is ``hermes_agents.commands.<name>``."""
 
 
+_CHATTY_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2", "openai")
+"""HTTP client libraries that log every request at INFO; quiet unless ``--verbose``."""
+
+
 class Command(Protocol):
     """What a subcommand module provides."""
 
@@ -61,6 +65,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # one INFO line per HTTP request drowns what the command says
+        for chatty in _CHATTY_LOGGERS:
+            logging.getLogger(chatty).setLevel(logging.WARNING)
     try:
         return _command(args.command).main(args)
     except HermesError as error:

@@ -25,14 +25,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hermes_agents import settings
+from hermes_agents.backends.llamacpp import LlamaCppAdapter
 from hermes_agents.cost import CostModel, LLMCost
 from hermes_agents.demo.plan import DEFAULT_MIX, PlannedApp, make_plan
+from hermes_agents.demo.probe import ColdStartProbe
 from hermes_agents.demo.runner import AppOutcome, Invoke, run_plan
 from hermes_agents.demo.summary import RunSummary
 from hermes_agents.errors import HermesError
+from hermes_agents.langchain import scheduled
+from hermes_agents.langgraph import instrument
 from hermes_agents.local import LlamaServer, local_model_path
-from hermes_agents.scheduling import BackendLimits, LocalScheduler
+from hermes_agents.prewarm import WarmupSpec
+from hermes_agents.scheduling import LocalScheduler
 from hermes_agents.scheduling.models import AppModels
+from hermes_agents.scheduling.prewarming import PrewarmSetup
 from hermes_agents.store import ProfileStore
 
 LOCAL_LLM_COST = LLMCost(prefill_s_per_token=1e-3, decode_s_per_token=1.3e-2)
@@ -41,6 +47,8 @@ STORE_FILE = "demo-profiles.sqlite3"
 """The demo's own profile store (under the data directory): it never mixes with your apps'."""
 EMBEDDINGS_SLEEP_S = 1
 """The embeddings server unloads its model after this many idle seconds."""
+EMBEDDINGS_WARMUP_S = 0.5
+"""What a reload of the sleeping embeddings server costs (SmolLM2 from the page cache)."""
 
 
 @dataclass(frozen=True)
@@ -80,8 +88,20 @@ class DemoResult:
     elapsed_s: float
 
     def prewarm_lines(self) -> list[str]:
-        """What prewarming did, in words (empty when it was off)."""
-        return [f"prewarm: {key.replace('_', ' ')}: {value}" for key, value in self.prewarm.items()]
+        """Cold starts of the sleeping embeddings server in each run, and what prewarming did."""
+        p = self.prewarm
+        lines = [
+            f"cold starts of the sleeping embeddings server: {p.get('baseline_cold_starts', 0)} "
+            f"without Hermes, {p.get('hermes_cold_starts', 0)} with Hermes"
+            f" ({p.get('embedding_calls', 0)} embedding calls per run)"
+        ]
+        if p.get("prewarm"):
+            lines.append(
+                f"prewarm hints: {p.get('hints', 0)} (hits {p.get('hits', 0)}, late "
+                f"{p.get('late', 0)}, unused {p.get('unused', 0)}; "
+                f"warm waste {p.get('hint_waste_s', 0.0):.1f} s)"
+            )
+        return lines
 
     def to_json(self) -> dict[str, Any]:
         """``{"baseline": {...}, "hermes": {...}, "prewarm": {...}, ...}``."""
@@ -113,7 +133,7 @@ def local_servers(slots: int, console: Console) -> Iterator[tuple[LlamaServer, L
         with console.status("starting the llama.cpp servers"):
             chat = stack.enter_context(LlamaServer(model, slots=slots, ctx_tokens=2048 * slots))
             embeddings = stack.enter_context(
-                LlamaServer(model, embeddings=True, sleep_idle_s=EMBEDDINGS_SLEEP_S)
+                LlamaServer(model, embeddings=True, sleep_idle_s=EMBEDDINGS_SLEEP_S, threads=1)
             )
         yield chat, embeddings
 
@@ -147,12 +167,29 @@ def _wait_asleep(server: LlamaServer, timeout_s: float = 30.0) -> None:
         time.sleep(0.2)
 
 
-def hermes_scheduler(slots: int, store: ProfileStore) -> LocalScheduler:
-    """Gittins order on the chat server (``slots`` at a time), learning into ``store``."""
+def hermes_scheduler(
+    slots: int, store: ProfileStore, embeddings: LlamaServer | None = None
+) -> LocalScheduler:
+    """Gittins order on the chat server (``slots`` at a time), learning into ``store``; with
+    ``embeddings``, that sleeping server is prewarmed when an app will likely need it."""
+    examples = _examples()
     cost = CostModel(llm={"llm": LOCAL_LLM_COST})
     models = AppModels(cost, refresh_every=4, min_refresh_s=1.0, store=store)
-    limits = {"llm": BackendLimits(slots), "embeddings": BackendLimits(1)}
-    return LocalScheduler.in_process(limits, policy="gittins", models=models, cost=cost)
+    prewarm = None
+    if embeddings is not None:
+        spec = WarmupSpec(
+            "embeddings", warmup_s=EMBEDDINGS_WARMUP_S, idle_sleep_s=EMBEDDINGS_SLEEP_S
+        )
+        prewarm = PrewarmSetup(
+            {"embeddings": LlamaCppAdapter(embeddings.url)}, {"embeddings": spec}
+        )
+    return LocalScheduler.in_process(
+        examples.example_limits(llm_slots=slots),
+        policy="gittins",
+        models=models,
+        cost=cost,
+        prewarm=prewarm,
+    )
 
 
 def _learn(
@@ -184,7 +221,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     examples = _examples()
     started = time.monotonic()
 
-    def plan_for(count: int, seed: int = options.seed) -> list[PlannedApp]:
+    def plan_for(count: int, seed: int) -> list[PlannedApp]:
         def task(name: str, rng: random.Random) -> Mapping[str, Any]:
             made: Mapping[str, Any] = examples.EXAMPLES[name].make_input(rng)
             return made
@@ -193,46 +230,56 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
             options.mix, apps=count, rate_per_s=options.rate_per_s, seed=seed, make_input=task
         )
 
-    plan = plan_for(options.apps)
+    plan = plan_for(options.apps, options.seed)
     store = ProfileStore(options.store_path or settings.data_dir() / STORE_FILE)
     with store, local_servers(options.slots, console) as (chat, embeddings):
         bare = examples.local_toolkit(
             chat.base_url, chat.model_name, embeddings_url=embeddings.base_url
         )
+        probe = ColdStartProbe(bare.embeddings, embeddings)
+        bare = examples.Toolkit(chat=bare.chat, embeddings=probe)
         plain = {name: examples.EXAMPLES[name].build(bare).invoke for name in options.mix}
         _wait_asleep(embeddings)
+        probe.reset()
         baseline = _replay("without Hermes", plan, plain, console)
-        scheduler = hermes_scheduler(options.slots, store)
+        cold = {"baseline_cold_starts": probe.cold_calls, "embedding_calls": probe.calls}
+        scheduler = hermes_scheduler(options.slots, store, embeddings if options.prewarm else None)
         try:
-            toolkit = examples.local_toolkit(
-                chat.base_url,
-                chat.model_name,
-                embeddings_url=embeddings.base_url,
+            toolkit = examples.Toolkit(
+                chat=scheduled(bare.chat, backend="llm", scheduler=scheduler),
+                embeddings=scheduled(probe, backend="embeddings", scheduler=scheduler),
                 scheduler=scheduler,
             )
-            from hermes_agents.langgraph import instrument
-
-            scheduled = {
+            scheduled_apps = {
                 name: instrument(
                     examples.EXAMPLES[name].build(toolkit), name=name, scheduler=scheduler
                 ).invoke
                 for name in options.mix
             }
             profiles = _learn(
-                lambda count: plan_for(count, seed=options.seed + 1),
-                scheduled,
+                lambda count: plan_for(count, options.seed + 1),
+                scheduled_apps,
                 store,
                 options,
                 console,
             )
             _wait_asleep(embeddings)
-            hermes = _replay("with Hermes", plan, scheduled, console)
+            probe.reset()
+            prewarmer = scheduler.prewarmer
+            before = prewarmer.snapshot()["total"] if prewarmer is not None else {}
+            hermes = _replay("with Hermes", plan, scheduled_apps, console)
+            cold["hermes_cold_starts"] = probe.cold_calls
+            cold["prewarm"] = options.prewarm
+            if prewarmer is not None:
+                after = prewarmer.snapshot()["total"]
+                for key in ("hints", "hits", "late", "unused", "hint_waste_s"):
+                    cold[key] = round(after.get(key, 0) - before.get(key, 0), 3)
         finally:
             scheduler.close()
     return DemoResult(
         RunSummary.of(baseline),
         RunSummary.of(hermes),
         profiles,
-        {},
+        cold,
         time.monotonic() - started,
     )
