@@ -14,9 +14,7 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def data_dir(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pytestconfig: pytest.Config
-) -> Path:
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pytestconfig: pytest.Config) -> Path:
     """A fresh data directory whose model cache is the test session's (no refetch)."""
     from hermes_agents.local import local_model_path
 
