@@ -3,63 +3,32 @@
 from __future__ import annotations
 
 import json
-import operator
-import random
 import shutil
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Any
 
 import pytest
-from langgraph.graph import END, START, StateGraph
 
 from hermes_agents import settings
 from hermes_agents.cli import main
-from hermes_agents.context import current_node
 from hermes_agents.langgraph import instrument
 from hermes_agents.pdgraph import PDGraph
 from hermes_agents.scheduling import BackendLimits, LocalScheduler, Usage
+from hermes_agents.scheduling.front import Scheduler
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.store import FILE_NAME, ProfileStore
+from tests.branching import branching_graph, goes_left
 
 RUNS = 40
 PNG_HEADER = b"\x89PNG\r\n\x1a\n"
 
 
-class State(TypedDict, total=False):
-    seed: int
-    path: Annotated[list[str], operator.add]
-
-
 def _goes_left(seed: int) -> bool:
-    return random.Random(seed).random() < 0.3
+    return goes_left(seed, 0.3)
 
 
-def _branching(scheduler: LocalScheduler) -> Any:
-    def route(state: State) -> dict[str, Any]:
-        return {"path": ["route"]}
-
-    def choose(state: State) -> Literal["left", "right"]:
-        return "left" if _goes_left(state["seed"]) else "right"
-
-    def left(state: State) -> dict[str, Any]:
-        node = current_node()
-        assert node is not None
-        with scheduler.slot("llm", stage=node.node, visit=node.visit) as slot:
-            slot.usage = Usage(prompt_tokens=250, output_tokens=50)
-        return {"path": ["left"]}
-
-    def right(state: State) -> dict[str, Any]:
-        return {"path": ["right"]}
-
-    builder = StateGraph(State)
-    builder.add_node("route", route)
-    builder.add_node("left", left)
-    builder.add_node("right", right)
-    builder.add_edge(START, "route")
-    builder.add_conditional_edges("route", choose)
-    builder.add_edge("left", END)
-    builder.add_edge("right", END)
-    return builder.compile(name="branching")
+def _branching(scheduler: Scheduler) -> Any:
+    return branching_graph(scheduler, share=0.3, usage=Usage(prompt_tokens=250, output_tokens=50))
 
 
 @pytest.fixture(scope="module")

@@ -3,23 +3,21 @@ the daemon learned (kept in the default profile store), not only the prior."""
 
 from __future__ import annotations
 
-import operator
-import random
 import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Any
 
 import pytest
-from langgraph.graph import END, START, StateGraph
 
 from hermes_agents import settings
-from hermes_agents.context import current_node
 from hermes_agents.langgraph import instrument
 from hermes_agents.scheduling import Usage
 from hermes_agents.scheduling.daemon.client import DaemonScheduler
+from hermes_agents.scheduling.front import Scheduler
 from hermes_agents.store import FILE_NAME, ProfileStore
+from tests.branching import branching_graph, goes_left
 from tests.scheduling.daemon.procs import Daemon, short_socket_dir
 
 pytestmark = pytest.mark.timeout(120)
@@ -28,41 +26,14 @@ RUNS = 60
 LEFT_SHARE = 0.25
 
 
-class State(TypedDict, total=False):
-    seed: int
-    path: Annotated[list[str], operator.add]
-
-
 def _goes_left(seed: int) -> bool:
-    return random.Random(seed).random() < LEFT_SHARE
+    return goes_left(seed, LEFT_SHARE)
 
 
-def _branching(scheduler: DaemonScheduler) -> Any:
-    def route(state: State) -> dict[str, Any]:
-        return {"path": ["route"]}
-
-    def choose(state: State) -> Literal["left", "right"]:
-        return "left" if _goes_left(state["seed"]) else "right"
-
-    def left(state: State) -> dict[str, Any]:
-        node = current_node()
-        assert node is not None
-        with scheduler.slot("llm", stage=node.node, visit=node.visit) as slot:
-            slot.usage = Usage(prompt_tokens=120, output_tokens=30)
-        return {"path": ["left"]}
-
-    def right(state: State) -> dict[str, Any]:
-        return {"path": ["right"]}
-
-    builder = StateGraph(State)
-    builder.add_node("route", route)
-    builder.add_node("left", left)
-    builder.add_node("right", right)
-    builder.add_edge(START, "route")
-    builder.add_conditional_edges("route", choose)
-    builder.add_edge("left", END)
-    builder.add_edge("right", END)
-    return builder.compile(name="branching")
+def _branching(scheduler: Scheduler) -> Any:
+    return branching_graph(
+        scheduler, share=LEFT_SHARE, usage=Usage(prompt_tokens=120, output_tokens=30)
+    )
 
 
 @pytest.fixture
