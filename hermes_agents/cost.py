@@ -107,6 +107,14 @@ def _tokens(value: ArrayLike, name: str) -> NDArray[np.float64]:
     return array
 
 
+def _count(value: float, name: str) -> float:
+    """One token count as a float, rejected like ``_tokens`` rejects an array entry."""
+    number = float(value)
+    if not math.isfinite(number) or number < 0:
+        raise ValidationError("token counts must be finite and >= 0", f"argument '{name}'")
+    return number
+
+
 def _load_map(data: object) -> Mapping[KVTier, float]:
     """Validate a per-tier load-rate mapping; missing tiers take the defaults."""
     where = "field 'kv_load_s_per_token'"
@@ -182,8 +190,16 @@ class LLMCost:
         cached_tokens: float = 0,
         tier: KVTier | None = None,
     ) -> float:
-        """Service seconds of one call, as a Python float."""
-        return float(self.seconds(prompt_tokens, output_tokens, cached_tokens, tier))
+        """Service seconds of one call, as a Python float: ``seconds`` for one call, in plain
+        floats (every scheduled call prices itself; numpy's per-call overhead is 50x the math).
+        """
+        prompt = _count(prompt_tokens, "prompt_tokens")
+        cached = min(_count(cached_tokens, "cached_tokens"), prompt)
+        rate = self.kv_load_s_per_token[
+            _tier(self.kv_tier if tier is None else tier, "argument 'tier'")
+        ]
+        ttft = self.request_s + rate * cached + self.prefill_s_per_token * (prompt - cached)
+        return ttft + self.decode_s_per_token * _count(output_tokens, "output_tokens")
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, object], *location: str) -> LLMCost:

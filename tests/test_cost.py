@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from numpy.typing import NDArray
 
 from hermes_agents.cost import (
@@ -292,3 +294,24 @@ def test_cost_model_rejects_bad_input() -> None:
         CostModel().visit_seconds([math.nan])
     tools = CostModel().tool_seconds([1, 2])
     assert tools.dtype == np.float64
+
+
+@given(
+    st.integers(0, 100_000),
+    st.integers(0, 10_000),
+    st.integers(0, 100_000),
+    st.sampled_from(list(KVTier)),
+)
+def test_one_call_in_floats_prices_exactly_like_the_vectorised_form(
+    prompt: int, output: int, cached: int, tier: KVTier
+) -> None:
+    cost = LLMCost(request_s=0.01)
+    assert cost.seconds_one(prompt, output, cached, tier) == float(
+        cost.seconds(prompt, output, cached, tier)
+    )
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), float("inf")])
+def test_one_call_rejects_bad_token_counts(bad: float) -> None:
+    with pytest.raises(ValidationError, match="prompt_tokens"):
+        LLMCost().seconds_one(bad, 1)

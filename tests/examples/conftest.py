@@ -1,4 +1,4 @@
-"""Fixtures for the example apps: the cached model (tests/local's fixtures), one chat server with
+"""Fixtures for the example apps: the cached model (tests/conftest.py), one chat server with
 2 slots and one embeddings server for the session, and toolkits over them."""
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ from hermes_agents.local import LlamaServer
 from hermes_agents.scheduling import LocalScheduler, SchedulerCore, policy_named
 from hermes_agents.scheduling.state import UNLIMITED
 from tests.doubles import RecordingModels
-from tests.local.conftest import model_cache, model_path
-
-__all__ = ["model_cache", "model_path"]  # the model fixtures, shared with tests/local
 
 SERVER_THREADS = 1
 """One thread per server: llama.cpp's threads wait for each other, so on a busy CI box a thread

