@@ -6,8 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from hermes_agents.local import local_model_path
+
+# Property tests draw the same examples on every run and machine: a CI failure reproduces.
+settings.register_profile("hermes", derandomize=True)
+settings.load_profile("hermes")
 
 
 @pytest.fixture(autouse=True)

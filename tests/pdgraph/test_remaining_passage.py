@@ -135,5 +135,9 @@ def test_first_passage_matches_a_brute_force_estimate(
     truth = brute_force(graph, "dnn", 3000, seed=1)
     assert passage.probability("dnn") == pytest.approx(np.isfinite(truth).mean(), abs=0.05)
     reached, expected = passage.times("dnn"), truth[np.isfinite(truth)]
+    reached = reached[np.isfinite(reached)]
     if expected.size > 200:
-        assert reached[np.isfinite(reached)].mean() == pytest.approx(expected.mean(), rel=0.1)
+        # Two independent Monte-Carlo means: they agree within 4 standard errors of their
+        # difference (a loop that rarely exits makes the times spread widely).
+        spread = np.sqrt(reached.var() / reached.size + expected.var() / expected.size)
+        assert abs(reached.mean() - expected.mean()) <= 4 * spread + 1e-9
