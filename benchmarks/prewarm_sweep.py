@@ -4,10 +4,11 @@ Run: ``.venv/bin/python benchmarks/prewarm_sweep.py [--load 1,2] [--seeds 5] [--
 [--workload paper-mix-cold] [--policy gittins] [--plot docs/images/prewarm-tradeoff.png]``
 
 Simulates ``off``, ``reactive``, ``lru`` (keep-alive TTL 15 s .. 300 s), and the planner in
-``hermes`` and ``hermes-partial`` for K = 0.1 .. 0.9, every setting on the same apps per seed
-(``hermes_agents.sim.sweep``). Prints one row per setting (cold-start wait hidden against
-``off``, mean ACT, warm waste, hints) per load and writes the trade-off figure (a panel per
-load). About 40 s per load with 5 seeds on a 2-core machine.
+``hermes`` (the default planner: partial credit and the arrival rule), ``hermes-partial`` (runs
+in flight only) and ``hermes-plain`` (the paper's rule) for K = 0.1 .. 0.9, every setting on
+the same apps per seed (``hermes_agents.sim.sweep``). Prints one row per setting (cold-start
+wait hidden against ``off``, mean ACT, warm waste, hints) per load and writes the trade-off
+figure (a panel per load). About 50 s per load with 5 seeds on a 2-core machine.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""RAG (retrieve -> answer) on a local SmolLM2 and a local embeddings server, scheduled by Hermes.
+"""RAG (HyDE draft -> retrieve -> answer) on a local SmolLM2 and embeddings server, with Hermes.
 
 Run: python examples/rag.py [--tasks N] [--seed N] [--model PATH] [--threads N]
 The embeddings come from a second llama.cpp server for the same model (embeddings=True).
@@ -35,6 +35,7 @@ def main() -> None:
         for _ in range(args.tasks):
             result = app.invoke(APP.make_input(rng))
             print(f"question: {result['question']!r}")
+            print(f"draft:    {result['draft']!r}")
             print(f"passages: {result['passages']}")
             print(f"answer:   {result['answer']!r}\n")
     show_learned(app, "retrieve")

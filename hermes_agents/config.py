@@ -2,10 +2,12 @@
 
 ``[scheduler]`` holds ``policy``; each ``[backends.NAME]`` table holds ``kind`` (llm, tool or
 embedding), its limits (``max_concurrency``, ``token_budget``), ``base_url``, ``cold_start_s``,
-``idle_sleep_s`` and, for LLM backends, ``hermes_agents.cost.LLMCost`` fields. An empty file is
-valid: no backends, no limits. docs/configuration.md is the full reference. ``find_config()``
-loads the file that ``HERMES_CONFIG`` names (see ``hermes_agents.settings``). Errors are
-``ValidationError``s that start with the file's path and name the table and key, e.g.
+``idle_sleep_s``, for LLM backends ``hermes_agents.cost.LLMCost`` fields, and optionally a
+``[backends.NAME.prewarm]`` table; ``[prewarm]`` holds prewarming's shared settings (both are
+parsed by ``hermes_agents.config_prewarm``). An empty file is valid: no backends, no limits.
+docs/configuration.md is the full reference. ``find_config()`` loads the file that
+``HERMES_CONFIG`` names (see ``hermes_agents.settings``). Errors are ``ValidationError``s that
+start with the file's path and name the table and key, e.g.
 ``hermes.toml, backends.llama, field 'max_concurrency': must be an integer >= 1, got int 0``.
 """
 
@@ -20,12 +22,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hermes_agents import settings
 from hermes_agents.cost import LLM_COST_FIELDS, CostModel, LLMCost
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph.model import StageKind
+
+if TYPE_CHECKING:
+    from hermes_agents.config_prewarm import PrewarmConfig
 
 __all__ = [
     "BACKEND_KEYS",
@@ -41,11 +46,19 @@ DEFAULT_POLICY = "gittins"
 """The policy used when ``[scheduler]`` names none."""
 
 BACKEND_KEYS: frozenset[str] = frozenset(
-    {"kind", "max_concurrency", "token_budget", "base_url", "cold_start_s", "idle_sleep_s"}
+    {
+        "kind",
+        "max_concurrency",
+        "token_budget",
+        "base_url",
+        "cold_start_s",
+        "idle_sleep_s",
+        "prewarm",
+    }
 )
 """Keys of a ``[backends.NAME]`` table besides the cost fields (``cost.LLM_COST_FIELDS``)."""
 
-_TOP_LEVEL_KEYS = frozenset({"scheduler", "backends"})
+_TOP_LEVEL_KEYS = frozenset({"scheduler", "backends", "prewarm"})
 _SCHEDULER_KEYS = frozenset({"policy"})
 _KINDS = ", ".join(repr(kind.value) for kind in StageKind)
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -160,7 +173,7 @@ class BackendConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """Backends by name, and the scheduling policy; ``backends`` is read-only."""
+    """Backends by name, the scheduling policy and prewarming; ``backends`` is read-only."""
 
     backends: Mapping[str, BackendConfig] = field(default_factory=lambda: MappingProxyType({}))
     """Backend name -> its config; empty = no limits configured."""
@@ -168,6 +181,9 @@ class Config:
     """Scheduling policy name; the scheduler checks that it knows the name."""
     source: Path | None = None
     """The file it was read from, if any."""
+    prewarm: PrewarmConfig | None = None
+    """Prewarming (``hermes_agents.config_prewarm``); None when no backend has a
+    ``[backends.NAME.prewarm]`` table."""
 
     def __post_init__(self) -> None:
         backends = MappingProxyType(dict(self.backends))
@@ -176,6 +192,10 @@ class Config:
                 where = _table("backends", str(name))
                 raise ValidationError(f"expected the BackendConfig named {name!r}", where)
         object.__setattr__(self, "backends", backends)
+        for name in self.prewarm.backends if self.prewarm is not None else ():
+            if name not in backends:
+                problem = f"backend {name!r} is prewarmed but not configured; add [backends.{name}]"
+                raise ValidationError(problem, _table("backends", name, "prewarm"))
         if not isinstance(self.policy, str) or not self.policy.strip():
             problem = f"must name a policy, such as {DEFAULT_POLICY!r}; got {_got(self.policy)}"
             raise ValidationError(problem, "scheduler", _field("policy"))
@@ -216,7 +236,7 @@ def _backend(name: str, data: object) -> BackendConfig:
         )
     cost = LLMCost.from_mapping({k: data[k] for k in cost_keys}, where) if cost_keys else None
     kind: Any = data.get("kind")  # BackendConfig checks it, and says so when it is missing
-    plain = {key: data[key] for key in BACKEND_KEYS - {"kind"} if key in data}
+    plain = {key: data[key] for key in BACKEND_KEYS - {"kind", "prewarm"} if key in data}
     return BackendConfig(name=name, kind=kind, **plain, cost=cost)
 
 
@@ -232,7 +252,15 @@ def _parse(data: Mapping[str, Any], source: Path | None) -> Config:
             f"must hold one [backends.NAME] table per backend, got {_got(backends)}", "backends"
         )
     parsed = {str(name): _backend(str(name), body) for name, body in backends.items()}
-    return Config(parsed, scheduler.get("policy", DEFAULT_POLICY), source)
+    from hermes_agents.config_prewarm import parse_prewarm  # it builds on this module
+
+    tables = {
+        str(name): (parsed[str(name)], body["prewarm"])
+        for name, body in backends.items()
+        if "prewarm" in body
+    }
+    prewarm = parse_prewarm(data.get("prewarm"), tables)
+    return Config(parsed, scheduler.get("policy", DEFAULT_POLICY), source, prewarm)
 
 
 def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:

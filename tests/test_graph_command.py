@@ -49,6 +49,10 @@ def store_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 LEFTS = sum(_goes_left(seed) for seed in range(RUNS))
+LEFT = (LEFTS + 2 * 0.5) / (RUNS + 2)
+"""The learned share of ``left``: the runs blended with the graph's prior (two even-odds
+runs' worth, ``Learner.prior_weight``), which the instrumented app kept in the store."""
+RIGHT = 1 - LEFT
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -68,7 +72,7 @@ def test_table_shows_stages_visits_demand_and_successors(
         for line in out.splitlines()
         if "│" in line and (cells := [c.strip() for c in line.strip("│ ").split("│")])
     }
-    left, right = LEFTS / RUNS, (RUNS - LEFTS) / RUNS
+    left, right = LEFT, RIGHT
     assert rows["route"][1:5] == ["tool", "local", str(RUNS), "0 s"]
     assert rows["route"][5] == f"right {right:.2f}, left {left:.2f}"  # likeliest first
     assert rows["left"][1:6] == ["llm", "llm", str(LEFTS), "250 in / 50 out tok", "END 1.00"]
@@ -88,7 +92,7 @@ def test_json_gives_the_learned_probabilities_visits_and_the_graph(
         "route",
     )
     route = data["stages"]["route"]
-    assert route["next"] == {"left": LEFTS / RUNS, "right": (RUNS - LEFTS) / RUNS}
+    assert route["next"] == pytest.approx({"left": LEFT, "right": RIGHT})
     assert route["visits"] == RUNS
     assert data["stages"]["left"]["visits"] == LEFTS
     assert data["stages"]["left"]["mean"]["prompt_tokens"] == 250
@@ -97,20 +101,21 @@ def test_json_gives_the_learned_probabilities_visits_and_the_graph(
     assert graph.successors("route") == route["next"]
 
 
-def test_a_stored_prior_is_blended_in(
+def test_without_the_stored_prior_the_runs_alone_count(
     store_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    copy = tmp_path / "with-prior.sqlite3"
+    copy = tmp_path / "without-prior.sqlite3"
     shutil.copy(store_path, copy)
-    scheduler = LocalScheduler.in_process()
-    prior = instrument(_branching(scheduler)).prior
-    assert prior is not None
     with ProfileStore(copy) as store:
-        store.save_prior("branching", prior)
+        assert store.prior("branching") is not None  # the instrumented app kept it
+        runs = store.runs("branching")
+        store.forget("branching")
+        for run in runs:
+            store.record_run("branching", run)
     status, out, _ = _run(capsys, "branching", "--store", str(copy), "--json")
     assert status == 0
     left = json.loads(out)["stages"]["route"]["next"]["left"]
-    assert left == pytest.approx((LEFTS + 2 * 0.5) / (RUNS + 2))  # prior_weight 2
+    assert left == pytest.approx(LEFTS / RUNS)
 
 
 def test_mermaid(store_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -121,8 +126,8 @@ def test_mermaid(store_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ids = {line.split("<b>")[1].split("</b>")[0]: line.split("[")[0].strip() for line in lines[2:5]}
     assert set(ids) == {"route", "left", "right"}
     assert f"    start --> {ids['route']}" in lines
-    assert f'    {ids["route"]} -->|"{LEFTS / RUNS:.2f}"| {ids["left"]}' in lines
-    assert f'    {ids["route"]} -->|"{(RUNS - LEFTS) / RUNS:.2f}"| {ids["right"]}' in lines
+    assert f'    {ids["route"]} -->|"{LEFT:.2f}"| {ids["left"]}' in lines
+    assert f'    {ids["route"]} -->|"{RIGHT:.2f}"| {ids["right"]}' in lines
     assert f'    {ids["left"]} -->|"1.00"| stop' in lines
     assert "250 in / 50 out tok" in lines[2 + list(ids).index("left")]
 

@@ -104,7 +104,7 @@ def _add_prewarm_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=DEFAULT_THRESHOLD,
         metavar="K",
-        help=f"hermes: warm when p * P(arrival after warm-up) >= K (default {DEFAULT_THRESHOLD})",
+        help=f"hermes modes: the planner's threshold K, every rule (default {DEFAULT_THRESHOLD})",
     )
     add(
         "--keepalive",

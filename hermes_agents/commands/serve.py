@@ -4,6 +4,7 @@
                  [--token-file FILE] [--metrics-port PORT] [--lease-s SECONDS]
 
 Clients find it through ``HERMES_SCHEDULER=unix:///PATH`` (or the default socket path).
+Backends with a ``[backends.NAME.prewarm]`` table in the config are prewarmed by the daemon.
 """
 
 from __future__ import annotations
@@ -69,19 +70,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     config = load_config(args.config) if args.config is not None else find_config()
     store = None if args.no_store else ProfileStore(args.store)
-    service = DaemonService(
-        scheduler_from_config(config, store=store, policy=args.policy).core,
-        lease_s=_positive(args.lease_s, "--lease-s"),
-        token=_token(args) if args.tcp_port is not None else None,
-    )
-    listen = Listen(
-        socket_path=args.socket or settings.default_socket_path(),
-        tcp_port=_port(args.tcp_port, "--tcp-port"),
-        metrics_port=_port(args.metrics_port, "--metrics-port"),
-    )
-    if config is None or not config.backends:
-        logger.warning("no backends configured (give --config): every backend is unlimited")
-    asyncio.run(serve_forever(service, listen))
+    scheduler = scheduler_from_config(config, store=store, policy=args.policy)
+    prewarmer = scheduler.prewarmer
+    try:
+        service = DaemonService(
+            scheduler.core,
+            lease_s=_positive(args.lease_s, "--lease-s"),
+            token=_token(args) if args.tcp_port is not None else None,
+            prewarmer=prewarmer,
+        )
+        listen = Listen(
+            socket_path=args.socket or settings.default_socket_path(),
+            tcp_port=_port(args.tcp_port, "--tcp-port"),
+            metrics_port=_port(args.metrics_port, "--metrics-port"),
+        )
+        if config is None or not config.backends:
+            logger.warning("no backends configured (give --config): every backend is unlimited")
+        if prewarmer is not None:
+            logger.info("prewarming %s", ", ".join(sorted(prewarmer.adapters)))
+        asyncio.run(serve_forever(service, listen))
+    finally:
+        scheduler.close()  # stops the prewarmer's worker threads
+        for adapter in prewarmer.adapters.values() if prewarmer is not None else ():
+            adapter.close()
     return 0
 
 

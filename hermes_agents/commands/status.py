@@ -1,9 +1,10 @@
 """``hermes status [--json] [--address ADDR]``: what a running daemon is doing.
 
 Shows the backends (capacity, running, waiting, grants), the app classes and the best-ranked
-active runs with their Gittins ranks, and the counters (fail-open calls, protocol errors,
-reclaimed slots). ``--json`` prints the daemon's snapshot as it is (see
-``hermes_agents.scheduling.daemon.snapshot``). Exit status 1 when no daemon answers.
+active runs with their Gittins ranks, the counters (fail-open calls, protocol errors, reclaimed
+slots) and, when the daemon prewarms, its prewarm hints and their outcomes. ``--json`` prints
+the daemon's snapshot as it is (see ``hermes_agents.scheduling.daemon.snapshot``). Exit status 1
+when no daemon answers.
 """
 
 from __future__ import annotations
@@ -27,6 +28,17 @@ BACKEND_COLUMNS = (
     "waiting",
     "tokens_running",
     "grants",
+)
+
+PREWARM_COLUMNS = (
+    "backend",
+    "hints",
+    "hits",
+    "late",
+    "unused",
+    "open",
+    "cold_wait_hidden_s",
+    "hint_waste_s",
 )
 
 HELP = "show a running daemon's apps, ranks, queues, grants and fail-open counts"
@@ -59,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def render(console: Console, state: Mapping[str, Any]) -> None:
-    """Print the snapshot as a header line and three tables."""
+    """Print the snapshot as a header line and three tables (four when prewarming is on)."""
     counters = state["counters"]
     console.print(
         f"[bold]{state['server']}[/bold]  policy [bold]{state['policy']}[/bold]  "
@@ -88,6 +100,12 @@ def render(console: Console, state: Mapping[str, Any]) -> None:
             state["runs"],
         )
     )
+    prewarm = state.get("prewarm")
+    if prewarm:
+        total = prewarm["total"]
+        rows = [*prewarm["backends"], {**total, "backend": "total"}]
+        title = f"Prewarming (failed warm-ups {total.get('warm_failures', 0)})"
+        console.print(_table(title, PREWARM_COLUMNS, rows))
 
 
 def _table(title: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]) -> Table:

@@ -22,11 +22,14 @@ class WarmHint:
 
     Attributes:
         backend: the backend to warm (a name of the scheduler's backends).
-        app: app class of the best-ranked run that asked for it.
-        run_id: that run.
+        app: app class of the best-ranked run that asked for it (for a keep-awake made for
+            apps yet to arrive: the class that contributes most).
+        run_id: that run; "" for a keep-awake made for apps yet to arrive.
         probability: p(reach backend) * P(arrival after the warm-up completes) for a wake;
-            p(reach backend) * P(arrival within ``keep_s``) for a keep-awake.
-        expected_in_s: mean seconds until that run arrives at the backend.
+            p(reach backend) * P(arrival within ``keep_s``) for a keep-awake; for apps yet to
+            arrive, P(one that a wake could not serve in time arrives within ``keep_s``).
+        expected_in_s: mean seconds until that run arrives at the backend (for apps yet to
+            arrive: until the next such app is expected).
         issued_at_s: the core's clock when the hint was made.
         action: ``"wake"`` or ``"keep_awake"``.
         keep_s: keep_awake: how long to stay awake from ``issued_at_s``.

@@ -11,14 +11,17 @@ them into wall time: ``T = pace * walk time``.
   quantile of the arrival time T given that the app arrives). Waking earlier would hide no more
   and keep the backend idle longer; waking later would be late for more apps. Its probability
   is ``p * P(T >= delay + w)``, the rule's left side at the moment it is issued.
-- **partial credit** (``partial=True``, an extension, off by default): an app that arrives while
-  the warm-up runs still waits less, and that warm-up is not wasted. The left side then counts
+- **partial credit** (``partial=True``, the planner's default; an extension of the paper's
+  rule): an app that arrives while the warm-up runs still waits less, and that warm-up is not
+  wasted. The left side then counts
   each arrival by the share of the cold start it hides, ``p * E[min(1, (T - delay) / w)]``
   (arrivals after the warm-up count 1, as in the rule), so apps that reach the backend sooner
   than ``w`` still get a wake when they are likely enough to come.
 - **keep awake**: an awake backend that the app will likely return to soon should not fall
   asleep first. It holds when ``p * P(T <= elapsed + h) >= K`` (``h``: the backend's
   ``idle_sleep_s``, one idle period): from ``delay = max(0, Q_{K/p}(T) - h)`` on.
+- **too soon** (for the arrival rule): ``p * P(T < w)`` at a class's entry position, the share
+  of its new apps that reach the backend before a wake started at their arrival completes.
 """
 
 from __future__ import annotations
@@ -80,6 +83,14 @@ class Outlook:
             hidden = np.clip((pace * self.arrivals_s - delay) / warmup_s, 0.0, 1.0)
             score = self.reach * float(hidden.mean())
         return Timing(delay, probability) if score >= spec.threshold else NEVER
+
+    def too_soon(self, warmup_s: float, pace: float) -> float:
+        """``p * P(T < warmup_s)``: the share of apps at this position that would reach the
+        backend before a warm-up started now completes (what only an awake backend can hide)."""
+        if warmup_s <= 0:
+            return 0.0
+        sooner = np.searchsorted(self.arrivals_s, warmup_s / pace, side="left")
+        return self.reach * float(sooner) / self.arrivals_s.size
 
     def keep(self, spec: WarmupSpec, pace: float) -> Timing:
         """From when the app likely returns within one idle period (``idle_sleep_s``)."""

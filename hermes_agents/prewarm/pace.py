@@ -2,14 +2,18 @@
 
 The PDGraph's walks count seconds of *service* by the cost model. An app's wall clock also
 holds queueing, batching and the cost model's own error, and warm-ups are about wall time. The
-planner watches runs move: a visit predicted to take ``m`` seconds that took ``o`` teaches
-``o / m``. Each pace is a ratio of exponentially decayed sums (recent visits weigh most),
-clamped to a sane range. Paces are kept per stage (``(backend, app, stage)``: a short
-prefill-heavy call and a long decode run on one engine have different ratios) and per backend;
-a stage uses its own pace once it has ``min_visits`` observations, its backend's before that,
-and 1.0 before anything is seen.
+planner watches runs move: a visit predicted to take ``m`` seconds that took ``o`` teaches the
+ratio ``o / m``. A pace is the median of the last ``window`` ratios, clamped to a sane range.
+The median, not a mean, because the model under the predictions changes: an app's first
+visits are priced by its prior (an LLM stage's default demand can be ten times the real one),
+and a few ratios learned against that prior must not skew the pace for long once the learned
+model takes over; with a median they are outvoted as soon as most of the window is recent.
+Paces are kept per stage (``(backend, app, stage)``: a short prefill-heavy call and a long
+decode run on one engine have different ratios) and per backend; a stage uses its own pace
+once it has ``min_visits`` observations, its backend's before that, and 1.0 before anything is
+seen.
 
->>> pace = Pace(decay=0.5, min_visits=1)
+>>> pace = Pace(min_visits=1)
 >>> pace.factor(("llm", "qa", "answer"))
 1.0
 >>> pace.observe(("llm", "qa", "answer"), observed_s=1.0, predicted_s=4.0)
@@ -19,6 +23,8 @@ and 1.0 before anything is seen.
 
 from __future__ import annotations
 
+import statistics
+from collections import deque
 from dataclasses import dataclass, field
 
 from hermes_agents.errors import ValidationError
@@ -31,44 +37,39 @@ StageKey = tuple[str, str, str]
 
 
 @dataclass
-class _Sums:
-    wall_s: float = 0.0
-    model_s: float = 0.0
-    visits: int = 0
-
-
-@dataclass
 class Pace:
     """Wall seconds per predicted second of service (see the module docstring)."""
 
-    decay: float = 0.95
+    window: int = 9
+    """Ratios kept per stage and per backend (the most recent)."""
     min_visits: int = 3
-    _stages: dict[StageKey, _Sums] = field(default_factory=dict)
-    _backends: dict[str, _Sums] = field(default_factory=dict)
+    """Visits of a stage before its own pace is used (its backend's until then)."""
+    _stages: dict[StageKey, deque[float]] = field(default_factory=dict)
+    _backends: dict[str, deque[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not 0 < self.decay < 1:
-            raise ValidationError(f"must be in (0, 1), got {self.decay}", "decay")
-        if self.min_visits < 1:
-            raise ValidationError(f"must be >= 1, got {self.min_visits}", "min_visits")
+        if self.window < 1:
+            raise ValidationError(f"must be >= 1, got {self.window}", "window")
+        if not 1 <= self.min_visits <= self.window:
+            problem = f"must be between 1 and window ({self.window}), got {self.min_visits}"
+            raise ValidationError(problem, "min_visits")
 
     def observe(self, key: StageKey, observed_s: float, predicted_s: float) -> None:
         """A visit of the stage ``key`` predicted to take ``predicted_s`` took ``observed_s``."""
         if not (predicted_s > 0 and observed_s >= 0):
             return  # an instant stage teaches nothing about pace
-        for sums in (
-            self._stages.setdefault(key, _Sums()),
-            self._backends.setdefault(key[0], _Sums()),
+        ratio = min(MAX_PACE, max(MIN_PACE, observed_s / predicted_s))
+        for ratios in (
+            self._stages.setdefault(key, deque(maxlen=self.window)),
+            self._backends.setdefault(key[0], deque(maxlen=self.window)),
         ):
-            sums.wall_s = sums.wall_s * self.decay + observed_s
-            sums.model_s = sums.model_s * self.decay + predicted_s
-            sums.visits += 1
+            ratios.append(ratio)
 
     def factor(self, key: StageKey) -> float:
         """The stage's pace, else its backend's, else 1.0."""
-        sums = self._stages.get(key)
-        if sums is None or sums.visits < self.min_visits:
-            sums = self._backends.get(key[0])
-        if sums is None or sums.model_s <= 0:
+        ratios = self._stages.get(key)
+        if ratios is None or len(ratios) < self.min_visits:
+            ratios = self._backends.get(key[0])
+        if not ratios:
             return 1.0
-        return min(MAX_PACE, max(MIN_PACE, sums.wall_s / sums.model_s))
+        return statistics.median(ratios)

@@ -9,11 +9,20 @@ For every run at a position of its PDGraph, the walks of ``RemainingDemand.first
 p (the probability of reaching backend B) and the distribution of the time T until it does.
 The rules (see ``hermes_agents.prewarm.outlook`` and docs/prewarming.md):
 
-- **wake** B (asleep or unknown) when ``p * P(T >= warmup_s) >= K`` for the warm-up started
-  when the hint is issued; the hint falls due when a warm-up would still complete before all
-  but ``lead`` of the arrivals (earlier would only idle longer);
+- **wake** B (asleep or unknown) when the warm-up is likely enough to be used in time. With
+  ``partial=True`` (the default): ``p * E[min(1, (T - delay) / warmup_s)] >= K``, each
+  arrival counted by the share of the cold start it hides; with ``partial=False`` (the
+  Hermes paper's rule): ``p * P(T >= delay + warmup_s) >= K``. The hint falls due at
+  ``delay``, when a warm-up would still complete before all but ``lead`` of the arrivals
+  (earlier would only idle longer);
 - **keep B awake** (awake) when the app likely returns within B's ``idle_sleep_s``: ``keep_s``
   is one idle period;
+- **keep B awake for arrivals** (``learn_arrivals=True``, the default): from the runs it sees
+  start, the planner learns each class's arrival rate (``ArrivalRates``) and, from the class's
+  entry position, how many of its apps reach B sooner than B's warm-up (those a wake after
+  arrival cannot fully hide). An awake B is kept awake one more idle period when
+  ``1 - exp(-A * idle_sleep_s) >= K_a``, ``A = sum_c rate_c * p_c * P(T_c < warmup_s)``
+  (``WarmupSpec.arrival_threshold``, K by default). These hints have ``run_id == ""``;
 - one hint per backend per step (the best-ranked run's), no new wake while one is in flight
   (``warmup_s`` after the last), at most one hint per backend and action every
   ``min_interval_s``, a keep-awake only when the last one has less than half its time left;
@@ -47,6 +56,7 @@ from typing import Protocol
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph import RemainingDemand
 from hermes_agents.pdgraph.remaining import FirstPassage
+from hermes_agents.prewarm.arrivals import ArrivalRates
 from hermes_agents.prewarm.hints import PlanStep, WarmAction, WarmHint
 from hermes_agents.prewarm.outlook import Outlook, PositionLook, Timing, look
 from hermes_agents.prewarm.pace import Pace
@@ -77,9 +87,14 @@ class PlannedRun(Protocol):
 
 @dataclass(frozen=True)
 class _Candidate:
-    """A hint that may be issued now, before dedup, rate limits and memory."""
+    """A hint that may be issued now, before dedup, rate limits and memory.
 
-    run: PlannedRun
+    ``run_id`` is "" and ``rank`` inf for a hint made for apps that have not arrived yet.
+    """
+
+    app: str
+    run_id: str
+    rank: float
     backend: str
     action: WarmAction
     probability: float
@@ -106,7 +121,11 @@ class PrewarmPlanner:
         learn_pace: learn wall seconds per predicted second from the runs' moves (``Pace``);
             False: trust the walks' service seconds as wall time.
         partial: also wake for apps that will arrive during the warm-up, counting each by the
-            share of the cold start it hides (an extension of the rule; see ``outlook``).
+            share of the cold start it hides (see ``outlook``); False: the paper's plain rule.
+        learn_arrivals: learn each class's arrival rate and keep awake the backends that new
+            apps will likely need sooner than a wake could serve them (the arrival rule);
+            False: plan for the runs in flight only. ``partial=False, learn_arrivals=False``
+            is the Hermes paper's planner.
 
     Call ``plan`` whenever a run moves (and at ``next_check_s``): the planner times each
     position from the first call that sees it, and learns its pace from the moves it sees.
@@ -120,7 +139,8 @@ class PrewarmPlanner:
         min_interval_s: float = 1.0,
         lead: float = 0.05,
         learn_pace: bool = True,
-        partial: bool = False,
+        partial: bool = True,
+        learn_arrivals: bool = True,
     ) -> None:
         for name, spec in specs.items():
             if spec.backend != name:
@@ -138,6 +158,8 @@ class PrewarmPlanner:
         self.lead = lead
         self.pace = Pace() if learn_pace else None
         self.partial = partial
+        self.arrivals = ArrivalRates() if learn_arrivals else None
+        self._entries: dict[str, tuple[PositionLook, str]] = {}
         self._seen: dict[str, _Seen] = {}
         self._looks_by_id: OrderedDict[int, tuple[FirstPassage, PositionLook]] = OrderedDict()
         self._last: dict[tuple[str, WarmAction], WarmHint] = {}
@@ -156,6 +178,8 @@ class PrewarmPlanner:
         hints = self._admit(candidates, now_s, awake, due)
         for hint in hints:
             self._last[(hint.backend, hint.action)] = hint
+            if hint.action == "keep_awake":  # look again when it may be renewed
+                due.append(now_s + max(self.min_interval_s, hint.keep_s / 2))
         later = [t for t in due if t > now_s]
         return PlanStep(hints, min(later) if later else None)
 
@@ -166,7 +190,8 @@ class PrewarmPlanner:
         awake: Mapping[str, bool | None],
         due: list[float],
     ) -> dict[tuple[str, WarmAction], list[_Candidate]]:
-        """Per backend and action, every run for which the rule holds now (due times noted)."""
+        """Per backend and action, every run for which a rule holds now (due times noted),
+        and the arrival rule's keep-awakes."""
         self._forget_finished(runs)
         found: dict[tuple[str, WarmAction], list[_Candidate]] = {}
         for run in runs:
@@ -184,9 +209,56 @@ class PrewarmPlanner:
                     due.append(since + timing.delay_s)
                     continue
                 expected = max(0.0, outlook.mean_s(pace) - (now_s - since))
-                candidate = _Candidate(run, backend, action, timing.probability, expected)
+                candidate = _Candidate(
+                    run.app, run.run_id, run.rank, backend, action, timing.probability, expected
+                )
                 found.setdefault((backend, action), []).append(candidate)
+        for candidate in self._for_arrivals(now_s, awake):
+            found.setdefault((candidate.backend, candidate.action), []).append(candidate)
         return found
+
+    def _for_arrivals(self, now_s: float, awake: Mapping[str, bool | None]) -> list[_Candidate]:
+        """Keep-awakes for apps that have not arrived yet (the arrival rule).
+
+        ``A``: the rate of new apps that reach the backend sooner than its warm-up,
+        ``sum_c rate_c * p_c * P(T_c < warmup_s)`` from each class's entry position. An awake
+        backend is kept awake one more idle period when ``1 - exp(-A * idle_sleep_s) >= K_a``:
+        the chance that the period serves an app that a wake after its arrival cannot.
+        """
+        if self.arrivals is None:
+            return []
+        out = []
+        for backend, spec in self.specs.items():
+            horizon = spec.idle_sleep_s
+            if horizon is None or spec.warmup_s <= 0 or awake.get(backend) is not True:
+                continue
+            rate, app = self._arrival_rate(backend, spec.warmup_s, now_s)
+            probability = -math.expm1(-rate * horizon)
+            if rate > 0 and probability >= spec.arrival_k:
+                candidate = _Candidate(
+                    app, "", math.inf, backend, "keep_awake", probability, 1 / rate
+                )
+                out.append(candidate)
+        return out
+
+    def _arrival_rate(self, backend: str, warmup_s: float, now_s: float) -> tuple[float, str]:
+        """Rate of new apps reaching ``backend`` before ``warmup_s``, and the main class."""
+        assert self.arrivals is not None
+        total, best, best_app = 0.0, 0.0, ""
+        for app, (position, entry_backend) in sorted(self._entries.items()):
+            if entry_backend == backend:
+                share = 1.0  # the entry stage itself runs there
+            else:
+                outlook = position.backends.get(backend)
+                if outlook is None:
+                    continue
+                pace = self.pace.factor(position.stage) if self.pace is not None else 1.0
+                share = outlook.too_soon(warmup_s, pace)
+            part = self.arrivals.rate(app, now_s) * share
+            total += part
+            if part > best:
+                best, best_app = part, app
+        return total, best_app
 
     def _timing(self, outlook: Outlook, backend: str, action: WarmAction, pace: float) -> Timing:
         spec = self.specs[backend]
@@ -248,8 +320,8 @@ class PrewarmPlanner:
         keep = candidate.action == "keep_awake"
         return WarmHint(
             backend=candidate.backend,
-            app=candidate.run.app,
-            run_id=candidate.run.run_id,
+            app=candidate.app,
+            run_id=candidate.run_id,
             probability=candidate.probability,
             expected_in_s=candidate.expected_in_s,
             issued_at_s=now_s,
@@ -266,8 +338,20 @@ class PrewarmPlanner:
             return seen.since_s
         if seen is not None and self.pace is not None:
             self.pace.observe(seen.look.stage, now_s - seen.since_s, seen.look.visit_s)
+        if seen is None and self.arrivals is not None:
+            self._started(run, position, now_s)
         self._seen[run.run_id] = _Seen(where, now_s, position)
         return now_s
+
+    def _started(self, run: PlannedRun, position: PositionLook, now_s: float) -> None:
+        """A run seen for the first time: a start of its class if it is at its entry."""
+        assert self.arrivals is not None
+        assert run.demand is not None
+        graph = run.demand.graph
+        if run.stage != graph.entry or run.visits.get(graph.entry, 0) > 1:
+            return  # first seen mid-way (the planner came late): not an arrival
+        self.arrivals.started(run.app, now_s)
+        self._entries[run.app] = (position, graph.stages[graph.entry].backend)
 
     def _look(self, run: PlannedRun) -> PositionLook | None:
         """The run's outlook at its position (cached per position); None without a model."""
@@ -298,5 +382,5 @@ class PrewarmPlanner:
 
 def _order(candidate: _Candidate) -> tuple[float, str, str]:
     """Best-ranked run first; ties by backend and run id, so plans are deterministic."""
-    rank = candidate.run.rank
-    return (rank if not math.isnan(rank) else math.inf, candidate.backend, candidate.run.run_id)
+    rank = candidate.rank
+    return (rank if not math.isnan(rank) else math.inf, candidate.backend, candidate.run_id)

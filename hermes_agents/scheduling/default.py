@@ -10,14 +10,17 @@ Which one, decided on first use:
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 from hermes_agents import settings
 from hermes_agents.config import DEFAULT_POLICY, Config, find_config
+from hermes_agents.config_prewarm import PrewarmConfig
 from hermes_agents.cost import CostModel
 from hermes_agents.scheduling.daemon.client import DaemonScheduler, listening
 from hermes_agents.scheduling.front import Scheduler
 from hermes_agents.scheduling.models import AppModels
+from hermes_agents.scheduling.prewarming import PrewarmSetup
 from hermes_agents.scheduling.runtime import LocalScheduler
 from hermes_agents.scheduling.state import BackendLimits
 from hermes_agents.store import ProfileStore
@@ -29,16 +32,26 @@ _default: Scheduler | None = None
 def scheduler_from_config(
     config: Config | None, *, store: ProfileStore | None = None, policy: str | None = None
 ) -> LocalScheduler:
-    """An in-process scheduler with the limits, policy and costs of ``config`` (``policy``
-    overrides its policy); with a ``store``, learned profiles are loaded from it and kept in it.
-    ``hermes serve`` drives the core of the same scheduler."""
+    """An in-process scheduler with the limits, policy, costs and prewarming of ``config``
+    (``policy`` overrides its policy); with a ``store``, learned profiles are loaded from it and
+    kept in it. ``hermes serve`` drives the core (and the prewarmer) of the same scheduler."""
     cost = config.cost_model() if config is not None else CostModel()
+    prewarm = config.prewarm if config is not None else None
     return LocalScheduler.in_process(
         backend_limits(config) if config is not None else {},
         policy=policy or (config.policy if config is not None else DEFAULT_POLICY),
         models=AppModels(cost, store=store),
         cost=cost,
+        prewarm=prewarm_setup(prewarm) if prewarm is not None else None,
     )
+
+
+def prewarm_setup(prewarm: PrewarmConfig) -> PrewarmSetup:
+    """The adapters (built by ``adapter_for``), specs, memory budgets and rule of ``prewarm``."""
+    setup = PrewarmSetup(prewarm.adapters(), prewarm.specs(), memory=prewarm.memory)
+    if prewarm.partial is None:
+        return setup  # PrewarmSetup's default rule
+    return dataclasses.replace(setup, partial=prewarm.partial)
 
 
 def backend_limits(config: Config) -> dict[str, BackendLimits]:

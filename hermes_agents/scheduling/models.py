@@ -49,7 +49,8 @@ class AppModels:
         """Start learning ``app`` (from ``prior`` if given); returns its learner.
 
         With a ``store``, the app's stored runs are replayed into the new learner, so what
-        earlier processes learned is there from the start.
+        earlier processes learned is there from the start, and ``prior`` is kept in the store
+        (``hermes graph`` blends it with the runs, as the scheduler does).
         """
         learner = self._learners.get(app)
         fresh = learner is None or (
@@ -61,6 +62,7 @@ class AppModels:
             learner = self._learners[app] = Learner(app, prior)
             self._demand.pop(app, None)
             self._replay(learner)
+            self._save_prior(app, prior)
         assert learner is not None
         return learner
 
@@ -99,6 +101,14 @@ class AppModels:
             return
         try:
             self.store.replay(learner)
+        except HermesError:
+            self._warn_store()
+
+    def _save_prior(self, app: str, prior: PDGraph | None) -> None:
+        if self.store is None or prior is None:
+            return
+        try:
+            self.store.save_prior(app, prior)
         except HermesError:
             self._warn_store()
 

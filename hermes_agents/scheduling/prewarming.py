@@ -11,6 +11,8 @@ released, a run moved) and hands it to a ``Prewarmer``, which:
 - feeds the ``PrewarmLedger`` (hits, late, unused, warm waste) for ``snapshot()``.
 
 The scheduler then calls back at the step's ``next_check_s`` (a timer, no polling).
+``plan_warmups(core, prewarmer)`` is that one step, shared by the in-process scheduler and the
+daemon.
 """
 
 from __future__ import annotations
@@ -18,14 +20,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from hermes_agents.backends.base import BackendAdapter
 from hermes_agents.errors import ValidationError
 from hermes_agents.prewarm import PlanStep, PrewarmLedger, PrewarmPlanner, WarmHint, WarmupSpec
+
+if TYPE_CHECKING:
+    from hermes_agents.scheduling.core import SchedulerCore
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +51,12 @@ class PrewarmSetup:
     """Backend name -> the adapter that warms it."""
     specs: Mapping[str, WarmupSpec]
     """Backend name -> its warm-up (seconds, K, idle sleep); one per adapter."""
-    partial: bool = False
+    partial: bool = True
     """Credit warm-ups that finish after the app arrives by the share they hide (see
-    ``PrewarmPlanner``); the default is the plain rule."""
+    ``PrewarmPlanner``, whose default this is); False: the Hermes paper's plain rule."""
+    memory: Mapping[str, float] = field(default_factory=dict)
+    """Memory pool name -> budget, for the specs' ``pool``/``memory`` (``PrewarmPlanner``);
+    pools not listed are unlimited."""
 
     def __post_init__(self) -> None:
         if set(self.adapters) != set(self.specs):
@@ -59,11 +68,34 @@ class PrewarmSetup:
 
     def planner(self) -> PrewarmPlanner:
         """The core's planner for these backends."""
-        return PrewarmPlanner(self.specs, partial=self.partial)
+        return PrewarmPlanner(self.specs, memory=self.memory, partial=self.partial)
 
     def prewarmer(self, clock: Callable[[], float]) -> Prewarmer:
         """The runtime half, on the core's ``clock``."""
         return Prewarmer(self.adapters, self.specs, clock=clock)
+
+
+_failing: weakref.WeakSet[Prewarmer] = weakref.WeakSet()
+"""Prewarmers whose last step failed (logged once until a step works again)."""
+
+
+def plan_warmups(core: SchedulerCore, prewarmer: Prewarmer) -> float | None:
+    """One prewarming step: plan on ``core`` from ``prewarmer``'s beliefs and start the hints.
+
+    Returns when to step again (the plan's ``next_check_s``, on the core's clock), or None.
+    Never raises: prewarming never breaks a call. A failure is logged once (until a step works
+    again) and yields None.
+    """
+    try:
+        step = core.plan_warmups(prewarmer.awake())
+        prewarmer.apply(step)
+    except Exception:
+        if prewarmer not in _failing:
+            _failing.add(prewarmer)
+            logger.warning("prewarming failed; calls go on unaffected", exc_info=True)
+        return None
+    _failing.discard(prewarmer)
+    return step.next_check_s
 
 
 @dataclass
@@ -176,9 +208,10 @@ class Prewarmer:
             belief = self._beliefs[hint.backend]
             belief.waking = False
             if ok:
-                self.ledger.warmed(hint.backend, now)
-                if belief.running == 0:
-                    self.ledger.idle(hint.backend, now)
+                if hint.action == "wake":  # a keep-awake's ping is no use: the idle time
+                    self.ledger.warmed(hint.backend, now)  # and any open wake stand
+                    if belief.running == 0:
+                        self.ledger.idle(hint.backend, now)
                 belief.awake_until_s = now + self._idle_sleep_s(hint.backend)
                 belief.asleep_noted = False
             else:

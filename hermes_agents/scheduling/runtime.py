@@ -8,7 +8,6 @@ one-call apps.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 import uuid
@@ -19,10 +18,8 @@ from hermes_agents.scheduling.core import SchedulerCore
 from hermes_agents.scheduling.front import Scheduler, Slot
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.policies import Policy, policy_named
-from hermes_agents.scheduling.prewarming import Prewarmer, PrewarmSetup
+from hermes_agents.scheduling.prewarming import Prewarmer, PrewarmSetup, plan_warmups
 from hermes_agents.scheduling.state import UNLIMITED, BackendLimits, Grant, Usage
-
-logger = logging.getLogger(__name__)
 
 
 class LocalScheduler(Scheduler):
@@ -158,13 +155,9 @@ class LocalScheduler(Scheduler):
         """
         if self.prewarmer is None:
             return
-        try:
-            step = self.core.plan_warmups(self.prewarmer.awake())
-            self.prewarmer.apply(step)
-            if step.next_check_s is not None:
-                self._check_at(step.next_check_s)
-        except Exception:
-            logger.warning("prewarming failed; calls go on unaffected", exc_info=True)
+        next_check_s = plan_warmups(self.core, self.prewarmer)
+        if next_check_s is not None:
+            self._check_at(next_check_s)
 
     def _check_at(self, when_s: float) -> None:
         """Arm the one timer for ``when_s`` unless it is armed for earlier already."""

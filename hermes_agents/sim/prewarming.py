@@ -9,12 +9,14 @@ Modes (``hermes bench --prewarm``):
 - ``lru``: keep-alive: every cold backend stays awake a fixed extra TTL (``keepalive_s``,
   default ``LRU_KEEPALIVE_S``) after its last use before it sleeps, like a serverless
   platform's keep-alive or Ollama's ``keep_alive``. No hints.
-- ``hermes``: the production ``PrewarmPlanner``, run by the same ``SchedulerCore`` the runtime
-  uses (``core.plan_warmups``) after every instant in which a run moved, and again at the
-  ``next_check_s`` it asks for. Hints apply to the ``ColdStart`` models: a wake starts now
-  (and costs ``cold_start_s``), a keep-awake postpones the next sleep.
-- ``hermes-partial``: ``hermes`` with the planner's ``partial=True`` extension (apps that will
-  arrive while the backend still warms up count by the share of the cold start they hide).
+- ``hermes``: the production ``PrewarmPlanner`` with its defaults (partial credit and the
+  arrival rule), run by the same ``SchedulerCore`` the runtime uses (``core.plan_warmups``)
+  after every instant in which a run moved, and again at the ``next_check_s`` it asks for.
+  Hints apply to the ``ColdStart`` models: a wake starts now (and costs ``cold_start_s``), a
+  keep-awake postpones the next sleep.
+- ``hermes-partial``: ``hermes`` without the arrival rule (``learn_arrivals=False``): it plans
+  for the runs in flight only.
+- ``hermes-plain``: the Hermes paper's rule (``partial=False, learn_arrivals=False``).
 
 Every hint applied is accounted in a ``PrewarmLedger`` (``reactive`` and ``hermes``).
 """
@@ -30,7 +32,10 @@ from hermes_agents.sim.backends import Backends
 from hermes_agents.sim.coldstart import ColdStart
 from hermes_agents.sim.events import EventLoop, Timer
 
-PREWARM_MODES = ("off", "reactive", "lru", "hermes", "hermes-partial")
+PLANNED_MODES = ("hermes", "hermes-partial", "hermes-plain")
+"""The modes that run the ``PrewarmPlanner`` (default, in flight only, the paper's rule)."""
+
+PREWARM_MODES = ("off", "reactive", "lru", *PLANNED_MODES)
 """Every ``--prewarm`` mode the simulator knows."""
 
 LRU_KEEPALIVE_S = 60.0

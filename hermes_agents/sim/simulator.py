@@ -39,6 +39,7 @@ from hermes_agents.sim.plans import AppPlan, CallPlan, draw_plans
 from hermes_agents.sim.policies import Ranking, choose_policy
 from hermes_agents.sim.prewarming import (
     LRU_KEEPALIVE_S,
+    PLANNED_MODES,
     PREWARM_MODES,
     Planned,
     Prewarming,
@@ -62,7 +63,8 @@ class SimConfig:
         fanout: how a visit's parallel calls combine in ranks and the oracle: "sum" or "max".
         engine: how LLM engines are derived from cost profiles, and the KV mode.
         prewarm: prewarming mode, one of ``PREWARM_MODES`` (``hermes_agents.sim.prewarming``).
-        prewarm_k: the planner's threshold K for every cold backend (``hermes`` mode).
+        prewarm_k: the planner's threshold K for every cold backend (``hermes`` modes; the
+            arrival rule's K_a follows it).
         keepalive_s: the ``lru`` mode's extra TTL after each use.
     """
 
@@ -313,20 +315,21 @@ class Simulation:
 
 
 def _planner(workload: Workload, config: SimConfig) -> PrewarmPlanner | None:
-    """The ``hermes`` mode's planner: one ``WarmupSpec`` per backend with a cold start."""
-    if config.prewarm not in ("hermes", "hermes-partial"):
+    """The planner of the ``hermes`` modes: one ``WarmupSpec`` per backend with a cold start."""
+    if config.prewarm not in PLANNED_MODES:
         return None
     specs = {
         name: WarmupSpec(name, spec.cold_start_s, config.prewarm_k, spec.idle_sleep_s)
         for name, spec in workload.backends.items()
         if spec.cold_start_s > 0
     }
-    return PrewarmPlanner(specs, partial=config.prewarm == "hermes-partial")
+    plain = config.prewarm == "hermes-plain"
+    return PrewarmPlanner(specs, partial=not plain, learn_arrivals=config.prewarm == "hermes")
 
 
 def _prewarming(mode: str, simulation: Simulation) -> Prewarming:
     if mode == "reactive":
         return Reactive(simulation.backends, simulation.workload.apps)
-    if mode in ("hermes", "hermes-partial"):
+    if mode in PLANNED_MODES:
         return Planned(simulation.backends, simulation.core, simulation.loop)
     return Prewarming(simulation.backends)

@@ -1,14 +1,15 @@
 """The prewarming trade-off: cold-start waiting hidden against warm seconds wasted.
 
 ``sweep`` simulates one workload under every prewarm setting of a ``SweepSpec`` (the planner's
-threshold K for ``hermes`` and ``hermes-partial``, the keep-alive TTL for ``lru``, and the
-``off`` and ``reactive`` points), all seeds serving the same apps per seed, and pools each
-setting over the seeds. ``plot_tradeoff`` draws one point per setting: latency hidden against
-warm waste. ``benchmarks/prewarm_sweep.py`` prints the table and writes the figure.
+threshold K for ``hermes``, ``hermes-partial`` and ``hermes-plain``, the keep-alive TTL for
+``lru``, and the ``off`` and ``reactive`` points), all seeds serving the same apps per seed,
+and pools each setting over the seeds. ``plot_tradeoff`` draws one point per setting: latency
+hidden against warm waste. ``benchmarks/prewarm_sweep.py`` prints the table and writes the
+figure.
 
 >>> rows = sweep(SweepSpec(thresholds=(0.5,), keepalives_s=(), seeds=(0,), apps=20))
 >>> [row.label for row in rows]
-['off', 'reactive', 'hermes K=0.5', 'hermes-partial K=0.5']
+['off', 'reactive', 'hermes K=0.5', 'hermes-partial K=0.5', 'hermes-plain K=0.5']
 """
 
 from __future__ import annotations
@@ -25,16 +26,18 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
+from hermes_agents.prewarm import DEFAULT_THRESHOLD
 from hermes_agents.sim.arrivals import ArrivalSpec
 from hermes_agents.sim.bench import load_workload
 from hermes_agents.sim.demand import ProfiledModels
 from hermes_agents.sim.metrics import hidden_share
 from hermes_agents.sim.plans import draw_plans
+from hermes_agents.sim.prewarming import PLANNED_MODES
 from hermes_agents.sim.simulator import SimConfig, SimResult, scheduler_cost, simulate
 
 DEFAULT_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 DEFAULT_KEEPALIVES_S = (15.0, 30.0, 60.0, 120.0, 300.0)
-PLANNED = ("hermes", "hermes-partial")
+PLANNED = PLANNED_MODES
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,13 @@ def plot_tradeoff(panels: Mapping[str, list[SweepRow]], path: str | Path, title:
 
 def _panel(axis: Axes, rows: list[SweepRow]) -> None:
     base = rows[0].warm_waste_s  # off
-    styles = {"hermes": "o-", "hermes-partial": "s-", "lru": "^--", "reactive": "D"}
+    styles = {
+        "hermes": "o-",
+        "hermes-partial": "s-",
+        "hermes-plain": "v:",
+        "lru": "^--",
+        "reactive": "D",
+    }
     for mode, style in styles.items():
         points = [r for r in rows if r.mode == mode]
         if not points:
@@ -166,6 +175,11 @@ def _panel(axis: Axes, rows: list[SweepRow]) -> None:
             label = _point_label(row)
             if label:
                 axis.annotate(label, (x, y), textcoords="offset points", xytext=(5, -9), fontsize=7)
+    for row in rows:
+        if row.mode == "hermes" and row.parameter == DEFAULT_THRESHOLD:
+            x, y = max(row.warm_waste_s - base, 1.0), 100 * (row.hidden or 0.0)
+            axis.plot([x], [y], "o", markersize=14, fillstyle="none", color="black")
+            axis.plot([], [], "o", fillstyle="none", color="black", label="default")
     axis.set_xscale("log")
     axis.set(
         xlabel="extra warm waste vs off (s per run, awake and idle)",
@@ -176,8 +190,9 @@ def _panel(axis: Axes, rows: list[SweepRow]) -> None:
 
 
 def _point_label(row: SweepRow) -> str:
-    """K for every other planner point (0.1, 0.3, ...), the TTL for lru points."""
-    if row.parameter is None:
+    """K for every other planner point (0.1, 0.3, ...; not ``hermes-partial``'s, which mostly
+    coincide with ``hermes``'s), the TTL for lru points."""
+    if row.parameter is None or row.mode == "hermes-partial":
         return ""
     if row.mode == "lru":
         return f"{row.parameter:g}s"

@@ -18,8 +18,12 @@ from hermes_agents.demo.plan import make_plan
 from hermes_agents.demo.plot import plot_demo
 from hermes_agents.demo.report import comparison_table
 from hermes_agents.demo.runner import AppOutcome, run_plan
+from hermes_agents.demo.session import _forget_stale
 from hermes_agents.demo.summary import RunSummary, Stats, reduction
 from hermes_agents.errors import ValidationError
+from hermes_agents.pdgraph import Call, StageKind, Visit
+from hermes_agents.pdgraph.prior import structural_prior
+from hermes_agents.store import ProfileStore
 
 
 def _task(name: str, rng: random.Random) -> Mapping[str, Any]:
@@ -114,3 +118,21 @@ def test_bad_flags_name_the_flag(flags: list[str], field: str) -> None:
     demo_command.add_arguments(parser)
     with pytest.raises(ValidationError, match=field):
         demo_command._options(parser.parse_args(flags))
+
+
+def test_stored_runs_of_an_older_app_version_are_forgotten(tmp_path: Path) -> None:
+    def run(*stages: str) -> tuple[Visit, ...]:
+        return tuple(Visit(stage, StageKind.LLM, "llm", (Call(10, 5),)) for stage in stages)
+
+    stages = {"rewrite": ["retrieve", "answer"], "retrieve": ["answer"], "answer": []}
+    now = structural_prior("rag", "rewrite", stages)
+    with ProfileStore(tmp_path / "profiles.sqlite3") as store:
+        store.record_run("rag", run("retrieve", "answer"))  # before rewrite was added
+        store.record_run("rag", run("rewrite", "retrieve", "answer"))
+        store.record_run("react", run("rewrite", "retrieve"))
+        store.record_run("react", run("rewrite", "gone"))  # a node that was removed
+        store.record_run("qa", run("rewrite", "answer"))
+        priors = {"rag": now, "react": now, "qa": now, "new": now, "unknown": None}
+        assert _forget_stale(store, priors) == ["rag", "react"]
+        assert store.runs("rag") == store.runs("react") == []
+        assert len(store.runs("qa")) == 1  # fits: kept

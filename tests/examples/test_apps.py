@@ -51,7 +51,8 @@ def test_rag_retrieves_by_cosine_similarity_and_answers_with_the_llm() -> None:
     graph = rag.build(fake_toolkit(embeddings=embeddings))
     assert embeddings.documents_embedded == len(rag.CORPUS)  # once, when built
     visits, result = node_visits(graph, {"question": "What is the capital of France?"})
-    assert visits == ["retrieve", "answer"]
+    assert visits == ["draft", "retrieve", "answer"]
+    assert result["draft"] == REPLY  # the hypothetical answer, embedded with the question
     assert result["passages"][0] == rag.CORPUS[2]
     assert len(result["passages"]) == rag.TOP_K
     assert result["answer"] == REPLY

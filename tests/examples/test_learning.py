@@ -74,8 +74,11 @@ def test_supervisor_learns_its_command_routes(scheduler: LocalScheduler) -> None
     assert graph.stages["writer"].backend == "llm"
 
 
-def test_rag_learns_an_embedding_then_an_llm_stage(scheduler: LocalScheduler) -> None:
+def test_rag_learns_an_llm_an_embedding_then_an_llm_stage(scheduler: LocalScheduler) -> None:
     graph, _ = _learn(scheduler, "rag", 5)
+    assert graph.entry == "draft"
+    assert graph.stages["draft"].backend == "llm"
+    assert graph.successors("draft") == {"retrieve": 1.0}
     assert graph.stages["retrieve"].backend == "embeddings"
     assert graph.stages["retrieve"].kind == StageKind.EMBEDDING
     assert graph.successors("retrieve") == {"answer": 1.0}

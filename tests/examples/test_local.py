@@ -44,8 +44,10 @@ def _stages(visits: Sequence[Visit]) -> list[tuple[str, str, int]]:
 
 
 def _rag(result: dict[str, Any], visits: Sequence[Visit]) -> Any:
-    assert _stages(visits) == [("retrieve", "embeddings", 1), ("answer", "llm", 1)]
-    assert 0 < visits[1].calls[0].output_tokens <= rag.ANSWER_TOKENS
+    draft, retrieve = ("draft", "llm", 1), ("retrieve", "embeddings", 1)
+    assert _stages(visits) == [draft, retrieve, ("answer", "llm", 1)]
+    assert 0 < visits[0].calls[0].output_tokens <= rag.DRAFT_TOKENS
+    assert 0 < visits[2].calls[0].output_tokens <= rag.ANSWER_TOKENS
     assert len(result["passages"]) == rag.TOP_K
     assert set(result["passages"]) <= set(rag.CORPUS)
     return result["passages"]

@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
 EXPECTED = {
-    "rag.py": ["question: ", "answer: ", "rag: learned 'retrieve'"],
+    "rag.py": ["question: ", "draft: ", "answer: ", "rag: learned 'retrieve'"],
     "react.py": ["ToolMessage: ", "answer: ", "react: learned 'thought'"],
     "code_test.py": [
         "-> tests failed (AssertionError)",

@@ -6,6 +6,7 @@ import pytest
 
 from hermes_agents.errors import ValidationError
 from hermes_agents.prewarm import PrewarmPlanner, WarmupSpec
+from hermes_agents.prewarm.pace import Pace
 from tests.prewarm.graphs import FakeRun, at, branch, chain, graph, tool
 
 
@@ -30,12 +31,12 @@ def test_a_chain_with_exact_times_wakes_just_in_time() -> None:
     assert hint.issued_at_s == 11.0
 
 
-def test_an_arrival_sooner_than_the_warm_up_fails_the_rule_unless_partial() -> None:
+def test_an_arrival_sooner_than_the_warm_up_fails_the_plain_rule_but_not_partial() -> None:
     slow = WarmupSpec("gpu", warmup_s=5.0)
     run = at("r1", chain(plan_s=4.0), "plan")
-    step = planner(slow).plan([run], now_s=0.0, awake={})
+    step = planner(slow, partial=False).plan([run], now_s=0.0, awake={})
     assert (step.hints, step.next_check_s) == ([], None)  # P(T >= 5) = 0
-    (hint,) = planner(slow, partial=True).plan([run], now_s=0.0, awake={}).hints
+    (hint,) = planner(slow).plan([run], now_s=0.0, awake={}).hints  # partial by default
     assert hint.action == "wake"  # hides 4 of the 5 s: 0.8 >= 0.5
     assert hint.probability == 0.0  # the contract's number: it cannot complete in time
 
@@ -184,3 +185,21 @@ def test_bad_planner_arguments_are_clear_errors() -> None:
         PrewarmPlanner({}, lead=1.0)
     with pytest.raises(ValidationError, match="memory\\['vram'\\]"):
         PrewarmPlanner({}, memory={"vram": -1.0})
+
+
+def test_a_few_visits_priced_by_the_prior_do_not_skew_the_pace_for_long() -> None:
+    pace = Pace()
+    key = ("llm", "rag", "rewrite")
+    for _ in range(2):  # the prior prices the call at 2.5 s; it takes 0.2 s
+        pace.observe(key, observed_s=0.2, predicted_s=2.5)
+    for _ in range(3):  # the learned model prices it at 0.25 s
+        pace.observe(key, observed_s=0.2, predicted_s=0.25)
+    assert pace.factor(key) == pytest.approx(0.8)
+    assert pace.factor(("llm", "rag", "answer")) == pytest.approx(0.8)  # the backend's
+
+
+def test_bad_pace_settings_are_clear_errors() -> None:
+    with pytest.raises(ValidationError, match="window"):
+        Pace(window=0)
+    with pytest.raises(ValidationError, match="min_visits"):
+        Pace(window=3, min_visits=4)

@@ -9,6 +9,7 @@ from typing import cast
 import pytest
 
 from hermes_agents.pdgraph import Call, RemainingDemand, StageKind, Visit
+from hermes_agents.pdgraph.prior import structural_prior
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.state import Run
 from hermes_agents.store import ProfileStore
@@ -78,6 +79,16 @@ def test_profiles_outlive_the_process_through_the_store(tmp_path: Path) -> None:
         observed = learned.stages["work"].seconds
         assert observed is not None
         assert sorted(observed.samples.tolist()) == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+
+
+def test_the_prior_is_kept_in_the_store_for_hermes_graph(tmp_path: Path) -> None:
+    prior = structural_prior("job", "work", {"work": ["work", "END"]}, kinds={"work": "tool"})
+    with ProfileStore(tmp_path / "profiles.sqlite3") as store:
+        AppModels(store=store).add("job", prior)
+        stored = store.prior("job")
+        assert stored is not None
+        assert stored.to_dict() == prior.to_dict()
+        assert store.learner("job").prior is not None  # what `hermes graph` builds on
 
 
 def test_a_failing_store_never_stops_learning(

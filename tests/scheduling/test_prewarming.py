@@ -108,6 +108,21 @@ def test_unused_hint_is_counted_with_its_waste_and_failures_never_raise() -> Non
         failing.close()
 
 
+def test_a_keep_awake_charges_its_waste_from_when_the_backend_would_have_slept() -> None:
+    clock, adapter = _Clock(), _Recording("dnn")
+    prewarmer = _prewarmer(adapter, clock)  # idle_sleep_s 10
+    prewarmer.arrived("dnn", "r0")
+    prewarmer.released("dnn")  # idle from 0: it would sleep at 10
+    clock.now = 9.0
+    prewarmer.apply(PlanStep([_hint(action="keep_awake")], None))
+    prewarmer._pool.shutdown(wait=True)  # the keep-awake ran at 9
+    clock.now = 12.0
+    prewarmer.arrived("dnn", "r1")  # awake only because of the hint
+    totals = prewarmer.snapshot()["total"]
+    assert (totals["keep_hints"], totals["hits"]) == (1, 1)
+    assert totals["hint_waste_s"] == pytest.approx(2.0)  # from 10, not from the ping at 9
+
+
 def test_one_wake_in_flight_per_backend_and_unknown_backends_ignored() -> None:
     gate = threading.Event()
     calls: list[Any] = []

@@ -16,8 +16,8 @@ from hermes_agents.sim.plans import AppPlan, CallPlan, VisitPlan
 from hermes_agents.workloads import builtin
 
 
-def two_step_workload() -> Workload:
-    """Plan on a warm CPU pool for 6 s, then infer on a GPU that takes 3 s to wake."""
+def two_step_workload(plan_s: float = 6.0) -> Workload:
+    """Plan on a warm CPU pool for ``plan_s``, then infer on a GPU that takes 3 s to wake."""
     return Workload.from_dict(
         {
             "name": "two-step",
@@ -28,7 +28,7 @@ def two_step_workload() -> Workload:
                         "plan": {
                             "kind": "tool",
                             "backend": "cpu",
-                            "seconds": {"const": 6.0},
+                            "seconds": {"const": plan_s},
                             "next": {"infer": 1.0},
                         },
                         "infer": {"kind": "tool", "backend": "gpu", "seconds": {"const": 1.0}},
@@ -82,6 +82,74 @@ def test_reactive_wakes_at_the_previous_stage_and_lru_keeps_the_backend_awake() 
     _, cold, waste_lru, _ = run("lru", keepalive_s=30.0)
     assert cold.tolist() == [3.0, 0.0, 0.0, 0.0]  # apps 30 s apart: a 35 s idle window
     assert waste_lru > waste
+
+
+def solo_workload() -> Workload:
+    """One stage on a GPU that takes 3 s to wake and sleeps after 10 idle seconds."""
+    return Workload.from_dict(
+        {
+            "name": "solo",
+            "apps": {
+                "job": {
+                    "entry": "infer",
+                    "stages": {
+                        "infer": {"kind": "tool", "backend": "gpu", "seconds": {"const": 1.0}}
+                    },
+                }
+            },
+            "backends": {
+                "gpu": {
+                    "kind": "tool",
+                    "max_concurrency": 4,
+                    "cold_start_s": 3,
+                    "idle_sleep_s": 10,
+                }
+            },
+            "arrivals": {"process": "poisson", "rate_per_s": 1.0, "count": 10},
+        }
+    )
+
+
+def test_hermes_keeps_a_backend_awake_for_apps_yet_to_arrive() -> None:
+    """Apps every 15 s whose first stage runs on the GPU: no run in flight ever asks for it,
+    and off's GPU sleeps 14 s after each app. From the 4th start on (3 gaps seen), the
+    arrival rule keeps it awake: 1 - exp(-10 s / 15 s) ~ 0.49 >= K = 0.3."""
+    job = (VisitPlan("infer", "gpu", StageKind.TOOL, (CallPlan(0, 0, 0, 1.0, 1.0),)),)
+    apps = [AppPlan(i, "job", i * 15.0, job) for i in range(10)]
+    cold = {}
+    for mode in ("off", "hermes-partial", "hermes"):
+        config = SimConfig(policy="gittins", prewarm=mode, prewarm_k=0.3)
+        result = simulate(solo_workload(), config, plans=apps)
+        cold[mode] = result.cold_wait_s.tolist()
+    assert cold["off"] == cold["hermes-partial"] == [3.0] * 10  # in flight only: never hinted
+    assert cold["hermes"][4:] == [0.0] * 6
+    hints = result.prewarm["total"]
+    assert hints["keep_hints"] > 0
+    assert hints["hits"] >= 6
+    assert hints["hint_waste_s"] > 0  # the ledger charges the kept idle seconds
+
+
+def test_hermes_plain_is_the_papers_rule_and_hermes_credits_late_wakes() -> None:
+    """A 2 s stage before a GPU that takes 3 s to wake: the plain rule never wakes it."""
+    workload = two_step_workload(plan_s=2.0)
+    short = [
+        AppPlan(
+            i,
+            "job",
+            i * 30.0,
+            tuple(
+                VisitPlan(stage, backend, StageKind.TOOL, (CallPlan(0, 0, 0, s, s),))
+                for stage, backend, s in (("plan", "cpu", 2.0), ("infer", "gpu", 1.0))
+            ),
+        )
+        for i in range(4)
+    ]
+    waits = {}
+    for mode in ("hermes-plain", "hermes"):
+        result = simulate(workload, SimConfig(prewarm=mode), plans=short)
+        waits[mode] = result.cold_wait_s.tolist()
+    assert waits["hermes-plain"] == [3.0] * 4
+    assert waits["hermes"] == [1.0] * 4  # woken as the app arrives: 2 of the 3 s hidden
 
 
 def test_a_prewarmed_run_reproduces_for_a_seed() -> None:

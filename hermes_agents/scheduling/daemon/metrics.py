@@ -19,6 +19,21 @@ metric                               type     meaning
 ``hermes_leases_expired_total``      counter  silent clients whose slots were reclaimed
 ``hermes_slots_reclaimed_total``     counter  slots given back by clients that vanished
 ===================================  =======  =================================================
+
+With prewarming on (a ``[backends.NAME.prewarm]`` table), per prewarmed backend (label
+``backend``), from the prewarm ledger:
+
+============================================  =======  ========================================
+metric                                        type     meaning
+============================================  =======  ========================================
+``hermes_prewarm_hints_total``                counter  hints applied (wakes and keep-awakes)
+``hermes_prewarm_hits_total``                 counter  hints that had the backend warm in time
+``hermes_prewarm_late_total``                 counter  wakes still running when the app came
+``hermes_prewarm_unused_total``               counter  hints no app used before it slept
+``hermes_prewarm_hidden_seconds_total``       counter  cold-start seconds apps did not wait
+``hermes_prewarm_hint_waste_seconds_total``   counter  warm idle seconds caused by hints
+``hermes_prewarm_warm_failures_total``        counter  warm-ups that failed (no label)
+============================================  =======  ========================================
 """
 
 from __future__ import annotations
@@ -51,6 +66,20 @@ _APP_GAUGES = {
     "runs": ("hermes_app_runs", "gauge", "Active runs of the app class."),
     "best_rank": ("hermes_app_best_rank", "gauge", "Lowest Gittins rank among them (s)."),
 }
+_PREWARM_COUNTERS = {
+    "hints": ("hermes_prewarm_hints_total", "Prewarm hints applied."),
+    "hits": ("hermes_prewarm_hits_total", "Prewarm hints that had the backend warm in time."),
+    "late": ("hermes_prewarm_late_total", "Prewarm wakes still running when the app came."),
+    "unused": ("hermes_prewarm_unused_total", "Prewarm hints no app used before it slept."),
+    "cold_wait_hidden_s": (
+        "hermes_prewarm_hidden_seconds_total",
+        "Cold-start seconds apps did not wait thanks to prewarming.",
+    ),
+    "hint_waste_s": (
+        "hermes_prewarm_hint_waste_seconds_total",
+        "Seconds backends were warm and unused because of prewarm hints.",
+    ),
+}
 _COUNTERS = {
     "unscheduled_calls": ("hermes_unscheduled_calls_total", "Calls clients ran unscheduled."),
     "protocol_errors": ("hermes_protocol_errors_total", "Malformed or refused messages."),
@@ -79,6 +108,19 @@ def _lines(state: Mapping[str, Any]) -> Iterator[str]:
     for key, (name, help_text) in _COUNTERS.items():
         yield f"# HELP {name} {help_text}\n# TYPE {name} counter\n"
         yield f"{name} {state['counters'][key]}\n"
+    prewarm = state.get("prewarm")
+    if prewarm:
+        yield from _prewarm_lines(prewarm)
+
+
+def _prewarm_lines(prewarm: Mapping[str, Any]) -> Iterator[str]:
+    for key, (name, help_text) in _PREWARM_COUNTERS.items():
+        yield f"# HELP {name} {help_text}\n# TYPE {name} counter\n"
+        for row in prewarm["backends"]:
+            yield f'{name}{{backend="{_escape(row["backend"])}"}} {row[key]}\n'
+    name = "hermes_prewarm_warm_failures_total"
+    yield f"# HELP {name} Prewarm warm-ups that failed.\n# TYPE {name} counter\n"
+    yield f"{name} {prewarm['total']['warm_failures']}\n"
 
 
 def _escape(value: object) -> str:

@@ -7,6 +7,9 @@ removes its socket file. Each connection is a line protocol (``protocol.py``) fe
 A connection whose line exceeds ``MAX_MESSAGE_BYTES`` gets a fatal error and is closed; one that
 ends in the middle of a line (truncated) is closed; one that stops reading while the daemon has
 more than ``MAX_PENDING_OUTPUT_BYTES`` for it is closed. Either way its slots come back.
+
+With prewarming on, one timer on the loop (``WarmupTimer``) calls ``flush`` again at the time
+the last prewarm step asked for, so warm-ups fall due without any client message.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import signal
 import socket
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,6 +103,47 @@ class _LineConnection(asyncio.Protocol):
             transport.abort()
 
 
+class WarmupTimer:
+    """One timer handle on ``loop`` that calls ``action`` at a time on the core's ``clock``.
+
+    ``at(when_s)`` arms it, or re-arms it for an earlier time only; ``cancel()`` disarms it.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        clock: Callable[[], float],
+        action: Callable[[], None],
+    ) -> None:
+        self.loop, self.clock, self.action = loop, clock, action
+        self.when_s: float | None = None
+        """The core-clock time it is armed for; None: disarmed."""
+        self._handle: asyncio.TimerHandle | None = None
+
+    def at(self, when_s: float) -> None:
+        """Call ``action`` at ``when_s`` unless it is armed for that time or earlier already."""
+        if self.when_s is not None and self.when_s <= when_s:
+            return
+        self.cancel()
+        # call_later on the core's clock: the loop's own clock need not be the same one
+        delay_s = max(0.0, when_s - self.clock())
+        self._handle = self.loop.call_later(delay_s, self._fire)
+        self.when_s = when_s
+
+    def cancel(self) -> None:
+        """Disarm it."""
+        if self._handle is not None:
+            self._handle.cancel()
+        self._handle, self.when_s = None, None
+
+    def _fire(self) -> None:
+        self._handle, self.when_s = None, None
+        try:
+            self.action()
+        except Exception:  # never let a timer take the loop down
+            logger.exception("the prewarm check failed")
+
+
 def bind_unix_socket(path: Path) -> socket.socket:
     """A listening-ready Unix socket at ``path``, private to this user (mode 0600).
 
@@ -168,9 +213,14 @@ async def serve_forever(
     if listen.metrics_port is not None:
         servers.append(await serve_metrics(service, listen.metrics_port))
     lease_checks = asyncio.create_task(_expire_leases(service))
+    warmups = WarmupTimer(loop, service.core.clock, service.flush)
+    if service.prewarmer is not None:
+        service.on_next_check = warmups.at
     try:
         await stop.wait()
     finally:
+        service.on_next_check = None
+        warmups.cancel()
         lease_checks.cancel()
         for server in servers:
             server.close()

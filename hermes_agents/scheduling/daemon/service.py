@@ -5,6 +5,11 @@ calls ``flush`` after each batch: admissions are decided once per batch and ever
 the session that owns the task. A session that ends (its connection closed, broke, or let its
 lease lapse) gives back every slot it held and withdraws every task it queued; its unfinished
 runs are dropped without teaching the learner.
+
+With a ``prewarmer``, the service drives prewarming as ``LocalScheduler`` does: a grant is an
+arrival at its backend, a release (or a reclaimed running task) ends that call, and after every
+``flush`` the core plans warm-ups (``prewarming.plan_warmups``); the step's ``next_check_s`` goes
+to ``on_next_check``, which the server turns into one timer on its loop that calls ``flush``.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from hermes_agents.scheduling.daemon.protocol import (
     error_message,
 )
 from hermes_agents.scheduling.daemon.snapshot import snapshot
+from hermes_agents.scheduling.models import AppModels
+from hermes_agents.scheduling.prewarming import Prewarmer, plan_warmups
 from hermes_agents.scheduling.state import Usage
 from hermes_agents.version import VERSION
 
@@ -76,12 +83,19 @@ class DaemonService:
         *,
         lease_s: float = 30.0,
         token: str | None = None,
+        prewarmer: Prewarmer | None = None,
     ) -> None:
         if not (math.isfinite(lease_s) and lease_s > 0):
             raise HermesError(f"lease_s must be a positive number of seconds, got {lease_s}")
         self.core = core
         self.lease_s = lease_s
         self.token = token
+        self.prewarmer = prewarmer
+        """Carries the core's prewarm hints to backends (needs a core with a planner)."""
+        self.on_next_check: Callable[[float], None] | None = None
+        """Called with the core-clock time at which to ``flush`` again for prewarming (the
+        server sets it: one timer on its loop)."""
+        self._prewarm_failed = False
         self.started_at_s = core.clock()
         self.counters = Counters()
         self.sessions: dict[int, Session] = {}
@@ -146,8 +160,11 @@ class DaemonService:
             self.end_session(session)
 
     def flush(self) -> None:
-        """Admit what fits now, route each grant to its owner, and send every outbox."""
+        """Admit what fits now, route each grant to its owner, plan warm-ups, and send every
+        outbox."""
         for grant in self.core.schedule():
+            if self.prewarmer is not None:
+                self._tell_prewarmer(self.prewarmer.arrived, grant.backend, grant.run_id)
             owner = self._owners.get(grant.task_id)
             if owner is not None:
                 session, task = owner
@@ -156,6 +173,7 @@ class DaemonService:
                     session.outbox.append(b'{"op":"grant","task":%d,"rank":%r}\n' % (task, rank))
                 else:
                     session.outbox.append(b'{"op":"grant","task":%d}\n' % task)
+        self._plan_warmups()
         for session in list(self.sessions.values()):
             if session.outbox:
                 self._send(session)
@@ -236,6 +254,7 @@ class DaemonService:
         deadline_s = message.get("deadline_s")
         deadline = None if deadline_s is None else self.core.clock() + deadline_s
         core_run = f"{session.session_id}:{run}"
+        self._load_profile(message["app"])
         self.core.start_run(core_run, message["app"], deadline=deadline)
         session.runs[run] = core_run
 
@@ -284,6 +303,12 @@ class DaemonService:
 
     # -- helpers ------------------------------------------------------------------------------
 
+    def _load_profile(self, app: str) -> None:
+        """Start learning ``app`` from what the profile store holds (a no-op once it is known),
+        so a restarted daemon ranks and prewarms an app's first run with its stored profile."""
+        if isinstance(self.core.models, AppModels):
+            self.core.models.add(app)
+
     def _core_run(self, session: Session, run: str, op: str, task: int | None = None) -> str:
         run_id = session.runs.get(run)
         if run_id is None:
@@ -295,10 +320,31 @@ class DaemonService:
         if core_task is None:
             return  # unknown or already released: harmless, as in the core
         self._owners.pop(core_task, None)
+        pending = self.core.tasks.get(core_task)
         self.core.release(core_task, usage)
+        if self.prewarmer is not None and pending is not None and pending.started_at is not None:
+            # a granted call ended, or was reclaimed from a client that went away
+            self._tell_prewarmer(self.prewarmer.released, pending.backend)
         one_call = session.one_call_runs.pop(task, None)
         if one_call is not None:
             self.core.finish_run(one_call, learn=False)  # a one-call app: nothing to learn
+
+    def _plan_warmups(self) -> None:
+        """Start the warm-ups due now; ask to be called again when the step says."""
+        if self.prewarmer is None:
+            return
+        next_check_s = plan_warmups(self.core, self.prewarmer)
+        if next_check_s is not None and self.on_next_check is not None:
+            self._tell_prewarmer(self.on_next_check, next_check_s)
+
+    def _tell_prewarmer(self, event: Callable[..., None], *args: Any) -> None:
+        """Run a prewarming step; a failure is logged once and never reaches a client."""
+        try:
+            event(*args)
+        except Exception:
+            if not self._prewarm_failed:
+                self._prewarm_failed = True
+                logger.warning("prewarming failed; scheduling goes on unaffected", exc_info=True)
 
     def _send(self, session: Session) -> None:
         data = b"".join(session.outbox)

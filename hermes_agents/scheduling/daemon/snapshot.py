@@ -8,23 +8,33 @@ Shape (every number finite; an infinite or unknown rank is ``null``)::
      "apps": [{"app", "runs", "running", "waiting", "best_rank", "attained_s"}],
      "runs": [{"run", "app", "stage", "rank", "attained_s", "running", "waiting", "age_s"}],
      "counters": {"connections", "protocol_errors", "leases_expired", "slots_reclaimed",
-                  "unscheduled_calls"}}
+                  "unscheduled_calls"},
+     "prewarm": null | {"total": {"hints", "wake_hints", "keep_hints", "hits", "late", "unused",
+                                  "covered", "open", "cold_wait_hidden_s", "hint_waste_s",
+                                  "warm_failures"},
+                        "backends": [{"backend", ...the same counters but warm_failures}]}}
 
 ``runs`` lists the best-ranked ``MAX_RUNS_IN_STATUS`` active runs; ``apps`` sums all of them.
+``prewarm`` is null when prewarming is off, else the prewarm ledger's counters
+(``hermes_agents.prewarm.ledger``) in total and for every prewarmed backend.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import TYPE_CHECKING, Any
 
 from hermes_agents.scheduling.core import SchedulerCore
 from hermes_agents.scheduling.daemon.protocol import PROTOCOL_VERSION
+from hermes_agents.scheduling.prewarming import Prewarmer
 from hermes_agents.scheduling.state import UNLIMITED, Run
 from hermes_agents.version import VERSION
 
 if TYPE_CHECKING:
     from hermes_agents.scheduling.daemon.service import DaemonService
+
+logger = logging.getLogger(__name__)
 
 MAX_RUNS_IN_STATUS = 50
 
@@ -51,6 +61,31 @@ def snapshot(service: DaemonService) -> dict[str, Any]:
             "slots_reclaimed": service.counters.slots_reclaimed,
             "unscheduled_calls": service.unscheduled_calls,
         },
+        "prewarm": _prewarm(service.prewarmer),
+    }
+
+
+def _prewarm(prewarmer: Prewarmer | None) -> dict[str, Any] | None:
+    """The prewarm ledger's counters, in total and per prewarmed backend; None when off."""
+    if prewarmer is None:
+        return None
+    try:
+        counts = prewarmer.snapshot()
+    except Exception:  # a status query never fails because of prewarming
+        logger.warning("reading the prewarm counters failed", exc_info=True)
+        return None
+    total = counts.pop("total")
+    zeros = {key: 0 for key in total if key != "warm_failures"}
+    rows = [
+        {"backend": name, **_rounded({**zeros, **counts.get(name, {})})}
+        for name in sorted(set(prewarmer.adapters) | set(counts))
+    ]
+    return {"total": _rounded(total), "backends": rows}
+
+
+def _rounded(counts: dict[str, Any]) -> dict[str, Any]:
+    return {
+        key: round(value, 6) if isinstance(value, float) else value for key, value in counts.items()
     }
 
 
