@@ -55,8 +55,8 @@ EMBEDDINGS_THRESHOLD = 0.3
 """The prewarm threshold K of the embeddings server. A wake reloads a 98 MB model from the
 page cache and keeps it for one idle second, so it is cheap, and a lower K than the default
 0.5 is what docs/prewarming.md advises for cheap warm-ups. With partial credit (a wake that
-finishes after the app arrives still hides part of the reload), rag's rewrite, which is about
-as long as the reload, earns a wake."""
+finishes after the app arrives still hides part of the reload; ``PrewarmSetup``'s default),
+rag's draft, which is about as long as the reload or longer, earns a wake."""
 
 
 @dataclass(frozen=True)
@@ -194,7 +194,7 @@ def hermes_scheduler(
             idle_sleep_s=EMBEDDINGS_SLEEP_S,
         )
         prewarm = PrewarmSetup(
-            {"embeddings": LlamaCppAdapter(embeddings.url)}, {"embeddings": spec}, partial=True
+            {"embeddings": LlamaCppAdapter(embeddings.url)}, {"embeddings": spec}
         )
     return LocalScheduler.in_process(
         examples.example_limits(llm_slots=slots),
@@ -215,8 +215,7 @@ def _forget_stale(store: ProfileStore, priors: Mapping[str, PDGraph | None]) -> 
     """Forget the stored runs of every app whose runs no longer fit its graph; their names."""
     stale = []
     for name, prior in priors.items():
-        runs = store.runs(name) if prior is not None else []
-        if prior is not None and not all(_fits(run, prior) for run in runs):
+        if prior is not None and not all(_fits(run, prior) for run in store.runs(name)):
             store.forget(name)
             stale.append(name)
     return stale

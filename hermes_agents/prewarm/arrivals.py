@@ -71,7 +71,3 @@ class ArrivalRates:
             return 0.0
         exposure_s = state.gaps_s + max(0.0, now_s - state.last_s)
         return state.count / exposure_s if exposure_s > 0 else 0.0
-
-    def classes(self) -> list[str]:
-        """The classes seen so far, sorted."""
-        return sorted(self._classes)

@@ -11,8 +11,7 @@ released, a run moved) and hands it to a ``Prewarmer``, which:
 - feeds the ``PrewarmLedger`` (hits, late, unused, warm waste) for ``snapshot()``.
 
 The scheduler then calls back at the step's ``next_check_s`` (a timer, no polling).
-``plan_warmups(core, prewarmer)`` is that one step, shared by the in-process scheduler and the
-daemon.
+``Prewarmer.step(core)`` is that one step, shared by the in-process scheduler and the daemon.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -75,29 +73,6 @@ class PrewarmSetup:
         return Prewarmer(self.adapters, self.specs, clock=clock)
 
 
-_failing: weakref.WeakSet[Prewarmer] = weakref.WeakSet()
-"""Prewarmers whose last step failed (logged once until a step works again)."""
-
-
-def plan_warmups(core: SchedulerCore, prewarmer: Prewarmer) -> float | None:
-    """One prewarming step: plan on ``core`` from ``prewarmer``'s beliefs and start the hints.
-
-    Returns when to step again (the plan's ``next_check_s``, on the core's clock), or None.
-    Never raises: prewarming never breaks a call. A failure is logged once (until a step works
-    again) and yields None.
-    """
-    try:
-        step = core.plan_warmups(prewarmer.awake())
-        prewarmer.apply(step)
-    except Exception:
-        if prewarmer not in _failing:
-            _failing.add(prewarmer)
-            logger.warning("prewarming failed; calls go on unaffected", exc_info=True)
-        return None
-    _failing.discard(prewarmer)
-    return step.next_check_s
-
-
 @dataclass
 class _Belief:
     """What we last saw of one backend."""
@@ -135,12 +110,31 @@ class Prewarmer:
             max_workers=max(1, len(self.adapters)), thread_name_prefix="hermes-prewarm"
         )
         self._closed = False
+        self._step_failed = False
 
     def awake(self) -> dict[str, bool | None]:
         """The planner's input: True (awake or waking), False (asleep), None (never seen)."""
         now = self.clock()
         with self._lock:
             return {name: self._awake(name, belief, now) for name, belief in self._beliefs.items()}
+
+    def step(self, core: SchedulerCore) -> float | None:
+        """One prewarming step: plan on ``core`` from these beliefs and start the hints.
+
+        Returns when to step again (the plan's ``next_check_s``, on the core's clock), or None.
+        Never raises: prewarming never breaks a call. A failure is logged once (until a step
+        works again) and yields None.
+        """
+        try:
+            planned = core.plan_warmups(self.awake())
+            self.apply(planned)
+        except Exception:
+            if not self._step_failed:
+                self._step_failed = True
+                logger.warning("prewarming failed; calls go on unaffected", exc_info=True)
+            return None
+        self._step_failed = False
+        return planned.next_check_s
 
     def apply(self, step: PlanStep) -> None:
         """Start the step's hints (each on a worker thread); returns at once."""

@@ -18,7 +18,7 @@ from hermes_agents.scheduling.core import SchedulerCore
 from hermes_agents.scheduling.front import Scheduler, Slot
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.policies import Policy, policy_named
-from hermes_agents.scheduling.prewarming import Prewarmer, PrewarmSetup, plan_warmups
+from hermes_agents.scheduling.prewarming import Prewarmer, PrewarmSetup
 from hermes_agents.scheduling.state import UNLIMITED, BackendLimits, Grant, Usage
 
 
@@ -155,7 +155,7 @@ class LocalScheduler(Scheduler):
         """
         if self.prewarmer is None:
             return
-        next_check_s = plan_warmups(self.core, self.prewarmer)
+        next_check_s = self.prewarmer.step(self.core)
         if next_check_s is not None:
             self._check_at(next_check_s)
 

@@ -37,7 +37,6 @@ from hermes_agents.sim.simulator import SimConfig, SimResult, scheduler_cost, si
 
 DEFAULT_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 DEFAULT_KEEPALIVES_S = (15.0, 30.0, 60.0, 120.0, 300.0)
-PLANNED = PLANNED_MODES
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ class SweepSpec:
         ]
         out += [
             (f"{mode} K={k:g}", replace(base, prewarm=mode, prewarm_k=k))
-            for mode in PLANNED
+            for mode in PLANNED_MODES
             for k in self.thresholds
         ]
         return out
@@ -118,7 +117,7 @@ def _cold(runs: list[SimResult]) -> float:
 def _row(label: str, runs: list[SimResult], off_cold_s: float) -> SweepRow:
     config = runs[0].config
     mode = config.prewarm
-    parameter = config.prewarm_k if mode in PLANNED else None
+    parameter = config.prewarm_k if mode in PLANNED_MODES else None
     if mode == "lru":
         parameter = config.keepalive_s
     totals = [r.prewarm.get("total", {}) for r in runs]

@@ -124,14 +124,14 @@ def test_stored_runs_of_an_older_app_version_are_forgotten(tmp_path: Path) -> No
     def run(*stages: str) -> tuple[Visit, ...]:
         return tuple(Visit(stage, StageKind.LLM, "llm", (Call(10, 5),)) for stage in stages)
 
-    stages = {"rewrite": ["retrieve", "answer"], "retrieve": ["answer"], "answer": []}
-    now = structural_prior("rag", "rewrite", stages)
+    stages = {"draft": ["retrieve", "answer"], "retrieve": ["answer"], "answer": []}
+    now = structural_prior("rag", "draft", stages)
     with ProfileStore(tmp_path / "profiles.sqlite3") as store:
-        store.record_run("rag", run("retrieve", "answer"))  # before rewrite was added
-        store.record_run("rag", run("rewrite", "retrieve", "answer"))
-        store.record_run("react", run("rewrite", "retrieve"))
-        store.record_run("react", run("rewrite", "gone"))  # a node that was removed
-        store.record_run("qa", run("rewrite", "answer"))
+        store.record_run("rag", run("retrieve", "answer"))  # before draft was added
+        store.record_run("rag", run("draft", "retrieve", "answer"))
+        store.record_run("react", run("draft", "retrieve"))
+        store.record_run("react", run("draft", "gone"))  # a node that was removed
+        store.record_run("qa", run("draft", "answer"))
         priors = {"rag": now, "react": now, "qa": now, "new": now, "unknown": None}
         assert _forget_stale(store, priors) == ["rag", "react"]
         assert store.runs("rag") == store.runs("react") == []

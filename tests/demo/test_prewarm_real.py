@@ -1,5 +1,5 @@
 """The demo's prewarming on the real servers: rag's embedding call, which comes after its
-rewrite, finds the sleeping embeddings server awake with Hermes and asleep without it.
+draft, finds the sleeping embeddings server awake with Hermes and asleep without it.
 
 As in a second ``hermes demo``, rag's profile comes from the store (runs of an earlier
 process), so the scheduler prices its stages by what they really cost from the start."""
@@ -104,7 +104,7 @@ def test_without_prewarming_rag_meets_the_sleeping_server(
     assert counters == {}
 
 
-def test_with_prewarming_the_server_is_woken_during_the_rewrite(
+def test_with_prewarming_the_server_is_woken_during_the_draft(
     servers: tuple[LlamaServer, LlamaServer], stored: Path, tmp_path: Path
 ) -> None:
     probe, counters = _rag_after_learning(servers, stored, tmp_path, prewarm=True)

@@ -53,3 +53,17 @@ class FakeRun:
 def at(run_id: str, g: PDGraph, stage: str, rank: float = 1.0, walks: int = 200) -> FakeRun:
     """A run of ``g`` at its first visit of ``stage``."""
     return FakeRun(run_id, RemainingDemand(g, walks=walks), stage, rank, g.name, {stage: 1})
+
+
+class ChainModels:
+    """The core's demand models (``DemandModels``): ``chain(plan_s=4.0)`` (plan on cpu for 4 s,
+    then infer on gpu) for the app class ``chain``, fixed, learning nothing."""
+
+    def __init__(self) -> None:
+        self.chain = RemainingDemand(chain(plan_s=4.0), walks=100)
+
+    def demand(self, app: str) -> RemainingDemand | None:
+        return self.chain if app == "chain" else None
+
+    def observe(self, app: str, run: object) -> None:
+        """Nothing to learn."""

@@ -107,7 +107,6 @@ def test_arrival_rates_learn_fade_and_validate() -> None:
     rates.started("a", 10.0)
     assert rates.rate("a", 10.0) == pytest.approx(0.1)
     assert rates.rate("a", 20.0) == pytest.approx(0.05)  # the open gap counts
-    assert rates.classes() == ["a"]
     with pytest.raises(ValidationError, match="decay"):
         ArrivalRates(decay=1.0)
     with pytest.raises(ValidationError, match="min_gaps"):

@@ -4,29 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from hermes_agents.pdgraph import RemainingDemand
 from hermes_agents.prewarm import PlanStep, PrewarmPlanner, WarmupSpec
 from hermes_agents.scheduling import BackendLimits, SchedulerCore, policy_named
-from tests.prewarm.graphs import chain
-
-
-class Models:
-    """One fixed demand model per class (``DemandModels``)."""
-
-    def __init__(self) -> None:
-        self.chain = RemainingDemand(chain(plan_s=4.0), walks=100)
-
-    def demand(self, app: str) -> RemainingDemand | None:
-        return self.chain if app == "chain" else None
-
-    def observe(self, app: str, run: object) -> None:
-        """Nothing to learn."""
+from tests.prewarm.graphs import ChainModels
 
 
 def core(now: list[float], planner: PrewarmPlanner | None) -> SchedulerCore:
     limits = {"cpu": BackendLimits(1), "gpu": BackendLimits(1)}
     return SchedulerCore(
-        limits, policy_named("gittins"), lambda: now[0], models=Models(), planner=planner
+        limits, policy_named("gittins"), lambda: now[0], models=ChainModels(), planner=planner
     )
 
 

@@ -189,7 +189,7 @@ def test_bad_planner_arguments_are_clear_errors() -> None:
 
 def test_a_few_visits_priced_by_the_prior_do_not_skew_the_pace_for_long() -> None:
     pace = Pace()
-    key = ("llm", "rag", "rewrite")
+    key = ("llm", "rag", "draft")
     for _ in range(2):  # the prior prices the call at 2.5 s; it takes 0.2 s
         pace.observe(key, observed_s=0.2, predicted_s=2.5)
     for _ in range(3):  # the learned model prices it at 0.25 s

@@ -17,7 +17,7 @@ from rich.console import Console
 from hermes_agents.backends.base import BackendAdapter, WarmResult
 from hermes_agents.backends.tools import ToolAdapter
 from hermes_agents.commands.status import render as render_status
-from hermes_agents.pdgraph import Call, RemainingDemand, StageKind, Visit
+from hermes_agents.pdgraph import Call, StageKind, Visit
 from hermes_agents.prewarm import PlanStep, PrewarmPlanner, WarmHint, WarmupSpec
 from hermes_agents.scheduling import BackendLimits, SchedulerCore, policy_named
 from hermes_agents.scheduling.daemon.client import listening
@@ -28,7 +28,7 @@ from hermes_agents.scheduling.daemon.snapshot import snapshot
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.prewarming import Prewarmer, PrewarmSetup
 from hermes_agents.store import ProfileStore
-from tests.prewarm.graphs import chain
+from tests.prewarm.graphs import ChainModels
 from tests.scheduling.daemon.procs import short_socket_dir
 from tests.scheduling.daemon.test_service import Peer
 
@@ -42,19 +42,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-class Models:
-    """``chain`` (plan on cpu, 4 s -> infer on gpu) for the app class ``chain``."""
-
-    def __init__(self) -> None:
-        self.chain = RemainingDemand(chain(plan_s=4.0), walks=100)
-
-    def demand(self, app: str) -> RemainingDemand | None:
-        return self.chain if app == "chain" else None
-
-    def observe(self, app: str, run: object) -> None:
-        """Nothing to learn."""
 
 
 class Recorder:
@@ -84,7 +71,7 @@ def _service(
         {"cpu": BackendLimits(1), "gpu": BackendLimits(1)},
         policy_named("gittins"),
         clock,
-        models=Models(),
+        models=ChainModels(),
         planner=planner or setup.planner(),
     )
     return DaemonService(core, prewarmer=setup.prewarmer(clock))
@@ -224,7 +211,7 @@ def test_a_raising_planner_or_prewarmer_never_reaches_a_client(
 
 
 def test_the_snapshot_and_metrics_show_prewarming_only_when_it_is_on() -> None:
-    plain = DaemonService(SchedulerCore({}, policy_named("fcfs"), Clock(), models=Models()))
+    plain = DaemonService(SchedulerCore({}, policy_named("fcfs"), Clock(), models=ChainModels()))
     assert snapshot(plain)["prewarm"] is None
     assert "hermes_prewarm" not in render_metrics(snapshot(plain))
 

@@ -11,25 +11,19 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 import pytest
-from langgraph.graph import END, START, StateGraph
 
-from hermes_agents.langgraph import instrument
 from hermes_agents.local import LlamaServer
-from hermes_agents.openai import OpenAI
 from hermes_agents.scheduling.daemon.client import DaemonScheduler
 from hermes_agents.scheduling.daemon.process import DaemonProcess
 from hermes_agents.store import ProfileStore
-from hermes_agents.tools import tool
+from tests.pause_app import APP, PauseState, pause_app
 from tests.scheduling.daemon.procs import ROOT, short_socket_dir
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
-APP = "pause-app"
-PAUSE_S = 4.0
-"""The tool pause: much longer than the server's idle sleep (1 s), so it sleeps in between."""
 
 CONFIG = """\
 [backends.llm]
@@ -48,13 +42,6 @@ max_concurrency = 4
 """
 
 
-class _State(TypedDict, total=False):
-    question: str
-    notes: str
-    answer: str
-    asleep_before_answer: bool
-
-
 @pytest.fixture(scope="module")
 def sleepy(model_path: Path) -> Iterator[LlamaServer]:
     with LlamaServer(model_path, slots=1, sleep_idle_s=1, threads=1) as server:
@@ -68,49 +55,10 @@ def workdir() -> Iterator[Path]:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def _app(server: LlamaServer, scheduler: DaemonScheduler) -> Any:
-    """think (LLM) -> look_up (a 4 s tool) -> answer (LLM), every call scheduled by the daemon."""
-    client = OpenAI(base_url=server.base_url, api_key="local", hermes_scheduler=scheduler)
-
-    def ask(text: str) -> str:
-        reply = client.chat.completions.create(
-            model=server.model_name,
-            messages=[{"role": "user", "content": text}],
-            max_tokens=4,
-            temperature=0,
-        )
-        return reply.choices[0].message.content or ""
-
-    @tool(backend="tools", scheduler=scheduler)
-    def search(question: str) -> str:
-        time.sleep(PAUSE_S)  # a slow tool: the LLM server falls asleep meanwhile
-        return f"notes on {question}"
-
-    def think(state: _State) -> _State:
-        return {"notes": ask(state["question"])}
-
-    def look_up(state: _State) -> _State:
-        return {"notes": state["notes"] + search(state["question"])}
-
-    def answer(state: _State) -> _State:
-        asleep = server.is_sleeping()  # /props does not wake it
-        return {"answer": ask(state["notes"]), "asleep_before_answer": asleep}
-
-    builder = StateGraph(_State)
-    builder.add_node("think", think)
-    builder.add_node("look_up", look_up)
-    builder.add_node("answer", answer)
-    builder.add_edge(START, "think")
-    builder.add_edge("think", "look_up")
-    builder.add_edge("look_up", "answer")
-    builder.add_edge("answer", END)
-    return instrument(builder.compile(), name=APP, scheduler=scheduler)
-
-
-def _invoke(server: LlamaServer, daemon: DaemonProcess, question: str) -> _State:
+def _invoke(server: LlamaServer, daemon: DaemonProcess, question: str) -> PauseState:
     scheduler = DaemonScheduler(daemon.address)
     try:
-        result: _State = _app(server, scheduler).invoke({"question": question})
+        result: PauseState = pause_app(server, scheduler).invoke({"question": question})
     finally:
         scheduler.close()
     assert scheduler.unscheduled_calls == 0, daemon.log()

@@ -7,26 +7,23 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any
 
 import pytest
-from langgraph.graph import END, START, StateGraph
 
 from hermes_agents.backends.base import BackendAdapter, WarmResult
 from hermes_agents.backends.llamacpp import LlamaCppAdapter
 from hermes_agents.backends.tools import ToolAdapter
 from hermes_agents.cost import CostModel
 from hermes_agents.errors import ValidationError
-from hermes_agents.langgraph import instrument
 from hermes_agents.local import LlamaServer
-from hermes_agents.openai import OpenAI
 from hermes_agents.pdgraph import StageKind
 from hermes_agents.prewarm import PlanStep, WarmHint, WarmupSpec
 from hermes_agents.scheduling import BackendLimits, LocalScheduler
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.prewarming import Prewarmer, PrewarmSetup
 from hermes_agents.store import ProfileStore
-from hermes_agents.tools import tool
+from tests.pause_app import APP, pause_app
 
 
 class _Clock:
@@ -148,59 +145,11 @@ def test_setup_needs_one_adapter_per_spec() -> None:
 
 # --- the real server -------------------------------------------------------------------------
 
-PAUSE_S = 4.0
-"""The tool pause: much longer than the server's idle sleep (1 s), so it sleeps in between."""
-
-
-class _State(TypedDict, total=False):
-    question: str
-    notes: str
-    answer: str
-    asleep_before_answer: bool
-
 
 @pytest.fixture(scope="module")
 def sleepy(model_path: Path) -> Iterator[LlamaServer]:
     with LlamaServer(model_path, slots=1, sleep_idle_s=1) as server:
         yield server
-
-
-def _app(server: LlamaServer, scheduler: LocalScheduler) -> Any:
-    client = OpenAI(base_url=server.base_url, api_key="local", hermes_scheduler=scheduler)
-
-    def ask(text: str) -> str:
-        reply = client.chat.completions.create(
-            model=server.model_name,
-            messages=[{"role": "user", "content": text}],
-            max_tokens=4,
-            temperature=0,
-        )
-        return reply.choices[0].message.content or ""
-
-    @tool(backend="tools", scheduler=scheduler)
-    def search(question: str) -> str:
-        time.sleep(PAUSE_S)  # a slow tool: the LLM server falls asleep meanwhile
-        return f"notes on {question}"
-
-    def think(state: _State) -> _State:
-        return {"notes": ask(state["question"])}
-
-    def look_up(state: _State) -> _State:
-        return {"notes": state["notes"] + search(state["question"])}
-
-    def answer(state: _State) -> _State:
-        asleep = server.is_sleeping()  # /props does not wake it
-        return {"answer": ask(state["notes"]), "asleep_before_answer": asleep}
-
-    builder = StateGraph(_State)
-    builder.add_node("think", think)
-    builder.add_node("look_up", look_up)
-    builder.add_node("answer", answer)
-    builder.add_edge(START, "think")
-    builder.add_edge("think", "look_up")
-    builder.add_edge("look_up", "answer")
-    builder.add_edge("answer", END)
-    return instrument(builder.compile(), name="pause-app", scheduler=scheduler)
 
 
 def _scheduler(server: LlamaServer, store: ProfileStore, *, prewarm: bool) -> LocalScheduler:
@@ -224,15 +173,15 @@ def test_real_server_is_woken_before_the_app_returns(
 ) -> None:
     store = ProfileStore(tmp_path / "profiles.sqlite3")
     scheduler = _scheduler(sleepy, store, prewarm=prewarm)
-    app = _app(sleepy, scheduler)
+    app = pause_app(sleepy, scheduler)
     try:
         app.invoke({"question": "tides"})  # learn: think -> look_up (4 s) -> answer
         # Four more runs like it, replayed from the store: the demand windows fill up (the
         # learner trusts a stage's own samples from 5 on) without 20 more seconds of server.
-        learned = store.runs("pause-app")[-1]
+        learned = store.runs(APP)[-1]
         for _ in range(4):
             assert scheduler.core.models is not None
-            scheduler.core.models.observe("pause-app", learned)
+            scheduler.core.models.observe(APP, learned)
         started = time.monotonic()
         result = app.invoke({"question": "moons"})
         elapsed = time.monotonic() - started

@@ -8,7 +8,7 @@ runs are dropped without teaching the learner.
 
 With a ``prewarmer``, the service drives prewarming as ``LocalScheduler`` does: a grant is an
 arrival at its backend, a release (or a reclaimed running task) ends that call, and after every
-``flush`` the core plans warm-ups (``prewarming.plan_warmups``); the step's ``next_check_s`` goes
+``flush`` the core plans warm-ups (``Prewarmer.step``); the step's ``next_check_s`` goes
 to ``on_next_check``, which the server turns into one timer on its loop that calls ``flush``.
 """
 
@@ -33,7 +33,7 @@ from hermes_agents.scheduling.daemon.protocol import (
 )
 from hermes_agents.scheduling.daemon.snapshot import snapshot
 from hermes_agents.scheduling.models import AppModels
-from hermes_agents.scheduling.prewarming import Prewarmer, plan_warmups
+from hermes_agents.scheduling.prewarming import Prewarmer
 from hermes_agents.scheduling.state import Usage
 from hermes_agents.version import VERSION
 
@@ -333,7 +333,7 @@ class DaemonService:
         """Start the warm-ups due now; ask to be called again when the step says."""
         if self.prewarmer is None:
             return
-        next_check_s = plan_warmups(self.core, self.prewarmer)
+        next_check_s = self.prewarmer.step(self.core)
         if next_check_s is not None and self.on_next_check is not None:
             self._tell_prewarmer(self.on_next_check, next_check_s)
 
