@@ -20,21 +20,26 @@ from hermes_agents.pdgraph import (
     Visit,
     Workload,
 )
-from hermes_agents.tools import tool
 from hermes_agents.version import VERSION
 
 __version__ = VERSION
 
 if TYPE_CHECKING:  # typed for users; imported lazily at run time (below)
-    from hermes_agents.langgraph import instrument
+    from hermes_agents.dropins.langgraph import instrument
+    from hermes_agents.dropins.tools import tool
 
 
 def __getattr__(name: str) -> object:
-    """``instrument`` loads LangGraph on first use only (``hermes --help`` stays fast)."""
+    """``instrument`` and ``tool`` load on first use only: importing ``hermes_agents`` loads no
+    LangChain, SQLite, httpx, matplotlib or rich (``hermes --help`` stays fast)."""
     if name == "instrument":
-        from hermes_agents.langgraph import instrument
+        from hermes_agents.dropins.langgraph import instrument
 
         return instrument
+    if name == "tool":
+        from hermes_agents.dropins.tools import tool
+
+        return tool
     raise AttributeError(f"module 'hermes_agents' has no attribute {name!r}")
 
 

@@ -13,8 +13,6 @@ start with the file's path and name the table and key, e.g.
 
 from __future__ import annotations
 
-import difflib
-import json
 import math
 import re
 import tomllib
@@ -25,6 +23,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from hermes_agents import settings
+from hermes_agents.config_fields import field_name, got, reject_unknown, table_name
 from hermes_agents.cost import LLM_COST_FIELDS, CostModel, LLMCost
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph.model import StageKind
@@ -61,56 +60,27 @@ BACKEND_KEYS: frozenset[str] = frozenset(
 _TOP_LEVEL_KEYS = frozenset({"scheduler", "backends", "prewarm"})
 _SCHEDULER_KEYS = frozenset({"policy"})
 _KINDS = ", ".join(repr(kind.value) for kind in StageKind)
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _URL = re.compile(r"https?://[^\s/?#@]+(?:[/?#]\S*)?")
-
-
-def _table(*keys: str) -> str:
-    """A TOML table path such as ``backends.llama`` (keys quoted where TOML needs it)."""
-    return ".".join(
-        k if _BARE_KEY.fullmatch(k) else json.dumps(k, ensure_ascii=False) for k in keys
-    )
-
-
-def _field(key: str) -> str:
-    return f"field {key!r}"
-
-
-def _got(value: object) -> str:
-    return f"{type(value).__name__} {value!r}"
-
-
-def _reject_unknown(data: Mapping[str, Any], allowed: frozenset[str], *where: str) -> None:
-    """Raise naming the keys of ``data`` outside ``allowed``, with the allowed keys listed."""
-    unknown = sorted(str(key) for key in data if key not in allowed)
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
-        guess = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValidationError(
-            f"unknown key(s) {', '.join(map(repr, unknown))}{guess}; "
-            f"allowed keys: {', '.join(sorted(allowed))}",
-            *where,
-        )
 
 
 def _kind(value: object) -> StageKind:
     if isinstance(value, str) and value in {kind.value for kind in StageKind}:
         return StageKind(value)
     problem = "is required" if value is None else f"unknown kind {value!r}"
-    raise ValidationError(f"{problem}; set kind = one of {_KINDS}", _field("kind"))
+    raise ValidationError(f"{problem}; set kind = one of {_KINDS}", field_name("kind"))
 
 
 def _positive_int(value: object, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError(f"must be an integer >= 1, got {_got(value)}", _field(key))
+        raise ValidationError(f"must be an integer >= 1, got {got(value)}", field_name(key))
     return value
 
 
 def _seconds(value: object, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationError(f"must be a number of seconds, got {_got(value)}", _field(key))
+        raise ValidationError(f"must be a number of seconds, got {got(value)}", field_name(key))
     if not (math.isfinite(value) and value >= 0):
-        raise ValidationError(f"must be finite and >= 0, got {value!r}", _field(key))
+        raise ValidationError(f"must be finite and >= 0, got {value!r}", field_name(key))
     return float(value)
 
 
@@ -118,7 +88,7 @@ def _url(value: object, key: str) -> str:
     if not isinstance(value, str) or not _URL.fullmatch(value):
         example = "'http://127.0.0.1:8080'"
         problem = f"must be an http:// or https:// URL such as {example}, got {value!r}"
-        raise ValidationError(problem, _field(key))
+        raise ValidationError(problem, field_name(key))
     return value
 
 
@@ -145,11 +115,13 @@ class BackendConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ValidationError(f"must be a non-empty string, got {self.name!r}", _field("name"))
+            raise ValidationError(
+                f"must be a non-empty string, got {self.name!r}", field_name("name")
+            )
         try:
             self._normalise()
         except ValidationError as error:
-            raise error.within(_table("backends", self.name)) from None
+            raise error.within(table_name("backends", self.name)) from None
 
     def _normalise(self) -> None:
         kind = _kind(self.kind)
@@ -164,9 +136,9 @@ class BackendConfig:
         }
         if budget is not None and kind == StageKind.TOOL:
             problem = "tool calls carry no tokens, so a token budget never applies; remove it"
-            raise ValidationError(problem, _field("token_budget"))
+            raise ValidationError(problem, field_name("token_budget"))
         if self.cost is not None and kind != StageKind.LLM:
-            raise ValidationError("a cost profile applies to llm backends only", _field("cost"))
+            raise ValidationError("a cost profile applies to llm backends only", field_name("cost"))
         for name, value in values.items():
             object.__setattr__(self, name, value)
 
@@ -189,16 +161,16 @@ class Config:
         backends = MappingProxyType(dict(self.backends))
         for name, backend in backends.items():
             if not isinstance(backend, BackendConfig) or backend.name != name:
-                where = _table("backends", str(name))
+                where = table_name("backends", str(name))
                 raise ValidationError(f"expected the BackendConfig named {name!r}", where)
         object.__setattr__(self, "backends", backends)
         for name in self.prewarm.backends if self.prewarm is not None else ():
             if name not in backends:
                 problem = f"backend {name!r} is prewarmed but not configured; add [backends.{name}]"
-                raise ValidationError(problem, _table("backends", name, "prewarm"))
+                raise ValidationError(problem, table_name("backends", name, "prewarm"))
         if not isinstance(self.policy, str) or not self.policy.strip():
-            problem = f"must name a policy, such as {DEFAULT_POLICY!r}; got {_got(self.policy)}"
-            raise ValidationError(problem, "scheduler", _field("policy"))
+            problem = f"must name a policy, such as {DEFAULT_POLICY!r}; got {got(self.policy)}"
+            raise ValidationError(problem, "scheduler", field_name("policy"))
 
     def __hash__(self) -> int:
         return hash((tuple(sorted(self.backends.items())), self.policy, self.source))
@@ -211,7 +183,8 @@ class Config:
         known = ", ".join(map(repr, sorted(self.backends))) or "none"
         raise ValidationError(
             f"backend {name!r} is not configured (configured backends: {known}); add a "
-            f"[{_table('backends', name)}] table with kind = one of {_KINDS} to the config file",
+            f"[{table_name('backends', name)}] table with kind = one of {_KINDS} to the "
+            "config file",
             "" if self.source is None else str(self.source),
         )
 
@@ -222,17 +195,17 @@ class Config:
 
 
 def _backend(name: str, data: object) -> BackendConfig:
-    where = _table("backends", name)
+    where = table_name("backends", name)
     if not isinstance(data, Mapping):
-        raise ValidationError(f"must be a table [{where}] with a kind, got {_got(data)}", where)
-    _reject_unknown(data, BACKEND_KEYS | LLM_COST_FIELDS, where)
+        raise ValidationError(f"must be a table [{where}] with a kind, got {got(data)}", where)
+    reject_unknown(data, BACKEND_KEYS | LLM_COST_FIELDS, where)
     cost_keys = sorted(key for key in data if key in LLM_COST_FIELDS)
     if cost_keys and data.get("kind") != StageKind.LLM:
         raise ValidationError(
             f"cost key(s) {', '.join(cost_keys)} apply to llm backends only; remove them "
             'or set kind = "llm"',
             where,
-            _field(cost_keys[0]),
+            field_name(cost_keys[0]),
         )
     cost = LLMCost.from_mapping({k: data[k] for k in cost_keys}, where) if cost_keys else None
     kind: Any = data.get("kind")  # BackendConfig checks it, and says so when it is missing
@@ -241,15 +214,15 @@ def _backend(name: str, data: object) -> BackendConfig:
 
 
 def _parse(data: Mapping[str, Any], source: Path | None) -> Config:
-    _reject_unknown(data, _TOP_LEVEL_KEYS)
+    reject_unknown(data, _TOP_LEVEL_KEYS)
     scheduler = data.get("scheduler", {})
     if not isinstance(scheduler, Mapping):
-        raise ValidationError(f"must be a table [scheduler], got {_got(scheduler)}", "scheduler")
-    _reject_unknown(scheduler, _SCHEDULER_KEYS, "scheduler")
+        raise ValidationError(f"must be a table [scheduler], got {got(scheduler)}", "scheduler")
+    reject_unknown(scheduler, _SCHEDULER_KEYS, "scheduler")
     backends = data.get("backends", {})
     if not isinstance(backends, Mapping):
         raise ValidationError(
-            f"must hold one [backends.NAME] table per backend, got {_got(backends)}", "backends"
+            f"must hold one [backends.NAME] table per backend, got {got(backends)}", "backends"
         )
     parsed = {str(name): _backend(str(name), body) for name, body in backends.items()}
     from hermes_agents.config_prewarm import parse_prewarm  # it builds on this module

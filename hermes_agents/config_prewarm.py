@@ -28,7 +28,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from hermes_agents.backends.base import BackendAdapter, adapter_for, default_registry, describe
-from hermes_agents.config import _field, _got, _reject_unknown, _table
+from hermes_agents.config_fields import field_name, got, reject_unknown, table_name
 from hermes_agents.errors import ValidationError
 from hermes_agents.prewarm.spec import DEFAULT_THRESHOLD, WarmupSpec
 
@@ -95,7 +95,7 @@ class PrewarmConfig:
         for name, entry in self.backends.items():
             if entry.spec.backend != name:
                 problem = f"its spec is for backend {entry.spec.backend!r}"
-                raise ValidationError(problem, _table("backends", name, "prewarm"))
+                raise ValidationError(problem, table_name("backends", name, "prewarm"))
         object.__setattr__(self, "backends", MappingProxyType(dict(self.backends)))
         object.__setattr__(self, "memory", MappingProxyType(dict(self.memory)))
 
@@ -135,19 +135,19 @@ def parse_prewarm(
 
 def _settings(data: object) -> tuple[bool | None, dict[str, float]]:
     if not isinstance(data, Mapping):
-        raise ValidationError(f"must be a table [prewarm], got {_got(data)}", "prewarm")
-    _reject_unknown(data, PREWARM_KEYS, "prewarm")
+        raise ValidationError(f"must be a table [prewarm], got {got(data)}", "prewarm")
+    reject_unknown(data, PREWARM_KEYS, "prewarm")
     partial = data.get("partial")
     if partial is not None and not isinstance(partial, bool):
-        problem = f"must be true or false, got {_got(partial)}"
-        raise ValidationError(problem, "prewarm", _field("partial"))
+        problem = f"must be true or false, got {got(partial)}"
+        raise ValidationError(problem, "prewarm", field_name("partial"))
     memory = data.get("memory", {})
-    where = _table("prewarm", "memory")
+    where = table_name("prewarm", "memory")
     if not isinstance(memory, Mapping):
         problem = (
-            f"must be a table of pool = budget, e.g. memory = {{ gpu = 80 }}; got {_got(memory)}"
+            f"must be a table of pool = budget, e.g. memory = {{ gpu = 80 }}; got {got(memory)}"
         )
-        raise ValidationError(problem, "prewarm", _field("memory"))
+        raise ValidationError(problem, "prewarm", field_name("memory"))
     budgets = {
         str(pool): _positive(budget, str(pool), "the pool's budget", where)
         for pool, budget in memory.items()
@@ -156,11 +156,11 @@ def _settings(data: object) -> tuple[bool | None, dict[str, float]]:
 
 
 def _backend(backend: BackendConfig, data: object, budgets: Mapping[str, float]) -> BackendPrewarm:
-    where = _table("backends", backend.name, "prewarm")
+    where = table_name("backends", backend.name, "prewarm")
     if not isinstance(data, Mapping):
         problem = f'must be a table [{where}] with an adapter (e.g. adapter = "llamacpp")'
-        raise ValidationError(f"{problem}, got {_got(data)}", where)
-    _reject_unknown(data, BACKEND_PREWARM_KEYS, where)
+        raise ValidationError(f"{problem}, got {got(data)}", where)
+    reject_unknown(data, BACKEND_PREWARM_KEYS, where)
     idle_sleep_s = _idle_sleep_s(backend)
     try:
         adapter = _adapter(data.get("adapter"))
@@ -183,9 +183,9 @@ def _adapter(value: object) -> str:
     if value is None:
         kinds = ", ".join(default_registry.kinds())
         problem = f"is required: the adapter that wakes the backend, one of {kinds}"
-        raise ValidationError(problem, _field("adapter"))
+        raise ValidationError(problem, field_name("adapter"))
     if not isinstance(value, str):
-        raise ValidationError(f"must be an adapter name, got {_got(value)}", _field("adapter"))
+        raise ValidationError(f"must be an adapter name, got {got(value)}", field_name("adapter"))
     default_registry.factory(value)  # unknown names raise, with a "did you mean"
     return value
 
@@ -195,10 +195,10 @@ def _warmup_s(value: object, backend: BackendConfig) -> float:
         if backend.cold_start_s > 0:
             return backend.cold_start_s
         raise ValidationError(
-            f"is missing and [{_table('backends', backend.name)}] cold_start_s is "
+            f"is missing and [{table_name('backends', backend.name)}] cold_start_s is "
             f"{backend.cold_start_s:g}: set warmup_s here, or cold_start_s there, to the seconds "
             "the backend takes to wake (> 0)",
-            _field("warmup_s"),
+            field_name("warmup_s"),
         )
     return _positive(value, "warmup_s", "seconds the backend takes to wake")
 
@@ -207,7 +207,7 @@ def _threshold(value: object) -> float:
     number = _number(value, "threshold")
     if not 0 < number <= 1:
         problem = f"must be in (0, 1], got {value!r}; {DEFAULT_THRESHOLD} is the default"
-        raise ValidationError(problem, _field("threshold"))
+        raise ValidationError(problem, field_name("threshold"))
     return number
 
 
@@ -215,8 +215,8 @@ def _idle_sleep_s(backend: BackendConfig) -> float | None:
     if backend.idle_sleep_s == 0:
         raise ValidationError(
             "must be > 0 on a prewarmed backend (leave it out if the backend never sleeps)",
-            _table("backends", backend.name),
-            _field("idle_sleep_s"),
+            table_name("backends", backend.name),
+            field_name("idle_sleep_s"),
         )
     return backend.idle_sleep_s
 
@@ -228,39 +228,39 @@ def _pool(data: Mapping[str, Any], budgets: Mapping[str, float]) -> dict[str, An
     if pool is None or memory is None:
         given, missing = ("pool", "memory") if memory is None else ("memory", "pool")
         problem = f"{given} needs {missing}: give both (the pool and what the backend takes of it)"
-        raise ValidationError(problem, _field(missing))
+        raise ValidationError(problem, field_name(missing))
     if not isinstance(pool, str) or not pool:
-        raise ValidationError(f"must name a memory pool, got {_got(pool)}", _field("pool"))
+        raise ValidationError(f"must name a memory pool, got {got(pool)}", field_name("pool"))
     if pool not in budgets:
         close = difflib.get_close_matches(pool, sorted(budgets), n=1)
         guess = f" (did you mean {close[0]!r}?)" if close else ""
         raise ValidationError(
             f"pool {pool!r} has no budget{guess}; add it to [prewarm], e.g. "
-            f"memory = {{ {_table(pool)} = 80 }}",
-            _field("pool"),
+            f"memory = {{ {table_name(pool)} = 80 }}",
+            field_name("pool"),
         )
     return {"pool": pool, "memory": _positive(memory, "memory", "what it takes of its pool")}
 
 
 def _options(value: object) -> dict[str, Any]:
     if not isinstance(value, Mapping):
-        problem = f'must be a table of adapter options, e.g. {{ model = "..." }}; got {_got(value)}'
-        raise ValidationError(problem, _field("options"))
+        problem = f'must be a table of adapter options, e.g. {{ model = "..." }}; got {got(value)}'
+        raise ValidationError(problem, field_name("options"))
     return {str(key): option for key, option in value.items()}
 
 
 def _check_builds(entry: BackendPrewarm, backend: str) -> None:
     """Build the adapter once, and close it: its own checks of the options run now."""
-    where = _table("backends", backend, "prewarm", "options")
+    where = table_name("backends", backend, "prewarm", "options")
     for key, why in _SET_BY_HERMES.items():
         if key in entry.options:
-            problem = f"is set by hermes: {why.format(backend=_table('backends', backend))}"
-            raise ValidationError(f"{problem}; remove it", where, _field(key))
+            problem = f"is set by hermes: {why.format(backend=table_name('backends', backend))}"
+            raise ValidationError(f"{problem}; remove it", where, field_name(key))
     if entry.base_url is None and _needs_base_url(entry.adapter):
         raise ValidationError(
             f"the {entry.adapter} adapter needs the server's URL: set base_url",
-            _table("backends", backend),
-            _field("base_url"),
+            table_name("backends", backend),
+            field_name("base_url"),
         )
     try:
         entry.build().close()
@@ -282,7 +282,7 @@ def _needs_base_url(adapter: str) -> bool:
 
 def _number(value: object, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValidationError(f"must be a finite number, got {_got(value)}", _field(key))
+        raise ValidationError(f"must be a finite number, got {got(value)}", field_name(key))
     return float(value)
 
 
@@ -292,6 +292,6 @@ def _positive(value: object, key: str, meaning: str, *where: str) -> float:
         or not isinstance(value, int | float)
         or not (math.isfinite(value) and value > 0)
     ):
-        problem = f"must be a finite number > 0 ({meaning}), got {_got(value)}"
-        raise ValidationError(problem, *where, _field(key))
+        problem = f"must be a finite number > 0 ({meaning}), got {got(value)}"
+        raise ValidationError(problem, *where, field_name(key))
     return float(value)

@@ -11,9 +11,10 @@ True
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
-from langchain_core.runnables.config import var_child_runnable_config
+_RUNNABLE_CONFIG = "langchain_core.runnables.config"
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,14 @@ class NodeContext:
 
 
 def current_node() -> NodeContext | None:
-    """The outermost graph's node running in this context, or None outside any graph."""
-    config = var_child_runnable_config.get()
+    """The outermost graph's node running in this context, or None outside any graph.
+
+    Imports nothing: where LangChain was never imported, no graph can be running.
+    """
+    runnable_config = sys.modules.get(_RUNNABLE_CONFIG)
+    if runnable_config is None:
+        return None
+    config = runnable_config.var_child_runnable_config.get()
     if not config:
         return None
     metadata = config.get("metadata") or {}

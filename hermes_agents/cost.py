@@ -34,7 +34,7 @@ from __future__ import annotations
 import enum
 import math
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, get_args
 
@@ -45,13 +45,14 @@ from hermes_agents.errors import ValidationError
 
 __all__ = [
     "LLM_COST_FIELDS",
-    "CallObservation",
+    "RATE_FIELDS",
     "CostModel",
     "FanoutMode",
     "KVTier",
     "LLMCost",
+    "checked_number",
+    "checked_tier",
     "combine_fanout",
-    "fit",
 ]
 
 
@@ -67,8 +68,8 @@ FanoutMode = Literal["sum", "max"]
 """How one stage visit's parallel calls combine: total work ("sum") or critical path ("max")."""
 
 _FANOUT_MODES: tuple[str, ...] = get_args(FanoutMode)
-_RATES = ("prefill_s_per_token", "decode_s_per_token", "request_s")
-LLM_COST_FIELDS: frozenset[str] = frozenset({*_RATES, "kv_tier", "kv_load_s_per_token"})
+RATE_FIELDS = ("prefill_s_per_token", "decode_s_per_token", "request_s")
+LLM_COST_FIELDS: frozenset[str] = frozenset({*RATE_FIELDS, "kv_tier", "kv_load_s_per_token"})
 """The keys of an LLM cost profile in config and workload files (see ``LLMCost.from_mapping``)."""
 
 _DEFAULT_LOAD: Mapping[KVTier, float] = types.MappingProxyType(
@@ -80,7 +81,7 @@ def _tiers() -> str:
     return ", ".join(repr(t.value) for t in KVTier)
 
 
-def _number(value: object, *location: str) -> float:
+def checked_number(value: object, *location: str) -> float:
     """Return ``value`` as a finite non-negative float, or raise naming ``location``."""
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
         raise ValidationError(
@@ -92,7 +93,7 @@ def _number(value: object, *location: str) -> float:
     return number
 
 
-def _tier(value: object, *location: str) -> KVTier:
+def checked_tier(value: object, *location: str) -> KVTier:
     """Return ``value`` as a ``KVTier``, or raise listing the tier names."""
     if isinstance(value, str) and value in {t.value for t in KVTier}:
         return KVTier(value)
@@ -122,8 +123,8 @@ def _load_map(data: object) -> Mapping[KVTier, float]:
         raise ValidationError(f"expected a mapping of tier to s/token, got {data!r}", where)
     merged = dict(_DEFAULT_LOAD)
     for key, rate in data.items():
-        tier = _tier(key, where)
-        merged[tier] = _number(rate, where, f"tier '{tier.value}'")
+        tier = checked_tier(key, where)
+        merged[tier] = checked_number(rate, where, f"tier '{tier.value}'")
     return types.MappingProxyType(merged)
 
 
@@ -145,21 +146,21 @@ class LLMCost:
     kv_tier: KVTier = KVTier.GPU
 
     def __post_init__(self) -> None:
-        for name in _RATES:
-            object.__setattr__(self, name, _number(getattr(self, name), f"field '{name}'"))
+        for name in RATE_FIELDS:
+            object.__setattr__(self, name, checked_number(getattr(self, name), f"field '{name}'"))
         object.__setattr__(self, "kv_load_s_per_token", _load_map(self.kv_load_s_per_token))
-        object.__setattr__(self, "kv_tier", _tier(self.kv_tier, "field 'kv_tier'"))
+        object.__setattr__(self, "kv_tier", checked_tier(self.kv_tier, "field 'kv_tier'"))
 
     def __hash__(self) -> int:
         loads = tuple(self.kv_load_s_per_token[t] for t in KVTier)
-        return hash((*(getattr(self, n) for n in _RATES), loads, self.kv_tier))
+        return hash((*(getattr(self, n) for n in RATE_FIELDS), loads, self.kv_tier))
 
     def _load_and_prefill(
         self, prompt_tokens: ArrayLike, cached_tokens: ArrayLike, tier: KVTier | None
     ) -> NDArray[np.float64]:
         prompt = _tokens(prompt_tokens, "prompt_tokens")
         cached = np.minimum(_tokens(cached_tokens, "cached_tokens"), prompt)
-        tier = _tier(self.kv_tier if tier is None else tier, "argument 'tier'")
+        tier = checked_tier(self.kv_tier if tier is None else tier, "argument 'tier'")
         rate = self.kv_load_s_per_token[tier]
         return np.asarray(
             self.request_s + rate * cached + self.prefill_s_per_token * (prompt - cached)
@@ -196,7 +197,7 @@ class LLMCost:
         prompt = _count(prompt_tokens, "prompt_tokens")
         cached = min(_count(cached_tokens, "cached_tokens"), prompt)
         rate = self.kv_load_s_per_token[
-            _tier(self.kv_tier if tier is None else tier, "argument 'tier'")
+            checked_tier(self.kv_tier if tier is None else tier, "argument 'tier'")
         ]
         ttft = self.request_s + rate * cached + self.prefill_s_per_token * (prompt - cached)
         return ttft + self.decode_s_per_token * _count(output_tokens, "output_tokens")
@@ -211,9 +212,10 @@ class LLMCost:
                 f"unknown cost key(s) {', '.join(map(repr, unknown))}; allowed keys: {allowed}",
                 *location,
             )
-        rates = {n: _number(data[n], *location, f"field '{n}'") for n in _RATES if n in data}
+        given = [name for name in RATE_FIELDS if name in data]
+        rates = {n: checked_number(data[n], *location, f"field '{n}'") for n in given}
         try:
-            tier = _tier(data.get("kv_tier", "gpu"), "field 'kv_tier'")
+            tier = checked_tier(data.get("kv_tier", "gpu"), "field 'kv_tier'")
             loads = _load_map(data.get("kv_load_s_per_token", {}))
         except ValidationError as error:
             raise error.within(*location) from None
@@ -222,135 +224,8 @@ class LLMCost:
     def to_mapping(self) -> dict[str, object]:
         """The config form of this profile; ``from_mapping`` reads it back to an equal value."""
         loads = {t.value: self.kv_load_s_per_token[t] for t in KVTier}
-        rates: dict[str, object] = {n: getattr(self, n) for n in _RATES}
+        rates: dict[str, object] = {n: getattr(self, n) for n in RATE_FIELDS}
         return {**rates, "kv_tier": self.kv_tier.value, "kv_load_s_per_token": loads}
-
-
-@dataclass(frozen=True)
-class CallObservation:
-    """One measured LLM call: token counts, the cache tier, and the seconds it took."""
-
-    prompt_tokens: int
-    output_tokens: int
-    seconds: float
-    cached_tokens: int = 0
-    tier: KVTier = KVTier.GPU
-
-    def __post_init__(self) -> None:
-        for name in ("prompt_tokens", "output_tokens", "cached_tokens"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
-                raise ValidationError(f"expected an int >= 0, got {value!r}", f"field '{name}'")
-        object.__setattr__(self, "seconds", _number(self.seconds, "field 'seconds'"))
-        object.__setattr__(self, "tier", _tier(self.tier, "field 'tier'"))
-
-
-def _design(
-    observations: Sequence[CallObservation],
-) -> tuple[list[str], NDArray[np.float64], NDArray[np.float64]]:
-    """Feature names, design matrix and targets; all-zero feature columns are left out."""
-    prompt = np.array([o.prompt_tokens for o in observations], dtype=np.float64)
-    cached = np.minimum([o.cached_tokens for o in observations], prompt)
-    tiers = np.array([o.tier.value for o in observations])
-    columns = {
-        "request_s": np.ones_like(prompt),
-        "prefill_s_per_token": prompt - cached,
-        "decode_s_per_token": np.array([o.output_tokens for o in observations], dtype=np.float64),
-    }
-    for tier in KVTier:
-        columns[tier.value] = np.where(tiers == tier.value, cached, 0.0)
-    names = [name for name, column in columns.items() if np.any(column != 0)]
-    design = np.column_stack([columns[name] for name in names])
-    return names, design, np.array([o.seconds for o in observations], dtype=np.float64)
-
-
-_LABELS = {
-    "request_s": "the constant term (request_s)",
-    "prefill_s_per_token": "uncached prompt tokens",
-    "decode_s_per_token": "output tokens",
-}
-
-
-def _label(name: str) -> str:
-    return _LABELS.get(name, f"cached tokens in tier '{name}'")
-
-
-def _check_identifiable(names: list[str], design: NDArray[np.float64]) -> None:
-    """Raise unless each column is linearly independent of the columns before it."""
-    where = "argument 'observations'"
-    if design.shape[0] < design.shape[1]:
-        raise ValidationError(
-            f"need at least {design.shape[1]} observations to fit {', '.join(names)}, "
-            f"got {design.shape[0]}; record more calls",
-            where,
-        )
-    scaled = design / np.linalg.norm(design, axis=0)
-    for j in range(1, len(names)):
-        if np.linalg.matrix_rank(scaled[:, : j + 1]) <= j:
-            others = ", ".join(_label(n) for n in names[:j])
-            raise ValidationError(
-                f"cannot identify the coefficient of {_label(names[j])}: it is a linear "
-                f"combination of {others} in these observations; vary {_label(names[j])} "
-                "independently across calls",
-                where,
-            )
-
-
-def _nnls_solve(
-    a: NDArray[np.float64],
-    b: NDArray[np.float64],
-    x: NDArray[np.float64],
-    passive: NDArray[np.bool_],
-) -> NDArray[np.float64]:
-    """Lawson-Hanson inner loop: least squares on the passive set, stepping back while < 0."""
-    while True:
-        s = np.zeros_like(x)
-        s[passive] = np.linalg.lstsq(a[:, passive], b, rcond=None)[0]
-        if np.all(s[passive] > 0):
-            return s
-        bad = np.flatnonzero(passive & (s <= 0))
-        steps = x[bad] / np.maximum(x[bad] - s[bad], np.finfo(np.float64).tiny)
-        k = int(np.argmin(steps))
-        x = x + steps[k] * (s - x)
-        passive[bad[k]] = False
-        passive &= x > 0
-        x[~passive] = 0.0
-
-
-def _nnls(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Non-negative least squares, ``argmin ||a x - b||`` over ``x >= 0`` (Lawson-Hanson)."""
-    x = np.zeros(a.shape[1])
-    passive = np.zeros(a.shape[1], dtype=bool)
-    tol = 10 * np.finfo(np.float64).eps * np.linalg.norm(a, 1) * max(a.shape)
-    for _ in range(3 * a.shape[1] + 1):
-        gain = np.where(passive, -np.inf, a.T @ (b - a @ x))
-        j = int(np.argmax(gain))
-        if gain[j] <= tol:
-            break
-        passive[j] = True
-        x = _nnls_solve(a, b, x, passive)
-        passive = x > 0
-    return np.maximum(x, 0.0)
-
-
-def fit(observations: Sequence[CallObservation], base: LLMCost | None = None) -> LLMCost:
-    """Calibrate an ``LLMCost`` from measured calls by non-negative least squares.
-
-    Fits ``request_s``, the prefill and decode rates, and the load rate of every tier seen with
-    cached tokens; features never seen (all-zero columns) and ``kv_tier`` keep ``base``'s values.
-    """
-    base = LLMCost() if base is None else base
-    if not observations:
-        raise ValidationError(
-            "no observations to fit; record some calls", "argument 'observations'"
-        )
-    names, design, target = _design(observations)
-    _check_identifiable(names, design)
-    norms = np.linalg.norm(design, axis=0)
-    fitted = dict(zip(names, (_nnls(design / norms, target) / norms).tolist(), strict=True))
-    loads = {t: fitted.get(t.value, base.kv_load_s_per_token[t]) for t in KVTier}
-    rates = {n: fitted.get(n, getattr(base, n)) for n in _RATES}
-    return LLMCost(**rates, kv_load_s_per_token=loads, kv_tier=base.kv_tier)
 
 
 def combine_fanout(call_seconds: NDArray[np.float64], mode: FanoutMode) -> float:

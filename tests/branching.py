@@ -10,7 +10,7 @@ from langgraph.graph import END, START, StateGraph
 
 from hermes_agents.context import current_node
 from hermes_agents.scheduling import Usage
-from hermes_agents.scheduling.front import Scheduler
+from hermes_agents.scheduling.interface import Scheduler
 
 
 class State(TypedDict, total=False):

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Sequence
 
-from hermes_agents.pdgraph import Call, RemainingDemand, Visit
+from hermes_agents.pdgraph import Call, PDGraph, RemainingDemand, Visit
 from hermes_agents.scheduling import BackendLimits, LocalScheduler, SchedulerCore, policy_named
 from hermes_agents.scheduling.state import UNLIMITED
 
@@ -41,6 +41,12 @@ class RecordingModels:
 
     def observe(self, app: str, run: Sequence[Visit]) -> None:
         self.runs.append((app, run))
+
+    def add(self, app: str, prior: PDGraph | None = None) -> None:
+        """Priors change nothing here."""
+
+    def graph(self, app: str) -> PDGraph | None:
+        return None
 
     def calls(self) -> list[Call]:
         """Every call of every recorded run, in order."""

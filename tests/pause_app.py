@@ -12,7 +12,7 @@ from langgraph.graph import END, START, StateGraph
 from hermes_agents.langgraph import instrument
 from hermes_agents.local import LlamaServer
 from hermes_agents.openai import OpenAI
-from hermes_agents.scheduling.front import Scheduler
+from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.tools import tool
 
 APP = "pause-app"

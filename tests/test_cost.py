@@ -13,13 +13,12 @@ from numpy.typing import NDArray
 
 from hermes_agents.cost import (
     LLM_COST_FIELDS,
-    CallObservation,
     CostModel,
     KVTier,
     LLMCost,
     combine_fanout,
-    fit,
 )
+from hermes_agents.cost_fit import CallObservation, fit
 from hermes_agents.errors import ValidationError
 
 # --- the CALVO example -------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from hermes_agents.cli import main
 from hermes_agents.langgraph import instrument
 from hermes_agents.pdgraph import PDGraph
 from hermes_agents.scheduling import BackendLimits, LocalScheduler, Usage
-from hermes_agents.scheduling.front import Scheduler
+from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.store import FILE_NAME, ProfileStore
 from tests.branching import branching_graph, goes_left

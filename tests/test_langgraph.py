@@ -187,6 +187,7 @@ def test_streams_keep_the_run_out_of_the_consumers_context(scheduler: LocalSched
     next(stream)
     assert scheduler.core.runs  # the run is active while the stream is
     with scheduler.slot("llm") as slot:  # a call between chunks is not part of that run
-        assert slot.run_id is None
+        assert slot.ticket is not None
+        assert slot.ticket.run_id is None
     stream.close()
     assert scheduler.core.runs == {}

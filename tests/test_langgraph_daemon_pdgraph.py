@@ -15,7 +15,7 @@ from hermes_agents import settings
 from hermes_agents.langgraph import instrument
 from hermes_agents.scheduling import Usage
 from hermes_agents.scheduling.daemon.client import DaemonScheduler
-from hermes_agents.scheduling.front import Scheduler
+from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.store import FILE_NAME, ProfileStore
 from tests.branching import branching_graph, goes_left
 from tests.scheduling.daemon.procs import Daemon, short_socket_dir

@@ -21,21 +21,16 @@ Tool functions and their arguments must be picklable (module-level functions).
 
 from __future__ import annotations
 
-import contextlib
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from multiprocessing.reduction import ForkingPickler
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from hermes_agents.backends.base import BackendState, FailOpenAdapter
+from hermes_agents.backends.sandbox_process import WorkerProcess, main_path
 from hermes_agents.errors import HermesError, ValidationError
 
 if TYPE_CHECKING:
@@ -46,8 +41,6 @@ if TYPE_CHECKING:
 __all__ = ["SandboxAdapter", "SandboxCrashError", "SandboxStats", "ToolSandbox"]
 
 T = TypeVar("T")
-_STOP_S = 2.0
-_WORKER_SCRIPT = Path(__file__).with_name("sandbox_worker.py")
 
 
 class SandboxCrashError(HermesError):
@@ -74,84 +67,6 @@ class SandboxStats:
     """Workers running a call now."""
     waiting: int
     """Calls waiting for a worker now."""
-
-
-def _main_path() -> str | None:
-    """The parent's main script, for tools defined in it (see ``sandbox_worker``)."""
-    path = getattr(sys.modules.get("__main__"), "__file__", None)
-    return path if isinstance(path, str) and os.path.isfile(path) else None
-
-
-class _Worker:
-    """One worker process (``sandbox_worker.py``, run as a script) and our ends of its pipes."""
-
-    def __init__(self, options: tuple[Any, ...], main_path: str | None) -> None:
-        to_child, self_out = os.pipe()
-        self_in, from_child = os.pipe()
-        try:
-            self.process = subprocess.Popen(
-                [sys.executable, str(_WORKER_SCRIPT), str(to_child), str(from_child)],
-                pass_fds=(to_child, from_child),
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # terminal signals are for us; our exit stops it
-            )
-        except BaseException:
-            os.close(self_out)
-            os.close(self_in)
-            raise
-        finally:
-            os.close(to_child)  # only the child holds these now, so its death closes our end
-            os.close(from_child)
-        self.inbox = Connection(self_in, writable=False)
-        self.outbox = Connection(self_out, readable=False)
-        self.last_used = 0.0
-        try:
-            self.outbox.send(list(sys.path))
-            self.outbox.send(main_path)
-            self.outbox.send(options)  # an unpicklable initializer fails here
-        except BaseException:
-            self.kill()
-            raise
-
-    def wait_ready(self, timeout_s: float) -> None:
-        if not self.inbox.poll(timeout_s):
-            raise HermesError(f"sandbox worker did not start within {timeout_s:.0f} s")
-        try:
-            kind, detail = self.inbox.recv()
-        except (EOFError, OSError) as error:
-            raise HermesError("sandbox worker died while starting") from error
-        if kind != "ready":
-            raise HermesError(f"sandbox worker failed to start: {detail}")
-
-    def receive(self) -> tuple[str, Any]:
-        reply: tuple[str, Any] = self.inbox.recv()
-        return reply
-
-    def dead(self) -> bool:
-        """Exited, or its end of the pipe closed (an idle worker never sends anything)."""
-        return self.process.poll() is not None or self.inbox.poll(0)
-
-    def stop(self) -> None:
-        """Ask it to exit; kill it if it has not within a moment."""
-        with contextlib.suppress(OSError, ValueError):  # already gone
-            self.outbox.send_bytes(b"")
-        try:
-            self.process.wait(_STOP_S)
-        except subprocess.TimeoutExpired:
-            self.kill()
-        self._close()
-
-    def kill(self) -> None:
-        """Kill it now and reap it."""
-        with contextlib.suppress(OSError):
-            self.process.kill()
-        self.process.wait()
-        self._close()
-
-    def _close(self) -> None:
-        for conn in (getattr(self, "inbox", None), getattr(self, "outbox", None)):
-            if conn is not None and not conn.closed:
-                conn.close()
 
 
 def _check(value: float | None, field: str, *, allow_none: bool = False) -> None:
@@ -193,11 +108,11 @@ class ToolSandbox:
         _check(reap_every_s, "field 'reap_every_s'", allow_none=True)
         self.workers, self.idle_stop_s, self.start_timeout_s = workers, idle_stop_s, start_timeout_s
         self._options = (tuple(imports), initializer, float(warmup_s))
-        self._main_path = _main_path() if import_main else None
+        self._main_path = main_path() if import_main else None
         self._clock, self._reap_every_s = clock, reap_every_s
         self._cond = threading.Condition()
-        self._idle: list[_Worker] = []
-        self._busy: set[_Worker] = set()
+        self._idle: list[WorkerProcess] = []
+        self._busy: set[WorkerProcess] = set()
         self._starting = self._waiting = 0
         self._counts = dict.fromkeys(("starts", "cold", "calls", "crashes", "idle_stops"), 0)
         self._closed = False
@@ -307,7 +222,7 @@ class ToolSandbox:
             self._counts["crashes"] += 1
             worker.kill()  # dead already (or misbehaving): reaping it is immediate
 
-    def _send(self, payload: bytes) -> _Worker:
+    def _send(self, payload: bytes) -> WorkerProcess:
         """Hand ``payload`` to a worker; one that died before taking it is replaced."""
         while True:
             worker = self._acquire()
@@ -318,7 +233,7 @@ class ToolSandbox:
                 continue
             return worker
 
-    def _acquire(self) -> _Worker:
+    def _acquire(self) -> WorkerProcess:
         with self._cond:
             while True:
                 self._check_open()
@@ -342,15 +257,15 @@ class ToolSandbox:
             self._counts["calls"] += 1
         return worker
 
-    def _start(self, count: int) -> list[_Worker]:
+    def _start(self, count: int) -> list[WorkerProcess]:
         """Start ``count`` reserved workers in parallel and wait until all are ready.
 
         On failure the reservation is returned here; on success the caller moves the workers
         from ``_starting`` to idle or busy in one step, so ``_live()`` never undercounts."""
-        started: list[_Worker] = []
+        started: list[WorkerProcess] = []
         try:
             for _ in range(count):
-                started.append(_Worker(self._options, self._main_path))
+                started.append(WorkerProcess(self._options, self._main_path))
             for worker in started:
                 worker.wait_ready(self.start_timeout_s)
         except BaseException:
@@ -365,7 +280,7 @@ class ToolSandbox:
         self._ensure_reaper()
         return started
 
-    def _release(self, worker: _Worker) -> None:
+    def _release(self, worker: WorkerProcess) -> None:
         with self._cond:
             self._busy.discard(worker)
             if not self._closed:
@@ -375,7 +290,7 @@ class ToolSandbox:
                 return
         worker.stop()
 
-    def _lost(self, worker: _Worker, *, crashed: bool = True) -> None:
+    def _lost(self, worker: WorkerProcess, *, crashed: bool = True) -> None:
         with self._cond:
             self._busy.discard(worker)
             self._counts["crashes"] += int(crashed)

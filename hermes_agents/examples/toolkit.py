@@ -22,7 +22,7 @@ from pydantic import SecretStr
 from hermes_agents.errors import HermesError, ValidationError
 from hermes_agents.langchain import scheduled
 from hermes_agents.pdgraph import StageKind
-from hermes_agents.scheduling.front import Scheduler
+from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.state import BackendLimits
 from hermes_agents.tools import DEFAULT_TOOL_BACKEND
 from hermes_agents.tools import tool as scheduled_tool

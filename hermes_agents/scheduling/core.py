@@ -1,24 +1,29 @@
 """The scheduling core: no I/O, time only from an injected clock.
 
-The asyncio/thread runtime, the daemon and the simulator all drive this same object:
+The in-process runtime, the daemon and the simulator all drive this same object through one
+driver loop (``driver.Driver``):
 
 1. ``start_run`` registers an app run (its class, optional deadline);
 2. ``submit`` queues a task (one call) of a run on a backend; ``enter_stage`` moves a run on;
-3. ``schedule()`` admits waiting tasks, per backend up to its capacity, in policy order, and
-   returns the decisions as plain ``Grant`` records;
-4. ``release`` reports a task's actual demand: the run's attained service grows, its rank is
-   refreshed, its backend frees a slot (call ``schedule()`` again);
-5. ``finish_run`` hands the run's trace to the demand models (the learner);
-6. ``plan_warmups`` (with a ``PrewarmPlanner``) says which cold backends to warm for the runs
-   in flight, and when to ask again.
+3. ``release`` reports a task's actual demand: the run's attained service grows, its rank is
+   refreshed, its backend frees a slot; ``cancel`` withdraws a waiting task;
+4. ``finish_run`` ends a run: its waiting tasks are withdrawn (their callers must be told),
+   its trace is kept for the learner;
+5. ``step(awake)`` returns one ``Decisions`` record: the tasks admitted now (per backend up to
+   its capacity, in policy order), the tasks withdrawn and why, the slots freed, the warm-up
+   hints due (the prewarm planner runs inside the step, fed the backends' awake beliefs), when
+   to ask again, and the finished traces to learn from.
 
 >>> from hermes_agents.scheduling import BackendLimits, SchedulerCore, policy_named
 >>> now = [0.0]
 >>> core = SchedulerCore({"llm": BackendLimits(1)}, policy_named("fcfs"), lambda: now[0])
 >>> core.start_run("r1", "qa")
 >>> task = core.submit("r1", "llm", stage="answer")
->>> [g.task_id for g in core.schedule()] == [task]
+>>> [g.task_id for g in core.step().grants] == [task]
 True
+>>> core.finish_run("r1")
+>>> [(run.app, [v.stage for v in run.visits]) for run in core.step().finished]
+[('qa', ['answer'])]
 """
 
 from __future__ import annotations
@@ -31,13 +36,19 @@ from itertools import count
 from hermes_agents.cost import CostModel
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph import Call, StageKind, Visit
-from hermes_agents.prewarm import PlanStep, PrewarmPlanner
+from hermes_agents.prewarm import PlanStep, PrewarmPlanner, WarmHint
+from hermes_agents.scheduling.decisions import (
+    RUN_ENDED,
+    Decisions,
+    FinishedRun,
+    Grant,
+    Withdrawal,
+)
 from hermes_agents.scheduling.policies import Policy
 from hermes_agents.scheduling.state import (
     BackendLimits,
-    BackendState,
     DemandModels,
-    Grant,
+    QueueState,
     Run,
     Task,
     Usage,
@@ -48,6 +59,8 @@ logger = logging.getLogger(__name__)
 
 LOCAL_BACKEND = "local"
 """The backend of stages that call none (they run in the app's own process)."""
+NOTHING = Decisions()
+"""The step record when there is nothing to do."""
 MAX_OPEN_VISITS = 256
 """Named visits a run remembers (parallel branches rarely span more than a few)."""
 
@@ -73,13 +86,18 @@ class SchedulerCore:
         self.models = models
         self.cost = cost or CostModel()
         self.default_limits = default_limits
-        self.backends = {name: BackendState(name, limits) for name, limits in backends.items()}
+        self.backends = {name: QueueState(name, limits) for name, limits in backends.items()}
         self.runs: dict[str, Run] = {}
         self.tasks: dict[int, Task] = {}
         self._ids = count(1)
         self._dirty: set[str] = set()
         self._indexed = bool(getattr(policy, "order_stable", False))
         self._moved: dict[str, Run] = {}
+        self._withdrawn: list[Withdrawal] = []
+        self._freed: list[str] = []
+        self._finished: list[FinishedRun] = []
+        self._plan_due = False
+        self._next_check_s: float | None = None
 
     def start_run(
         self,
@@ -94,6 +112,7 @@ class SchedulerCore:
             raise ValidationError("a run with this id is already active", f"run {run_id!r}")
         demand = self.models.demand(app) if self.models is not None else None
         self.runs[run_id] = Run(run_id, app, self.clock(), demand, deadline, true_remaining_s)
+        self._plan_due = True
 
     def enter_stage(self, run_id: str, stage: str, *, visit: str | None = None) -> None:
         """The run starts a (new) visit of ``stage``: loops count as new visits.
@@ -139,8 +158,8 @@ class SchedulerCore:
         elif run.stage is None:
             self.enter_stage(run_id, backend)
         trace = run.open_visits[visit] if visit is not None else run.trace[-1]
-        trace.backend = trace.backend or backend
         task = Task(next(self._ids), run, backend, estimate_s, tokens, self.clock(), trace)
+        trace.backend = trace.backend or backend
         if run.demand is None:
             run.fallback_s = estimate_s
             self._run_moved(run)
@@ -158,8 +177,31 @@ class SchedulerCore:
         run.true_remaining_s = seconds
         self._run_moved(run)
 
+    def step(self, awake: Mapping[str, bool | None] | None = None) -> Decisions:
+        """Everything the driver must do now (see ``decisions``), and forget it here.
+
+        ``awake`` says which backends are awake (True), asleep (False) or unknown (None or
+        missing), for the prewarm planner; it plans when a run started, moved or ended since
+        the last plan, or when the time it asked for has come.
+        """
+        grants = self.schedule() if self._dirty or self._moved else []
+        hints: tuple[WarmHint, ...] = ()
+        if self.planner is not None and self._planning_due():
+            planned = self.plan_warmups(awake)
+            hints, self._next_check_s = tuple(planned.hints), planned.next_check_s
+        if not (grants or hints or self._withdrawn or self._freed or self._finished):
+            if self._next_check_s is None:
+                return NOTHING  # the common case, made cheap: nothing to do
+            return Decisions(next_check_s=self._next_check_s)
+        decisions = Decisions(
+            grants, self._withdrawn, self._freed, hints, self._next_check_s, self._finished
+        )
+        self._withdrawn, self._freed, self._finished = [], [], []  # handed over, not copied
+        return decisions
+
     def schedule(self) -> list[Grant]:
-        """Admit every task that fits now, best priority first, on backends that changed."""
+        """Admit every task that fits now, best priority first, on backends that changed
+        (the grants of ``step``; drivers call ``step``)."""
         grants: list[Grant] = []
         now = self.clock()
         if self._moved:
@@ -192,6 +234,7 @@ class SchedulerCore:
             return
         state.tokens_running -= task.tokens
         self._dirty.add(task.backend)
+        self._freed.append(task.backend)
         seconds = self._service_s(task, state, usage)
         run = task.run
         run.attained_s += seconds
@@ -205,8 +248,17 @@ class SchedulerCore:
     cancel = release
     """Withdraw a waiting task, or release a running one without usage."""
 
+    def drop_waiting(self) -> list[int]:
+        """Take every waiting task out of its queue (their callers were failed open)."""
+        dropped = [task for state in self.backends.values() for task in state.waiting]
+        for task_id in dropped:
+            self.release(task_id)
+        return dropped
+
     def finish_run(self, run_id: str, *, learn: bool = True) -> None:
-        """The run ended: withdraw its tasks and hand its trace to the models.
+        """The run ended: free its slots, withdraw its waiting tasks (``step`` reports them:
+        their callers must be told) and keep its trace for the learner (``step``'s
+        ``finished``).
 
         ``learn=False`` drops the trace: a run cut short (its client vanished) is not a sample
         of the app's demand.
@@ -214,20 +266,21 @@ class SchedulerCore:
         run = self.runs.pop(run_id, None)
         if run is None:
             return
-        for task_id in list(run.tasks):
+        self._plan_due = True
+        for task_id in sorted(run.tasks):
+            task = self.tasks[task_id]
+            if task.started_at is None:
+                self._withdrawn.append(Withdrawal(task_id, run_id, task.backend, RUN_ENDED))
             self.release(task_id)
-        if not learn or self.models is None or not run.trace:
-            return
-        try:
-            self.models.observe(run.app, [self._visit(step) for step in run.trace])
-        except Exception:  # fail open: learning must never break the app
-            logger.warning("learning from run %s of %r failed", run_id, run.app, exc_info=True)
+        if learn and run.trace:
+            visits = tuple(self._visit(step) for step in run.trace)
+            self._finished.append(FinishedRun(run_id, run.app, visits))
 
     def plan_warmups(self, awake: Mapping[str, bool | None] | None = None) -> PlanStep:
-        """Run the prewarm planner over the active runs at ``clock()`` (no planner: no hints).
+        """Run the prewarm planner over the active runs at ``clock()`` (no planner: no hints;
+        ``step`` calls it when planning is due).
 
-        ``awake`` says which backends are awake (True), asleep (False) or unknown (None or
-        missing). Fails open: a planner error is logged once and yields no hints.
+        Fails open: a planner error is logged once and yields no hints.
         """
         if self.planner is None:
             return PlanStep()
@@ -239,6 +292,13 @@ class SchedulerCore:
                 logger.warning("prewarm planning failed; no hints this time", exc_info=True)
             return PlanStep()
 
+    def _planning_due(self) -> bool:
+        due = self._plan_due or (
+            self._next_check_s is not None and self.clock() >= self._next_check_s
+        )
+        self._plan_due = False
+        return due
+
     def _visit(self, step: VisitTrace) -> Visit:
         if not step.backend:  # a stage that made no scheduled call (pure code): no demand
             return Visit(step.stage, StageKind.TOOL, LOCAL_BACKEND, (Call(seconds=0.0),))
@@ -246,11 +306,11 @@ class SchedulerCore:
         kind = state.limits.kind if state is not None else StageKind.LLM
         return Visit(step.stage, kind, step.backend or "default", tuple(step.calls))
 
-    def _scan(self, state: BackendState, now: float) -> Task:
+    def _scan(self, state: QueueState, now: float) -> Task:
         """The best waiting task, by asking the policy about each one (any policy)."""
         return min(state.waiting.values(), key=lambda t: (self._priority(t, now), t.task_id))
 
-    def _head(self, state: BackendState) -> Task:
+    def _head(self, state: QueueState) -> Task:
         """The best waiting task from the heap (order-stable policies), skipping stale entries."""
         heap = state.heap
         while True:
@@ -259,13 +319,14 @@ class SchedulerCore:
                 return task
             heapq.heappop(heap)
 
-    def _index(self, state: BackendState, task: Task) -> None:
+    def _index(self, state: QueueState, task: Task) -> None:
         # Order-stable priorities shift equally with the clock, so any fixed time will do.
         entry = (self._priority(task, 0.0), task.task_id, task.run.version, task)
         heapq.heappush(state.heap, entry)
 
     def _run_moved(self, run: Run) -> None:
         run.moved()
+        self._plan_due = True
         if self._indexed and run.tasks:
             self._moved[run.run_id] = run
 
@@ -293,7 +354,7 @@ class SchedulerCore:
             logger.warning("policy %s failed; using arrival order", self.policy.name, exc_info=True)
             return task.submitted_at
 
-    def _service_s(self, task: Task, state: BackendState, usage: Usage | None) -> float:
+    def _service_s(self, task: Task, state: QueueState, usage: Usage | None) -> float:
         if usage is None:
             return task.estimate_s
         if state.limits.kind == StageKind.LLM and (usage.prompt_tokens or usage.output_tokens):
@@ -308,7 +369,7 @@ class SchedulerCore:
             raise ValidationError("no such active run; call start_run first", f"run {run_id!r}")
         return run
 
-    def _backend(self, name: str) -> BackendState:
+    def _backend(self, name: str) -> QueueState:
         state = self.backends.get(name)
         if state is None:
             if self.default_limits is None:
@@ -316,5 +377,5 @@ class SchedulerCore:
                     f"unknown backend; configure it or use one of {sorted(self.backends)}",
                     f"backend {name!r}",
                 )
-            state = self.backends[name] = BackendState(name, self.default_limits)
+            state = self.backends[name] = QueueState(name, self.default_limits)
         return state

@@ -18,7 +18,7 @@ from hermes_agents.config import DEFAULT_POLICY, Config, find_config
 from hermes_agents.config_prewarm import PrewarmConfig
 from hermes_agents.cost import CostModel
 from hermes_agents.scheduling.daemon.client import DaemonScheduler, listening
-from hermes_agents.scheduling.front import Scheduler
+from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.prewarming import PrewarmSetup
 from hermes_agents.scheduling.runtime import LocalScheduler

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Sequence
 
@@ -22,6 +23,10 @@ class AppModels:
     since the last build and at least ``min_refresh_s`` (on ``clock``) went by, so its caches
     (walks, Gittins tables) stay warm between refreshes and a busy class does not rebuild them
     many times a second.
+
+    Thread-safe: the in-process scheduler reads ``demand`` under its lock while finished runs
+    are observed in other threads (learning happens off the scheduler's lock); the store is
+    written outside this object's lock.
     """
 
     def __init__(
@@ -44,6 +49,7 @@ class AppModels:
         self._built_s: dict[str, float] = {}
         self.store = store
         self._store_warned = False
+        self._lock = threading.RLock()
 
     def add(self, app: str, prior: PDGraph | None = None) -> Learner:
         """Start learning ``app`` (from ``prior`` if given); returns its learner.
@@ -52,44 +58,52 @@ class AppModels:
         earlier processes learned is there from the start, and ``prior`` is kept in the store
         (``hermes graph`` blends it with the runs, as the scheduler does).
         """
-        learner = self._learners.get(app)
-        fresh = learner is None or (
-            prior is not None
-            and prior is not learner.prior
-            and (learner.runs_observed == 0 or self.store is not None)
-        )
-        if fresh:
-            learner = self._learners[app] = Learner(app, prior)
+        with self._lock:
+            learner = self._learners.get(app)
+            fresh = learner is None or (
+                prior is not None
+                and prior is not learner.prior
+                and (learner.runs_observed == 0 or self.store is not None)
+            )
+        if not fresh:
+            assert learner is not None
+            return learner
+        learner = Learner(app, prior)
+        self._replay(learner)  # store reads outside the lock: demand() never waits on them
+        with self._lock:
+            self._learners[app] = learner
             self._demand.pop(app, None)
-            self._replay(learner)
-            self._save_prior(app, prior)
-        assert learner is not None
+        self._save_prior(app, prior)
         return learner
 
     def graph(self, app: str) -> PDGraph | None:
         """The current PDGraph of ``app`` (None before any prior or run)."""
-        learner = self._learners.get(app)
-        if learner is None or (learner.prior is None and learner.runs_observed == 0):
-            return None
-        return learner.graph()
+        with self._lock:
+            learner = self._learners.get(app)
+            if learner is None or (learner.prior is None and learner.runs_observed == 0):
+                return None
+            return learner.graph()
 
     def demand(self, app: str) -> RemainingDemand | None:
         """The remaining-demand model of ``app``, refreshed every ``refresh_every`` runs."""
-        current = self._demand.get(app)
-        learner = self._learners.get(app)
-        if learner is None:
-            return None
-        if current is None or self._stale(app, current, learner):
-            graph = self.graph(app)
-            if graph is None:
+        with self._lock:
+            current = self._demand.get(app)
+            learner = self._learners.get(app)
+            if learner is None:
                 return None
-            current = self._demand[app] = RemainingDemand(graph, self.cost, seed=self.seed)
-            self._built_s[app] = self.clock()
-        return current
+            if current is None or self._stale(app, current, learner):
+                graph = self.graph(app)
+                if graph is None:
+                    return None
+                current = self._demand[app] = RemainingDemand(graph, self.cost, seed=self.seed)
+                self._built_s[app] = self.clock()
+            return current
 
     def observe(self, app: str, run: Sequence[Visit]) -> None:
         """Learn from one finished run of ``app`` (and keep it in the store, if any)."""
-        self.add(app).observe(run)
+        learner = self.add(app)
+        with self._lock:
+            learner.observe(run)
         if self.store is not None:
             try:
                 self.store.record_run(app, run)

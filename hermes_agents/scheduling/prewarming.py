@@ -1,7 +1,7 @@
 """Prewarming at run time: the planner's hints carried to real backends, off the app's path.
 
-The in-process scheduler asks its core for a ``PlanStep`` after every change (a call queued,
-released, a run moved) and hands it to a ``Prewarmer``, which:
+The scheduling core plans warm-ups inside its step (``SchedulerCore.step``); the driver loop
+(``driver.Driver``) hands the step's hints to a ``Prewarmer``, which:
 
 - runs each hint's ``adapter.warm(hint)`` on a worker thread (a hint never blocks or breaks a
   call; adapters never raise, and a failure here is logged once and counted);
@@ -10,8 +10,8 @@ released, a run moved) and hands it to a ``Prewarmer``, which:
   or warm-up; that belief is the planner's ``awake`` input and the ledger's "warm on arrival";
 - feeds the ``PrewarmLedger`` (hits, late, unused, warm waste) for ``snapshot()``.
 
-The scheduler then calls back at the step's ``next_check_s`` (a timer, no polling).
-``Prewarmer.step(core)`` is that one step, shared by the in-process scheduler and the daemon.
+The driver tells it of every grant (``arrived``) and every freed slot (``released``) and asks
+it for its beliefs (``awake``) before each step: it is the driver's ``Warmups``.
 """
 
 from __future__ import annotations
@@ -19,17 +19,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from hermes_agents.backends.base import BackendAdapter
 from hermes_agents.errors import ValidationError
-from hermes_agents.prewarm import PlanStep, PrewarmLedger, PrewarmPlanner, WarmHint, WarmupSpec
-
-if TYPE_CHECKING:
-    from hermes_agents.scheduling.core import SchedulerCore
+from hermes_agents.prewarm import PrewarmLedger, PrewarmPlanner, WarmHint, WarmupSpec
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +107,6 @@ class Prewarmer:
             max_workers=max(1, len(self.adapters)), thread_name_prefix="hermes-prewarm"
         )
         self._closed = False
-        self._step_failed = False
 
     def awake(self) -> dict[str, bool | None]:
         """The planner's input: True (awake or waking), False (asleep), None (never seen)."""
@@ -118,27 +114,9 @@ class Prewarmer:
         with self._lock:
             return {name: self._awake(name, belief, now) for name, belief in self._beliefs.items()}
 
-    def step(self, core: SchedulerCore) -> float | None:
-        """One prewarming step: plan on ``core`` from these beliefs and start the hints.
-
-        Returns when to step again (the plan's ``next_check_s``, on the core's clock), or None.
-        Never raises: prewarming never breaks a call. A failure is logged once (until a step
-        works again) and yields None.
-        """
-        try:
-            planned = core.plan_warmups(self.awake())
-            self.apply(planned)
-        except Exception:
-            if not self._step_failed:
-                self._step_failed = True
-                logger.warning("prewarming failed; calls go on unaffected", exc_info=True)
-            return None
-        self._step_failed = False
-        return planned.next_check_s
-
-    def apply(self, step: PlanStep) -> None:
-        """Start the step's hints (each on a worker thread); returns at once."""
-        for hint in step.hints:
+    def apply(self, hints: Sequence[WarmHint]) -> None:
+        """Start the hints (each on a worker thread); returns at once."""
+        for hint in hints:
             if hint.backend not in self.adapters or self._closed:
                 continue
             with self._lock:

@@ -1,25 +1,37 @@
 """The in-process scheduler: one ``SchedulerCore`` behind a lock, for asyncio code and threads.
 
 ``with scheduler.slot("llm"):`` and ``async with scheduler.slot("llm"):`` wait for admission,
-woken by the grant itself (no polling); see ``front`` for what every scheduler shares. Calls
-made inside ``scheduler.run("my-app")`` belong to that app run; calls outside any run are
-one-call apps.
+woken by the grant itself (no polling). Calls made inside ``scheduler.run("my-app")`` belong to
+that app run; calls outside any run are one-call apps.
+
+Every change takes the lock, changes the core, then runs the one driver step
+(``driver.Driver``): grants and withdrawals answer their tickets, the prewarmer hears of them,
+one timer is armed for the next check. Learning from finished runs (which writes the profile
+store) happens after the lock is released, in the thread that ended the run.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from itertools import count
+from typing import Any
 
 from hermes_agents.cost import CostModel
+from hermes_agents.pdgraph import PDGraph
 from hermes_agents.scheduling.core import SchedulerCore
-from hermes_agents.scheduling.front import Scheduler, Slot
+from hermes_agents.scheduling.decisions import FinishedRun, Grant, Withdrawal
+from hermes_agents.scheduling.driver import Driver
+from hermes_agents.scheduling.interface import Scheduler, Ticket
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.policies import Policy, policy_named
 from hermes_agents.scheduling.prewarming import Prewarmer, PrewarmSetup
-from hermes_agents.scheduling.state import UNLIMITED, BackendLimits, Grant, Usage
+from hermes_agents.scheduling.snapshot import core_snapshot, prewarm_snapshot
+from hermes_agents.scheduling.state import UNLIMITED, BackendLimits, DemandModels, Run, Usage
+
+SCHEDULER_ERROR = "hermes scheduler error"
 
 
 class LocalScheduler(Scheduler):
@@ -31,8 +43,17 @@ class LocalScheduler(Scheduler):
         self.prewarmer = prewarmer
         """Carries the core's prewarm hints to backends (needs a core with a planner)."""
         self._lock = threading.Lock()
-        self._timer: threading.Timer | None = None
-        self._timer_at: float | None = None
+        self._waiting: dict[int, Ticket] = {}
+        self._one_call_ids = count(1)
+        self._alarm = ThreadAlarm(core.clock, self._on_alarm)
+        self.driver = Driver(
+            core,
+            _TicketAnswers(self),
+            warmups=prewarmer,
+            alarm=self._alarm if prewarmer is not None else None,
+            learning=self._learn,
+        )
+        self.started_at_s = core.clock()
 
     @classmethod
     def in_process(
@@ -61,126 +82,215 @@ class LocalScheduler(Scheduler):
         prewarmer = prewarm.prewarmer(core.clock) if prewarm is not None else None
         return cls(core, prewarmer=prewarmer)
 
-    def _submit(self, slot: Slot) -> tuple[int | None, bool]:
-        with self._lock:
+    @property
+    def models(self) -> DemandModels | None:
+        """The core's demand models (learners per app class)."""
+        return self.core.models
+
+    # -- the scheduler interface --------------------------------------------------------------
+
+    def start_run(self, run_id: str, app: str, *, deadline: float | None = None) -> None:
+        self._act(lambda: self.core.start_run(run_id, app, deadline=deadline))
+
+    def move_run(self, run_id: str, stage: str, *, visit: str | None = None) -> None:
+        self._act(lambda: self.core.enter_stage(run_id, stage, visit=visit))
+
+    def finish_run(self, run_id: str) -> None:
+        self._act(lambda: self.core.finish_run(run_id))
+
+    def submit(self, ticket: Ticket) -> None:
+        with self._lock:  # _act, unrolled: this is the hot path
             try:
-                run_id = slot.run_id
-                if run_id is None:
-                    run_id = f"call-{uuid.uuid4().hex[:12]}"
-                    self.core.start_run(run_id, f"call:{slot.backend}")
-                    slot.handle = run_id  # a one-call app: its run ends with the slot
-                task = self.core.submit(
-                    run_id,
-                    slot.backend,
-                    stage=slot.stage,
-                    estimate_s=slot.estimate_s,
-                    tokens=slot.tokens,
-                    visit=slot.visit,
-                )
-                self._wakeups.expect(task)
-                self._dispatch(self.core.schedule())
-                self._plan_warmups()
+                self._queue(ticket)
             except Exception:
-                self._fail_open()
-                return None, True
-            return task, self._wakeups.claim(task)
+                self._drop(ticket)
+                self.fail_open(ticket, SCHEDULER_ERROR)
+            decisions = self.driver.step()
+        if decisions.finished:
+            self.driver.learn(decisions)
 
-    def _release(self, slot: Slot, usage: Usage) -> None:
-        with self._lock:
+    def release(self, ticket: Ticket, usage: Usage) -> None:
+        task = ticket.task
+        if task is None:
+            return  # never queued, failed open or withdrawn: the core holds nothing
+        ticket.task = None  # released once, whoever calls again
+        with self._lock:  # _act, unrolled: this is the hot path
             try:
-                if slot.task is not None:
-                    self.core.release(slot.task, usage)
-                    if self.prewarmer is not None:
-                        self.prewarmer.released(slot.backend)
-                if isinstance(slot.handle, str):  # a one-call app: nothing to learn
-                    self.core.finish_run(slot.handle, learn=False)
-                self._dispatch(self.core.schedule())
-                self._plan_warmups()
+                self.core.release(task, usage)
             except Exception:
-                self._fail_open()
+                self.count_unscheduled(0, SCHEDULER_ERROR)
+            if isinstance(ticket.handle, str):  # a one-call app: nothing to learn
+                self._finish_quietly(ticket.handle)
+            decisions = self.driver.step()
+        if decisions.finished:
+            self.driver.learn(decisions)
 
-    def _withdraw(self, slot: Slot) -> None:
-        task, own_run = slot.task, slot.handle
-        if task is not None:
-            self._wakeups.forget(task)
+    def withdraw(self, ticket: Ticket) -> None:
+        task = ticket.task
+        ticket.task = None
+        if task is None:
+            return
 
-        def withdraw() -> None:
-            if task is not None:
-                pending = self.core.tasks.get(task)
-                self.core.cancel(task)
-                if pending is not None and pending.started_at is not None and self.prewarmer:
-                    self.prewarmer.released(pending.backend)  # granted just before the cancel
-            if isinstance(own_run, str):
-                self.core.finish_run(own_run, learn=False)
+        def cancel() -> None:
+            self._waiting.pop(task, None)
+            try:
+                self.core.cancel(task)  # granted meanwhile: this releases it
+            finally:
+                if isinstance(ticket.handle, str):
+                    self.core.finish_run(ticket.handle, learn=False)
 
-        self._locked(withdraw)
+        self._act(cancel)
 
-    def _start_run(self, run_id: str, app: str, deadline: float | None) -> None:
-        self._locked(lambda: self.core.start_run(run_id, app, deadline=deadline))
-
-    def _finish_run(self, run_id: str) -> None:
-        self._locked(lambda: self.core.finish_run(run_id))
-
-    def _enter_stage(self, run_id: str, stage: str, visit: str | None) -> None:
-        self._locked(lambda: self.core.enter_stage(run_id, stage, visit=visit))
-
-    def _rank(self, slot: Slot) -> float | None:
-        with self._lock:
-            task = self.core.tasks.get(slot.task) if slot.task is not None else None
-            return None if task is None else task.run.rank
-
-    def _has_run(self, run_id: str) -> bool:
+    def has_run(self, run_id: str) -> bool:
         return run_id in self.core.runs
 
-    def _locked(self, action: Callable[[], object]) -> None:
-        """Run ``action`` on the core, then admit what it freed; fail open on any error."""
+    def add_prior(self, app: str, prior: PDGraph) -> None:
+        models = self.core.models
+        if models is not None:
+            models.add(app, prior)
+
+    def learned_graph(self, app: str) -> PDGraph | None:
+        models = self.core.models
+        return models.graph(app) if models is not None else None
+
+    def snapshot(self) -> dict[str, Any]:
         with self._lock:
-            try:
-                action()
-                self._dispatch(self.core.schedule())
-                self._plan_warmups()
-            except Exception:
-                self._fail_open()
-
-    def _dispatch(self, grants: list[Grant]) -> None:
-        for grant in grants:
-            if self.prewarmer is not None:
-                self.prewarmer.arrived(grant.backend, grant.run_id)
-            self._wakeups.granted(grant.task_id)
-
-    def _plan_warmups(self) -> None:
-        """Hand the core's prewarm hints to the prewarmer; call again when the step says.
-
-        Runs under the lock. Any failure stays here: prewarming never breaks a call.
-        """
-        if self.prewarmer is None:
-            return
-        next_check_s = self.prewarmer.step(self.core)
-        if next_check_s is not None:
-            self._check_at(next_check_s)
-
-    def _check_at(self, when_s: float) -> None:
-        """Arm the one timer for ``when_s`` unless it is armed for earlier already."""
-        if self._timer_at is not None and self._timer_at <= when_s:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        delay = max(0.0, when_s - self.core.clock())
-        self._timer = threading.Timer(delay, self._on_timer)
-        self._timer.daemon = True
-        self._timer_at = when_s
-        self._timer.start()
-
-    def _on_timer(self) -> None:
-        with self._lock:
-            self._timer, self._timer_at = None, None
-        self._locked(lambda: None)
+            state = core_snapshot(self.core, started_at_s=self.started_at_s)
+        state["counters"] = {"unscheduled_calls": self.unscheduled_calls}
+        state["prewarm"] = prewarm_snapshot(self.prewarmer)
+        return state
 
     def close(self) -> None:
         """Stop prewarming (timer and worker threads); queued calls are unaffected."""
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer, self._timer_at = None, None
+        self._alarm.cancel()
         if self.prewarmer is not None:
             self.prewarmer.close()
+
+    def apply(self, change: Callable[[SchedulerCore], object]) -> None:
+        """Run ``change(core)`` under the lock, then one driver step, then learn: for drivers
+        that batch several changes into one step (a replay of recorded events)."""
+        self._act(lambda: change(self.core))
+
+    # -- the driver loop ----------------------------------------------------------------------
+
+    def _act(self, change: Callable[[], object], *, ticket: Ticket | None = None) -> None:
+        """Change the core, then run the driver step, under the lock; learn after it.
+
+        Fails open: a change that raises fails ``ticket`` open (when given); the step runs
+        anyway, so a slot freed before the failure is still granted.
+        """
+        with self._lock:
+            try:
+                change()
+            except Exception:
+                if ticket is not None:
+                    self._drop(ticket)
+                    self.fail_open(ticket, SCHEDULER_ERROR)
+                else:
+                    self.count_unscheduled(0, SCHEDULER_ERROR)
+            decisions = self.driver.step()
+        self.driver.learn(decisions)
+
+    def _queue(self, ticket: Ticket) -> None:
+        run_id = ticket.run_id
+        if run_id is None:  # a one-call app: its run ends with the slot
+            run_id = f"call-{next(self._one_call_ids)}"
+            self.core.start_run(run_id, f"call:{ticket.backend}")
+            ticket.handle = run_id
+        ticket.task = self.core.submit(
+            run_id,
+            ticket.backend,
+            stage=ticket.stage,
+            estimate_s=ticket.estimate_s,
+            tokens=ticket.tokens,
+            visit=ticket.visit,
+        )
+        self._waiting[ticket.task] = ticket
+
+    def _drop(self, ticket: Ticket) -> None:
+        """Undo what a failed submit left in the core (best effort: it failed once)."""
+        task, ticket.task = ticket.task, None
+        try:
+            if task is not None:
+                self._waiting.pop(task, None)
+                self.core.cancel(task)
+            if isinstance(ticket.handle, str):
+                self.core.finish_run(ticket.handle, learn=False)
+        except Exception:
+            pass
+
+    def _finish_quietly(self, run_id: str) -> None:
+        try:
+            self.core.finish_run(run_id, learn=False)
+        except Exception:
+            self.count_unscheduled(0, SCHEDULER_ERROR)
+
+    def _rank_of(self, run: Run) -> float | None:
+        """``run``'s rank now (read by a drop-in right after the grant, for a priority hint)."""
+        with self._lock:
+            return _finite(run.rank)
+
+    def _learn(self, finished: Sequence[FinishedRun]) -> None:
+        models = self.core.models
+        if models is not None:
+            for run in finished:
+                models.observe(run.app, run.visits)
+
+    def _on_alarm(self) -> None:
+        self._act(lambda: None)
+
+
+class _TicketAnswers:
+    """The driver's ``Answers`` for tickets waiting in this process (called under the lock)."""
+
+    def __init__(self, scheduler: LocalScheduler) -> None:
+        self.scheduler = scheduler
+
+    def granted(self, grant: Grant) -> None:
+        ticket = self.scheduler._waiting.pop(grant.task_id, None)
+        if ticket is not None:
+            run = self.scheduler.core.runs.get(grant.run_id)
+            if run is not None:  # the rank, when a drop-in asks for it (a priority hint)
+                ticket.rank_of = lambda: self.scheduler._rank_of(run)
+            ticket.grant()
+
+    def withdrawn(self, withdrawal: Withdrawal) -> None:
+        ticket = self.scheduler._waiting.pop(withdrawal.task_id, None)
+        if ticket is not None:
+            ticket.task = None
+            ticket.withdraw(withdrawal.reason)
+
+    def fail_all(self, reason: str) -> None:
+        waiting = list(self.scheduler._waiting.values())
+        self.scheduler._waiting.clear()
+        for ticket in waiting:
+            self.scheduler._drop(ticket)  # no task, no one-call run left behind
+            self.scheduler.fail_open(ticket, reason)
+
+
+class ThreadAlarm:
+    """The driver's ``Alarm`` on a ``threading.Timer`` (one at a time)."""
+
+    def __init__(self, clock: Callable[[], float], action: Callable[[], None]) -> None:
+        self.clock, self.action = clock, action
+        self._timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+
+    def set(self, when_s: float) -> None:
+        timer = threading.Timer(max(0.0, when_s - self.clock()), self.action)
+        timer.daemon = True
+        with self._lock:
+            previous, self._timer = self._timer, timer
+        if previous is not None:
+            previous.cancel()
+        timer.start()
+
+    def cancel(self) -> None:
+        with self._lock:
+            timer, self._timer = self._timer, None
+        if timer is not None:
+            timer.cancel()
+
+
+def _finite(rank: float) -> float | None:
+    return rank if math.isfinite(rank) else None

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from hermes_agents.errors import ValidationError
-from hermes_agents.pdgraph import Call, RemainingDemand, StageKind, Visit
+from hermes_agents.pdgraph import Call, PDGraph, RemainingDemand, StageKind, Visit
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,8 @@ _FAILED_APPS: set[str] = set()
 
 
 class DemandModels(Protocol):
-    """Where the core gets an app class's remaining demand and sends finished runs."""
+    """Demand models per app class: the core reads ``demand``; drivers feed ``observe`` (off
+    the lock) and the scheduler interface's ``add_prior`` / ``learned_graph``."""
 
     def demand(self, app: str) -> RemainingDemand | None:
         """The current remaining-demand model of ``app``, or None if it has none yet."""
@@ -30,6 +31,14 @@ class DemandModels(Protocol):
 
     def observe(self, app: str, run: Sequence[Visit]) -> None:
         """Learn from one finished run of ``app``."""
+        ...
+
+    def add(self, app: str, prior: PDGraph | None = None) -> object:
+        """Know ``app`` (from ``prior`` if given, and from stored runs where kept)."""
+        ...
+
+    def graph(self, app: str) -> PDGraph | None:
+        """The current PDGraph of ``app``, or None if unknown."""
         ...
 
 
@@ -60,24 +69,13 @@ class BackendLimits:
 UNLIMITED = BackendLimits(max_concurrency=1_000_000)
 
 
-@dataclass(frozen=True)
-class Usage:
+class Usage(NamedTuple):
     """What a finished call actually used (``seconds``: measured wall time)."""
 
     prompt_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
     seconds: float = 0.0
-
-
-@dataclass(frozen=True)
-class Grant:
-    """A decision: ``task_id`` may run now on ``backend``."""
-
-    task_id: int
-    run_id: str
-    backend: str
-    waited_s: float
 
 
 @dataclass(eq=False)
@@ -178,8 +176,8 @@ class Task:
 
 
 @dataclass(eq=False)
-class BackendState:
-    """A backend's limits, queue and running set.
+class QueueState:
+    """One backend's admission queue: its limits, waiting tasks and running set.
 
     ``waiting`` keeps submission order. For order-stable policies ``heap`` indexes it by
     (priority, task id, run version); entries of tasks that left, or of runs that moved since,

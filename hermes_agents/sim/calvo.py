@@ -38,6 +38,8 @@ import numpy as np
 
 from hermes_agents.cost import KVTier, LLMCost
 from hermes_agents.scheduling import BackendLimits, SchedulerCore, Usage, policy_named
+from hermes_agents.scheduling.decisions import Grant, Withdrawal
+from hermes_agents.scheduling.driver import Driver
 from hermes_agents.sim.events import EventLoop
 from hermes_agents.sim.job import Job
 from hermes_agents.sim.kv import KvMode
@@ -103,6 +105,7 @@ class _Requests:
         policy = policy_named("fcfs" if order == "fifo" else "mean-srjf")
         limits = {"llm": BackendLimits(max_concurrency)}
         self.core = SchedulerCore(limits, policy, self.loop.clock)
+        self.driver = Driver(self.core, self)
         params = EngineParams.from_profile(self.profile, kv_mode=kv_mode)
         self.engine = LlmEngine(self.loop, params, self.done)
         self.ttft_s: list[float] = []
@@ -116,12 +119,21 @@ class _Requests:
         self._jobs[task_id] = (run_id, self.loop.now, kind)
 
     def settle(self) -> None:
-        """Start whatever the core admits now."""
-        for grant in self.core.schedule():
-            kind = self._jobs[grant.task_id][2]
-            job = Job(grant.task_id, kind.prompt_tokens, 1, kind.cached_tokens, kind.tier)
-            job.granted_at_s = self.loop.now
-            self.engine.start(job)
+        """One driver step: start whatever the core admits now (``granted``)."""
+        self.driver.run()
+
+    def granted(self, grant: Grant) -> None:
+        """The driver's ``Answers``: start the admitted request on the engine."""
+        kind = self._jobs[grant.task_id][2]
+        job = Job(grant.task_id, kind.prompt_tokens, 1, kind.cached_tokens, kind.tier)
+        job.granted_at_s = self.loop.now
+        self.engine.start(job)
+
+    def withdrawn(self, withdrawal: Withdrawal) -> None:
+        raise RuntimeError(f"a simulated request was withdrawn: {withdrawal}")
+
+    def fail_all(self, reason: str) -> None:
+        raise RuntimeError(f"the simulated scheduler failed: {reason}")
 
     def done(self, job: Job) -> None:
         """Its first (only) token is out: release it and record its TTFT."""

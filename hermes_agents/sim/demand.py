@@ -49,6 +49,13 @@ class ProfiledModels:
     def observe(self, app: str, run: Sequence[Visit]) -> None:
         """Profiles are fixed in the simulator: finished runs are not learned from."""
 
+    def add(self, app: str, prior: PDGraph | None = None) -> None:
+        """Profiles are fixed: a prior changes nothing."""
+
+    def graph(self, app: str) -> PDGraph | None:
+        """The class's fixed profile."""
+        return self.apps.get(app)
+
     def class_rank(self, app: str, attained_s: float = 0.0) -> float:
         """Gittins rank of the class's whole-run demand after ``attained_s`` of service.
 

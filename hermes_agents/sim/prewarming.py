@@ -10,27 +10,28 @@ Modes (``hermes bench --prewarm``):
   default ``LRU_KEEPALIVE_S``) after its last use before it sleeps, like a serverless
   platform's keep-alive or Ollama's ``keep_alive``. No hints.
 - ``hermes``: the production ``PrewarmPlanner`` with its defaults (partial credit and the
-  arrival rule), run by the same ``SchedulerCore`` the runtime uses (``core.plan_warmups``)
-  after every instant in which a run moved, and again at the ``next_check_s`` it asks for.
-  Hints apply to the ``ColdStart`` models: a wake starts now (and costs ``cold_start_s``), a
-  keep-awake postpones the next sleep.
+  arrival rule), run inside the same ``SchedulerCore.step`` the runtime uses (when a run
+  started, moved or ended, and at the ``next_check_s`` it asks for), its hints carried out by
+  the same driver loop (``hermes_agents.scheduling.driver``). Hints apply to the ``ColdStart``
+  models: a wake starts now (and costs ``cold_start_s``), a keep-awake postpones the next
+  sleep.
 - ``hermes-partial``: ``hermes`` without the arrival rule (``learn_arrivals=False``): it plans
   for the runs in flight only.
 - ``hermes-plain``: the Hermes paper's rule (``partial=False, learn_arrivals=False``).
 
-Every hint applied is accounted in a ``PrewarmLedger`` (``reactive`` and ``hermes``).
+Every hint applied is accounted in a ``PrewarmLedger`` (``reactive`` and ``hermes``). Each mode
+is the driver's ``Warmups``: it answers ``awake``, hears of arrivals and freed slots, and
+carries out hints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from hermes_agents.pdgraph import END, PDGraph
 from hermes_agents.prewarm import PrewarmLedger, WarmHint
-from hermes_agents.scheduling import SchedulerCore
 from hermes_agents.sim.backends import Backends
 from hermes_agents.sim.coldstart import ColdStart
-from hermes_agents.sim.events import EventLoop, Timer
 
 PLANNED_MODES = ("hermes", "hermes-partial", "hermes-plain")
 """The modes that run the ``PrewarmPlanner`` (default, in flight only, the paper's rule)."""
@@ -59,8 +60,11 @@ def apply_hint(hint: WarmHint, backend: ColdStart, ledger: PrewarmLedger | None)
 class Prewarming:
     """The ``off`` and ``lru`` modes (no hints); the base of the hinting modes."""
 
-    def __init__(self, backends: Backends, *, ledger: bool = False) -> None:
+    def __init__(
+        self, backends: Backends, clock: Callable[[], float], *, ledger: bool = False
+    ) -> None:
         self.backends = backends
+        self.clock = clock
         self.ledger: PrewarmLedger | None = None
         cold = backends.cold
         if ledger and cold:
@@ -74,17 +78,26 @@ class Prewarming:
     def entered(self, run_id: str, app: str, stage: str, now_s: float) -> None:
         """A run started a visit of ``stage``."""
 
-    def moved(self) -> None:
-        """A run started, moved or finished."""
+    def awake(self) -> dict[str, bool | None]:
+        """Per cold backend: awake or waking (True), asleep (False)."""
+        return self.backends.awake()
 
-    def settle(self) -> None:
-        """End of an instant (after admissions)."""
-
-    def arrived(self, backend: str, run_id: str, now_s: float) -> None:
+    def arrived(self, backend: str, run_id: str) -> None:
         """A call of ``run_id`` was admitted to ``backend`` (before it is started there)."""
         server = self.backends.cold.get(backend)
         if server is not None and self.ledger is not None:
-            self.ledger.arrived(backend, run_id, now_s, warm=server.awake)
+            self.ledger.arrived(backend, run_id, self.clock(), warm=server.awake)
+
+    def released(self, backend: str) -> None:
+        """A call gave its slot back (the models account for idle time themselves)."""
+
+    def apply(self, hints: Sequence[WarmHint]) -> None:
+        """Carry out planned hints (only the ``hermes`` modes plan)."""
+        cold = self.backends.cold
+        for hint in hints:
+            server = cold.get(hint.backend)
+            if server is not None:
+                apply_hint(hint, server, self.ledger)
 
     def snapshot(self) -> dict[str, dict[str, float]]:
         """The ledger's counters ({} without one)."""
@@ -94,8 +107,10 @@ class Prewarming:
 class Reactive(Prewarming):
     """Wake the backends of the entered stage's direct successors."""
 
-    def __init__(self, backends: Backends, apps: Mapping[str, PDGraph]) -> None:
-        super().__init__(backends, ledger=True)
+    def __init__(
+        self, backends: Backends, clock: Callable[[], float], apps: Mapping[str, PDGraph]
+    ) -> None:
+        super().__init__(backends, clock, ledger=True)
         self.apps = apps
 
     def entered(self, run_id: str, app: str, stage: str, now_s: float) -> None:
@@ -112,36 +127,8 @@ class Reactive(Prewarming):
 
 
 class Planned(Prewarming):
-    """The production planner through ``SchedulerCore.plan_warmups``."""
+    """The production planner: the core plans inside its step; the driver hands the hints here
+    (``apply``)."""
 
-    def __init__(self, backends: Backends, core: SchedulerCore, loop: EventLoop) -> None:
-        super().__init__(backends, ledger=True)
-        self.core = core
-        self.loop = loop
-        self._dirty = False
-        self._check: Timer | None = None
-
-    def moved(self) -> None:
-        """Plan again at the end of this instant."""
-        self._dirty = True
-
-    def settle(self) -> None:
-        """Plan if a run moved (or a check fell due); apply the hints; book the next check."""
-        if not self._dirty:
-            return
-        self._dirty = False
-        cold = self.backends.cold
-        step = self.core.plan_warmups(self.backends.awake())
-        for hint in step.hints:
-            server = cold.get(hint.backend)
-            if server is not None:
-                apply_hint(hint, server, self.ledger)
-        due = step.next_check_s
-        if due is not None and (self._check is None or due < self._check.time_s):
-            if self._check is not None:
-                self._check.cancel()  # one pending check at a time: the earliest
-            self._check = self.loop.at(due, self._due)
-
-    def _due(self) -> None:
-        self._check = None
-        self._dirty = True
+    def __init__(self, backends: Backends, clock: Callable[[], float]) -> None:
+        super().__init__(backends, clock, ledger=True)

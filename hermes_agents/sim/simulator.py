@@ -28,12 +28,16 @@ from hermes_agents.cost import CostModel, FanoutMode
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph import Arrivals, StageKind, Workload
 from hermes_agents.prewarm import DEFAULT_THRESHOLD, PrewarmPlanner, WarmupSpec
-from hermes_agents.scheduling import BackendLimits, Grant, Policy, SchedulerCore, Usage
+from hermes_agents.scheduling.core import SchedulerCore
+from hermes_agents.scheduling.decisions import Grant, Withdrawal
+from hermes_agents.scheduling.driver import Driver
+from hermes_agents.scheduling.policies import Policy
+from hermes_agents.scheduling.state import BackendLimits, Usage
 from hermes_agents.sim.apps import AppRun
 from hermes_agents.sim.arrivals import ArrivalSpec, scaled
 from hermes_agents.sim.backends import Backends, EngineShape
 from hermes_agents.sim.demand import ProfiledModels
-from hermes_agents.sim.events import EventLoop
+from hermes_agents.sim.events import EventLoop, Timer
 from hermes_agents.sim.job import Job
 from hermes_agents.sim.plans import AppPlan, CallPlan, draw_plans
 from hermes_agents.sim.policies import Ranking, choose_policy
@@ -181,11 +185,13 @@ class Simulation:
             self.loop, workload.backends, cost, config.engine, self._finished, keepalive_s
         )
         self.prewarming = _prewarming(config.prewarm, self)
+        self.driver = Driver(
+            self.core, _Starts(self), warmups=self.prewarming, alarm=_LoopAlarm(self.loop)
+        )
         self._tiers = {name: cost.for_backend(name).kv_tier for name in workload.backends}
         self._tasks: dict[int, tuple[AppRun, CallPlan]] = {}
         self._act = np.full(len(plans), np.nan)
         self._cold = np.zeros(len(plans))
-        self._changed = False
         self._done = 0
         self._last_finish_s = 0.0
 
@@ -234,7 +240,6 @@ class Simulation:
     def _arrive(self, plan: AppPlan) -> None:
         run = AppRun(plan, self.loop.now, self.config.fanout)
         self.core.start_run(run.run_id, plan.app, true_remaining_s=run.total_s)
-        self.prewarming.moved()
         self._advance(run)
 
     def _advance(self, run: AppRun) -> None:
@@ -246,7 +251,6 @@ class Simulation:
         core = self.core
         core.enter_stage(run.run_id, visit.stage)
         self.prewarming.entered(run.run_id, run.plan.app, visit.stage, self.loop.now)
-        self.prewarming.moved()
         estimate_s = self._estimate_s(run, visit.stage)
         for call in visit.calls:
             task_id = core.submit(
@@ -257,7 +261,6 @@ class Simulation:
                 tokens=call.prompt_tokens + call.output_tokens,
             )
             self._tasks[task_id] = (run, call)
-        self._changed = True
 
     def _estimate_s(self, run: AppRun, stage: str) -> float:
         app = run.plan.app
@@ -268,12 +271,8 @@ class Simulation:
         return self.models.stage_mean_s(app, stage)
 
     def _settle(self) -> None:
-        """End of an instant: the core admits what it can, the calls start, prewarming plans."""
-        if self._changed:
-            self._changed = False
-            for grant in self.core.schedule():
-                self._start(grant)
-        self.prewarming.settle()
+        """End of an instant: one driver step (admitted calls start, prewarming plans)."""
+        self.driver.run()
 
     def _start(self, grant: Grant) -> None:
         _, call = self._tasks[grant.task_id]
@@ -286,7 +285,6 @@ class Simulation:
             call.seconds,
             granted_at_s=self.loop.now,
         )
-        self.prewarming.arrived(grant.backend, grant.run_id, self.loop.now)
         self.backends.servers[grant.backend].start(job)
 
     def _finished(self, job: Job) -> None:
@@ -296,7 +294,6 @@ class Simulation:
         seconds = call.seconds if kind != StageKind.LLM else job.finished_at_s - job.started_at_s
         usage = Usage(call.prompt_tokens, call.output_tokens, call.cached_tokens, seconds)
         self.core.release(job.task_id, usage)
-        self._changed = True
         visit_over = run.call_done(call, job.cold_wait_s)
         self.core.set_true_remaining(run.run_id, run.remaining_s())
         if visit_over:
@@ -304,7 +301,6 @@ class Simulation:
 
     def _finish(self, run: AppRun) -> None:
         self.core.finish_run(run.run_id)
-        self.prewarming.moved()
         index = run.plan.index
         self._act[index] = self.loop.now - run.arrival_s
         self._cold[index] = run.cold_wait_s
@@ -328,8 +324,43 @@ def _planner(workload: Workload, config: SimConfig) -> PrewarmPlanner | None:
 
 
 def _prewarming(mode: str, simulation: Simulation) -> Prewarming:
+    clock = simulation.loop.clock
     if mode == "reactive":
-        return Reactive(simulation.backends, simulation.workload.apps)
+        return Reactive(simulation.backends, clock, simulation.workload.apps)
     if mode in PLANNED_MODES:
-        return Planned(simulation.backends, simulation.core, simulation.loop)
-    return Prewarming(simulation.backends)
+        return Planned(simulation.backends, clock)
+    return Prewarming(simulation.backends, clock)
+
+
+class _Starts:
+    """The driver's ``Answers`` in the simulator: a grant starts the call on its backend."""
+
+    def __init__(self, simulation: Simulation) -> None:
+        self.simulation = simulation
+
+    def granted(self, grant: Grant) -> None:
+        self.simulation._start(grant)
+
+    def withdrawn(self, withdrawal: Withdrawal) -> None:
+        raise RuntimeError(f"a simulated call was withdrawn: {withdrawal}")
+
+    def fail_all(self, reason: str) -> None:
+        raise RuntimeError(f"the simulated scheduler failed: {reason}")
+
+
+class _LoopAlarm:
+    """The driver's ``Alarm`` on the event loop: an event at ``when_s`` (every instant ends
+    with a driver step, so the event itself does nothing)."""
+
+    def __init__(self, loop: EventLoop) -> None:
+        self.loop = loop
+        self._timer: Timer | None = None
+
+    def set(self, when_s: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.loop.at(when_s, _nothing)
+
+
+def _nothing() -> None:
+    """An event that only makes the loop settle."""

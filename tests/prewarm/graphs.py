@@ -67,3 +67,9 @@ class ChainModels:
 
     def observe(self, app: str, run: object) -> None:
         """Nothing to learn."""
+
+    def add(self, app: str, prior: PDGraph | None = None) -> None:
+        """Priors change nothing here."""
+
+    def graph(self, app: str) -> PDGraph | None:
+        return None

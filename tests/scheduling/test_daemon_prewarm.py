@@ -165,6 +165,7 @@ def test_a_running_task_reclaimed_from_a_vanished_client_is_released() -> None:
     waiter.say(op="submit", task=1, run=None, backend="gpu")  # waits: never arrived
     service.end_session(holder.session)
     service.end_session(waiter.session)
+    service.flush()  # the freed slot reaches the prewarmer in the driver step
     assert service.counters.slots_reclaimed == 1
     assert prewarmer.awake()["gpu"] is True  # idle since now, not yet asleep
     clock.now = SPEC.idle_sleep_s + 1  # type: ignore[operator]
@@ -206,7 +207,7 @@ def test_a_raising_planner_or_prewarmer_never_reaches_a_client(
         replies = peer.say(op="submit", task=2, run="r", backend="gpu", stage="infer")
         assert _granted(replies) == [2]
         assert peer.say(op="release", task=2) == []  # no error message either
-    assert caplog.text.count("prewarming failed") == 2  # once from planning, once from events
+    assert caplog.text.count("prewarming failed") == 1  # once for the whole streak of events
     assert not peer.closed
 
 

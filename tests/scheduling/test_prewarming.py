@@ -18,7 +18,7 @@ from hermes_agents.cost import CostModel
 from hermes_agents.errors import ValidationError
 from hermes_agents.local import LlamaServer
 from hermes_agents.pdgraph import StageKind
-from hermes_agents.prewarm import PlanStep, WarmHint, WarmupSpec
+from hermes_agents.prewarm import WarmHint, WarmupSpec
 from hermes_agents.scheduling import BackendLimits, LocalScheduler
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.prewarming import Prewarmer, PrewarmSetup
@@ -69,7 +69,7 @@ def test_hint_warms_on_a_worker_and_the_ledger_counts_a_hit() -> None:
     clock, adapter = _Clock(), _Recording("dnn")
     prewarmer = _prewarmer(adapter, clock)
     assert prewarmer.awake() == {"dnn": None}  # never seen
-    prewarmer.apply(PlanStep([_hint()], None))
+    prewarmer.apply([_hint()])
     _settle(prewarmer, adapter)
     assert adapter.calls[0].backend == "dnn"
     clock.now = 3.0
@@ -87,7 +87,7 @@ def test_hint_warms_on_a_worker_and_the_ledger_counts_a_hit() -> None:
 def test_unused_hint_is_counted_with_its_waste_and_failures_never_raise() -> None:
     clock, adapter = _Clock(), _Recording("dnn")
     prewarmer = _prewarmer(adapter, clock)
-    prewarmer.apply(PlanStep([_hint()], None))
+    prewarmer.apply([_hint()])
     _settle(prewarmer, adapter)
     clock.now = 20.0
     totals = prewarmer.snapshot()["total"]
@@ -95,7 +95,7 @@ def test_unused_hint_is_counted_with_its_waste_and_failures_never_raise() -> Non
     assert totals["hint_waste_s"] == pytest.approx(10.0)
     for broken in (_Recording("dnn", ok=False), _Recording("dnn", raises=True)):
         failing = _prewarmer(broken, _Clock())
-        failing.apply(PlanStep([_hint()], None))
+        failing.apply([_hint()])
         assert broken.done.wait(5.0)
         deadline = time.monotonic() + 5.0
         while failing.snapshot()["total"]["warm_failures"] < 1 and time.monotonic() < deadline:
@@ -111,7 +111,7 @@ def test_a_keep_awake_charges_its_waste_from_when_the_backend_would_have_slept()
     prewarmer.arrived("dnn", "r0")
     prewarmer.released("dnn")  # idle from 0: it would sleep at 10
     clock.now = 9.0
-    prewarmer.apply(PlanStep([_hint(action="keep_awake")], None))
+    prewarmer.apply([_hint(action="keep_awake")])
     prewarmer._pool.shutdown(wait=True)  # the keep-awake ran at 9
     clock.now = 12.0
     prewarmer.arrived("dnn", "r1")  # awake only because of the hint
@@ -130,8 +130,8 @@ def test_one_wake_in_flight_per_backend_and_unknown_backends_ignored() -> None:
 
     adapter = ToolAdapter(warm=slow, name="dnn")
     prewarmer = _prewarmer(adapter, _Clock())
-    prewarmer.apply(PlanStep([_hint(), _hint("elsewhere")], None))
-    prewarmer.apply(PlanStep([_hint()], None))  # still waking: dropped
+    prewarmer.apply([_hint(), _hint("elsewhere")])
+    prewarmer.apply([_hint()])  # still waking: dropped
     assert prewarmer.snapshot()["total"]["hints"] == 1  # only the first was applied
     gate.set()
     prewarmer._pool.shutdown(wait=True)  # every submitted warm-up has run

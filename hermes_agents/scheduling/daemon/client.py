@@ -1,13 +1,14 @@
 """``DaemonScheduler``: the scheduler of a process whose slots come from a shared daemon.
 
 One connection per process, shared by every thread and event loop in it. Callers send their
-requests on it directly; one background thread reads the daemon's answers, wakes the callers
-whose tasks were granted, and sends a heartbeat (a third of the daemon's lease).
+requests on it directly; one background thread reads the daemon's answers and answers the
+waiting tickets (grant, withdrawn, refused), and sends a heartbeat (a third of the lease).
 
 Failing open: when the daemon cannot be reached, or goes away, calls run unscheduled with one
-warning per outage and a count in ``unscheduled_calls``; callers waiting for a slot at that
-moment go ahead at once. At most every ``retry_s`` the next call tries to reconnect; once it
-succeeds, the process's active runs are registered again and scheduling resumes.
+warning per outage and a count in ``unscheduled_calls``; tickets waiting at that moment go
+ahead at once. At most every ``retry_s`` the next call tries to reconnect; once it succeeds,
+the process's active runs (and the priors it gave) are registered again, scheduling resumes,
+and a warning says so.
 """
 
 from __future__ import annotations
@@ -21,113 +22,34 @@ import threading
 import time
 from dataclasses import dataclass
 from itertools import count
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-from hermes_agents.scheduling.daemon.protocol import (
-    MAX_MESSAGE_BYTES,
-    PROTOCOL_VERSION,
-    ProtocolError,
-    encode,
+from hermes_agents.pdgraph import PDGraph
+from hermes_agents.scheduling.daemon.connection import (
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DaemonUnavailableError,
+    listening,
+    open_connection,
+    query,
+    query_status,
 )
-from hermes_agents.scheduling.front import Scheduler, Slot
+from hermes_agents.scheduling.daemon.protocol import encode
+from hermes_agents.scheduling.interface import Scheduler, Ticket
 from hermes_agents.scheduling.state import Usage
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CONNECT_TIMEOUT_S = 2.0
 DEFAULT_RETRY_S = 1.0
 
-
-class DaemonUnavailableError(ConnectionError):
-    """The daemon could not be reached, or refused us (the message says which and why)."""
-
-
-def listening(path: Path, timeout_s: float = 1.0) -> bool:
-    """Whether something accepts connections on the Unix socket ``path`` now."""
-    if not path.exists():
-        return False
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.settimeout(timeout_s)
-        probe.connect(os.fspath(path))
-    except OSError:
-        return False
-    finally:
-        probe.close()
-    return True
-
-
-def open_connection(
-    address: str, *, token: str | None = None, timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
-) -> tuple[socket.socket, dict[str, Any], bytearray]:
-    """Connect and say hello; returns the socket, the daemon's welcome, and unread bytes."""
-    parts = urlsplit(address)
-    try:
-        if parts.scheme == "unix":
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            target: Any = parts.path
-        else:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            target = (parts.hostname, parts.port)
-        sock.settimeout(timeout_s)
-        sock.connect(target)
-    except OSError as error:
-        sock.close()
-        raise DaemonUnavailableError(f"cannot connect to {address}: {error}") from error
-    hello: dict[str, Any] = {
-        "op": "hello",
-        "version": PROTOCOL_VERSION,
-        "client": f"pid {os.getpid()}",
-    }
-    if token is not None and parts.scheme == "tcp":
-        hello["token"] = token
-    try:
-        sock.sendall(encode(hello))
-        buffer = bytearray()
-        welcome = read_message(sock, buffer)
-    except (OSError, ValueError) as error:
-        sock.close()
-        raise DaemonUnavailableError(f"no welcome from {address}: {error}") from error
-    if welcome.get("op") != "welcome":
-        sock.close()
-        raise DaemonUnavailableError(f"{address} refused us: {welcome.get('error', welcome)}")
-    return sock, welcome, buffer
-
-
-def read_message(sock: socket.socket, buffer: bytearray) -> dict[str, Any]:
-    """Read one message (blocking, under the socket's timeout); extra bytes stay in ``buffer``."""
-    while (end := buffer.find(b"\n")) < 0:
-        if len(buffer) > MAX_MESSAGE_BYTES:
-            raise ProtocolError("the daemon sent an over-long message")
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ProtocolError("the daemon closed the connection")
-        buffer += chunk
-    line = bytes(buffer[:end])
-    del buffer[: end + 1]
-    message = json.loads(line)
-    if not isinstance(message, dict):
-        raise ProtocolError("the daemon sent something other than a JSON object")
-    return message
-
-
-def query_status(
-    address: str, *, token: str | None = None, timeout_s: float = 5.0
-) -> dict[str, Any]:
-    """Ask the daemon at ``address`` for its status snapshot."""
-    sock, _, buffer = open_connection(address, token=token, timeout_s=timeout_s)
-    with sock:
-        try:
-            sock.sendall(encode({"op": "status"}))
-            reply = read_message(sock, buffer)
-        except (OSError, ValueError) as error:
-            raise DaemonUnavailableError(f"no status from {address}: {error}") from error
-    if reply.get("op") != "status":
-        raise DaemonUnavailableError(f"{address} answered {reply}")
-    return reply
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT_S",
+    "DEFAULT_RETRY_S",
+    "DaemonScheduler",
+    "DaemonUnavailableError",
+    "listening",
+    "open_connection",
+    "query_status",
+]
 
 
 @dataclass
@@ -140,7 +62,7 @@ class _RunRecord:
 
 
 class _Connection:
-    """One live connection: what it has asked for, and the thread that reads its answers."""
+    """One live connection: the tickets it waits on and holds, and the thread that reads."""
 
     def __init__(
         self, owner: DaemonScheduler, sock: socket.socket, welcome: dict[str, Any], rest: bytearray
@@ -149,11 +71,9 @@ class _Connection:
         self.sock = sock
         self.pid = os.getpid()
         self.alive = True
-        self.pending: set[int] = set()
-        """Tasks submitted and not granted yet."""
+        self.pending: dict[int, Ticket] = {}
+        """Tickets submitted and not answered yet."""
         self.held: set[int] = set()
-        self.ranks: dict[int, float] = {}
-        """The rank each held task's run had when granted (a priority hint)."""
         self._lock = threading.Lock()
         self._buffer = rest
         lease_s = welcome.get("lease_s", 30.0)
@@ -164,19 +84,17 @@ class _Connection:
         self.sock.settimeout(self.ping_every_s)
         self._reader.start()
 
-    def add_pending(self, task: int) -> bool:
+    def add_pending(self, task: int, ticket: Ticket) -> bool:
         with self._lock:
             if self.alive:
-                self.pending.add(task)
+                self.pending[task] = ticket
             return self.alive
 
     def drop(self, task: int) -> bool:
         """Forget ``task``; True if the daemon still knows it (so it must be told)."""
         with self._lock:
-            known = task in self.pending or task in self.held
-            self.pending.discard(task)
+            known = self.pending.pop(task, None) is not None or task in self.held
             self.held.discard(task)
-            self.ranks.pop(task, None)
             return known and self.alive
 
     def send(self, message: dict[str, Any]) -> bool:
@@ -192,12 +110,12 @@ class _Connection:
         return True
 
     def lost(self) -> None:
-        """The connection is gone: every caller still waiting goes ahead unscheduled."""
+        """The connection is gone: every ticket still waiting goes ahead unscheduled."""
         with self._lock:
             if not self.alive:
                 return
             self.alive = False
-            waiting = sorted(self.pending)
+            waiting = list(self.pending.values())
             self.pending.clear()
             self.held.clear()
         try:
@@ -235,18 +153,26 @@ class _Connection:
     def _on_message(self, message: dict[str, Any]) -> None:
         op = message.get("op")
         task = message.get("task")
-        if op == "grant" and isinstance(task, int):
-            with self._lock:
-                if task not in self.pending:
-                    return
-                self.pending.discard(task)
-                self.held.add(task)
-                rank = message.get("rank")
-                if isinstance(rank, float | int):
-                    self.ranks[task] = float(rank)
-            self.owner._wakeups.granted(task)
+        if not isinstance(task, int):
+            task = None
+        if op == "grant" and task is not None:
+            ticket = self._take(task, hold=True)
+            rank = message.get("rank")
+            if ticket is not None:
+                ticket.grant(float(rank) if isinstance(rank, float | int) else None)
+        elif op == "withdrawn" and task is not None:
+            ticket = self._take(task, hold=False)
+            if ticket is not None:
+                ticket.withdraw(str(message.get("reason", "withdrawn by the daemon")))
         elif op == "error":
-            self._on_error(message, task if isinstance(task, int) else None)
+            self._on_error(message, task)
+
+    def _take(self, task: int, *, hold: bool) -> Ticket | None:
+        with self._lock:
+            ticket = self.pending.pop(task, None)
+            if ticket is not None and hold:
+                self.held.add(task)
+            return ticket
 
     def _on_error(self, message: dict[str, Any], task: int | None) -> None:
         problem = f"the hermes daemon refused a request: {message.get('error')}"
@@ -254,15 +180,11 @@ class _Connection:
             logger.warning("%s; disconnecting", problem)
             self.sock.close()
             return
-        if task is None:
+        ticket = self._take(task, hold=False) if task is not None else None
+        if ticket is None:
             logger.warning(problem)
             return
-        with self._lock:
-            waiting = task in self.pending
-            self.pending.discard(task)
-        if waiting:
-            self.owner._fail_open(1, problem)
-            self.owner._wakeups.granted(task)
+        self.owner.fail_open(ticket, problem)
 
 
 class DaemonScheduler(Scheduler):
@@ -287,6 +209,7 @@ class DaemonScheduler(Scheduler):
         self._outage = False
         self._task_ids = count(1)
         self._runs: dict[str, _RunRecord] = {}
+        self._priors: dict[str, dict[str, Any]] = {}
 
     @property
     def connected(self) -> bool:
@@ -300,65 +223,53 @@ class DaemonScheduler(Scheduler):
         if connection is not None:
             connection.close()
 
-    def _submit(self, slot: Slot) -> tuple[int | None, bool]:
+    # -- the scheduler interface --------------------------------------------------------------
+
+    def submit(self, ticket: Ticket) -> None:
         connection = self._live()
         if connection is None:
-            self._fail_open(1, f"the hermes daemon at {self.address} is unreachable")
-            return None, True
+            self.fail_open(ticket, f"the hermes daemon at {self.address} is unreachable")
+            return
         task = next(self._task_ids)
-        self._wakeups.expect(task)
-        if not connection.add_pending(task):
-            self._wakeups.forget(task)
-            self._fail_open(1, f"the hermes daemon at {self.address} went away")
-            return None, True
-        slot.handle = connection
+        ticket.task, ticket.handle = task, connection
+        if not connection.add_pending(task, ticket):
+            ticket.task = None
+            self.fail_open(ticket, f"the hermes daemon at {self.address} went away")
+            return
         message: dict[str, Any] = {
             "op": "submit",
             "task": task,
-            "run": slot.run_id,
-            "backend": slot.backend,
+            "run": ticket.run_id,
+            "backend": ticket.backend,
         }
-        if slot.stage is not None:
-            message["stage"] = slot.stage
-        if slot.visit is not None:
-            message["visit"] = slot.visit
-        if slot.estimate_s:
-            message["estimate_s"] = slot.estimate_s
-        if slot.tokens:
-            message["tokens"] = slot.tokens
-        connection.send(message)  # on failure, lost() has already woken this task
-        return task, self._wakeups.claim(task)
+        if ticket.stage is not None:
+            message["stage"] = ticket.stage
+        if ticket.visit is not None:
+            message["visit"] = ticket.visit
+        if ticket.estimate_s:
+            message["estimate_s"] = ticket.estimate_s
+        if ticket.tokens:
+            message["tokens"] = ticket.tokens
+        connection.send(message)  # on failure, lost() has already answered this ticket
 
-    def _release(self, slot: Slot, usage: Usage) -> None:
-        connection = slot.handle
-        if slot.task is None or not isinstance(connection, _Connection):
-            return
-        if connection.drop(slot.task):
-            connection.send({"op": "release", "task": slot.task, "usage": _usage(usage)})
+    def release(self, ticket: Ticket, usage: Usage) -> None:
+        self._tell_release(ticket, {"usage": _usage(usage)})
 
-    def _withdraw(self, slot: Slot) -> None:
-        if slot.task is not None:
-            self._wakeups.forget(slot.task)
-        connection = slot.handle
-        if (
-            slot.task is not None
-            and isinstance(connection, _Connection)
-            and connection.drop(slot.task)
-        ):
-            connection.send({"op": "release", "task": slot.task})
+    def withdraw(self, ticket: Ticket) -> None:
+        self._tell_release(ticket, {})
 
-    def _start_run(self, run_id: str, app: str, deadline: float | None) -> None:
+    def start_run(self, run_id: str, app: str, *, deadline: float | None = None) -> None:
         self._runs[run_id] = _RunRecord(app, deadline)
         connection = self._live()
         if connection is not None:
             connection.send(_run_message(run_id, self._runs[run_id]))
 
-    def _finish_run(self, run_id: str) -> None:
+    def finish_run(self, run_id: str) -> None:
         connection = self._connection
         if self._runs.pop(run_id, None) is not None and connection is not None:
             connection.send({"op": "end", "run": run_id})
 
-    def _enter_stage(self, run_id: str, stage: str, visit: str | None) -> None:
+    def move_run(self, run_id: str, stage: str, *, visit: str | None = None) -> None:
         record = self._runs.get(run_id)
         if record is None:
             return
@@ -370,16 +281,49 @@ class DaemonScheduler(Scheduler):
                 message["visit"] = visit
             connection.send(message)
 
-    def _rank(self, slot: Slot) -> float | None:
-        connection = slot.handle
-        if not isinstance(connection, _Connection) or slot.task is None:
-            return None
-        return connection.ranks.get(slot.task)
-
-    def _has_run(self, run_id: str) -> bool:
+    def has_run(self, run_id: str) -> bool:
         return run_id in self._runs
 
+    def add_prior(self, app: str, prior: PDGraph) -> None:
+        message = {"op": "prior", "app": app, "graph": prior.to_dict()}
+        self._priors[app] = message  # a restarted daemon hears it again
+        connection = self._live()
+        if connection is not None:
+            connection.send(message)
+
+    def learned_graph(self, app: str) -> PDGraph | None:
+        """The daemon's graph of ``app`` (asked on a connection of its own); None when the
+        daemon does not know it or cannot be reached (logged)."""
+        try:
+            reply = query(
+                self.address,
+                {"op": "graph", "app": app},
+                token=self._token,
+                timeout_s=max(self.connect_timeout_s, 5.0),
+            )
+            graph, version = reply.get("graph"), reply.get("version")
+            if not isinstance(graph, dict):
+                return None
+            learned = PDGraph.from_dict(graph)
+            return learned.with_version(version) if isinstance(version, int) else learned
+        except (DaemonUnavailableError, ValueError) as error:
+            logger.warning("cannot read the learned graph of %r from the daemon: %s", app, error)
+            return None
+
+    def snapshot(self) -> dict[str, Any]:
+        """The daemon's status (``hermes status --json``); raises ``DaemonUnavailableError``
+        when it cannot be reached (an inspection, not a call)."""
+        return query_status(self.address, token=self._token)
+
     # -- the connection's life ----------------------------------------------------------------
+
+    def _tell_release(self, ticket: Ticket, extra: dict[str, Any]) -> None:
+        connection, task = ticket.handle, ticket.task
+        ticket.task = None
+        if task is None or not isinstance(connection, _Connection):
+            return
+        if connection.drop(task):
+            connection.send({"op": "release", "task": task, **extra})
 
     def _live(self) -> _Connection | None:
         """The open connection, or a new one if a retry is due; None while unreachable."""
@@ -403,29 +347,33 @@ class DaemonScheduler(Scheduler):
             self._next_attempt_s = time.monotonic() + self.retry_s
             if not self._outage:
                 self._outage = True
-                self._fail_open(0, f"the hermes daemon is unreachable ({error})")
+                self.count_unscheduled(0, f"the hermes daemon is unreachable ({error})")
             return None
         connection = _Connection(self, sock, welcome, rest)
-        for run_id, record in list(self._runs.items()):  # a restarted daemon knows nothing
+        for message in list(self._priors.values()):  # a restarted daemon knows nothing
+            connection.send(message)
+        for run_id, record in list(self._runs.items()):
             connection.send(_run_message(run_id, record))
             if record.stage is not None:
                 connection.send({"op": "stage", "run": run_id, "stage": record.stage})
         connection.start()
         self._connection = connection
-        if self._outage:
-            self._outage = False
-            logger.info("the hermes daemon at %s is back; scheduling resumed", self.address)
-        self._recovered()
+        was_out, self._outage = self._outage, False
+        back = f"the hermes daemon at {self.address} is back; scheduling resumed"
+        self.recovered(back if was_out else None)
         return connection
 
-    def _connection_lost(self, connection: _Connection, waiting: list[int]) -> None:
+    def _connection_lost(self, connection: _Connection, waiting: list[Ticket]) -> None:
+        reason = f"lost the hermes daemon at {self.address}"
         if self._connection is connection:
             self._connection = None
             if connection.pid == os.getpid():
                 self._outage = True
-                self._fail_open(len(waiting), f"lost the hermes daemon at {self.address}")
-        for task in waiting:
-            self._wakeups.granted(task)
+                if not waiting:
+                    self.count_unscheduled(0, reason)
+        for ticket in waiting:
+            ticket.task = None
+            self.fail_open(ticket, reason)
 
 
 def _run_message(run_id: str, record: _RunRecord) -> dict[str, Any]:

@@ -15,12 +15,17 @@ Client -> daemon (every field is checked; unknown fields are refused)::
     end      run:str                                        the run finished
     ping     unscheduled:int?                               heartbeat (keeps the lease)
     status                                                  ask for a snapshot
+    prior    app:str  graph:object                          the app's structural PDGraph (JSON)
+    graph    app:str                                        ask for the app's learned PDGraph
 
 Daemon -> client::
 
     welcome  version  server  policy  lease_s               answer to hello
     grant    task  rank:float?                              the task may run now (rank: its run's)
+    withdrawn  task  reason:str                             the task left its queue ungranted
+                                                            (its run ended while it waited)
     pong                                                    answer to ping
+    graph    app  graph:object|null  version:int?           answer to graph (PDGraph JSON)
     status   ...snapshot (see ``service.DaemonService.snapshot``)
     error    error:str  fatal:bool  task:int?  op_failed:str?  fatal: the daemon then hangs up
 
@@ -99,6 +104,8 @@ SCHEMAS: Final[Mapping[str, Mapping[str, Field]]] = {
     "end": {"run": _STR},
     "ping": {"unscheduled": _COUNT},
     "status": {},
+    "prior": {"app": _STR, "graph": Field((dict,))},
+    "graph": {"app": _STR},
 }
 """Client messages: op -> field -> rules."""
 

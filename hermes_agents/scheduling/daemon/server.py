@@ -207,27 +207,30 @@ async def serve_forever(
             sock=bind_unix_socket(listen.socket_path),
         )
     ]
-    logger.info("hermes daemon listening on unix://%s", listen.socket_path)
-    if listen.tcp_port is not None:
-        servers.append(await _serve_tcp(service, listen.tcp_port))
-    if listen.metrics_port is not None:
-        servers.append(await serve_metrics(service, listen.metrics_port))
-    lease_checks = asyncio.create_task(_expire_leases(service))
+    lease_checks: asyncio.Task[None] | None = None
     warmups = WarmupTimer(loop, service.core.clock, service.flush)
-    if service.prewarmer is not None:
-        service.on_next_check = warmups.at
-    try:
+    try:  # from here on, whatever fails, the socket file goes away with us
+        logger.info("hermes daemon listening on unix://%s", listen.socket_path)
+        if listen.tcp_port is not None:
+            servers.append(await _serve_tcp(service, listen.tcp_port))
+        if listen.metrics_port is not None:
+            servers.append(await serve_metrics(service, listen.metrics_port))
+        lease_checks = asyncio.create_task(_expire_leases(service))
+        if service.prewarmer is not None:
+            service.on_next_check = warmups.at
         await stop.wait()
     finally:
         service.on_next_check = None
         warmups.cancel()
-        lease_checks.cancel()
+        if lease_checks is not None:
+            lease_checks.cancel()
         for server in servers:
             server.close()
         for session in list(service.sessions.values()):
             session.close()
             service.end_session(session)
         listen.socket_path.unlink(missing_ok=True)
+        service.close()
         logger.info("hermes daemon stopped")
 
 

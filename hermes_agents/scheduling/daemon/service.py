@@ -6,10 +6,12 @@ the session that owns the task. A session that ends (its connection closed, brok
 lease lapse) gives back every slot it held and withdraws every task it queued; its unfinished
 runs are dropped without teaching the learner.
 
-With a ``prewarmer``, the service drives prewarming as ``LocalScheduler`` does: a grant is an
-arrival at its backend, a release (or a reclaimed running task) ends that call, and after every
-``flush`` the core plans warm-ups (``Prewarmer.step``); the step's ``next_check_s`` goes
-to ``on_next_check``, which the server turns into one timer on its loop that calls ``flush``.
+``flush`` is the one driver step (``driver.Driver``), as in ``LocalScheduler``: the core's
+decisions are applied (grants and withdrawals routed to the sessions that own the tasks, the
+prewarmer told of arrivals and freed slots and handed its hints), finished runs go to the
+learner on a worker thread (``learning.LearningWorker``: the event loop never waits on the
+profile store), and the next check time goes to ``on_next_check``, which the server turns into
+one timer on its loop that calls ``flush``.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from itertools import count
 from typing import Any
 
 from hermes_agents.errors import HermesError
+from hermes_agents.pdgraph import PDGraph
 from hermes_agents.scheduling.core import SchedulerCore
 from hermes_agents.scheduling.daemon.protocol import (
     PROTOCOL_VERSION,
@@ -32,7 +35,9 @@ from hermes_agents.scheduling.daemon.protocol import (
     error_message,
 )
 from hermes_agents.scheduling.daemon.snapshot import snapshot
-from hermes_agents.scheduling.models import AppModels
+from hermes_agents.scheduling.decisions import Grant, Withdrawal
+from hermes_agents.scheduling.driver import Driver, Learning
+from hermes_agents.scheduling.learning import LearningWorker
 from hermes_agents.scheduling.prewarming import Prewarmer
 from hermes_agents.scheduling.state import Usage
 from hermes_agents.version import VERSION
@@ -84,6 +89,7 @@ class DaemonService:
         lease_s: float = 30.0,
         token: str | None = None,
         prewarmer: Prewarmer | None = None,
+        learning: Learning | None = None,
     ) -> None:
         if not (math.isfinite(lease_s) and lease_s > 0):
             raise HermesError(f"lease_s must be a positive number of seconds, got {lease_s}")
@@ -95,7 +101,17 @@ class DaemonService:
         self.on_next_check: Callable[[float], None] | None = None
         """Called with the core-clock time at which to ``flush`` again for prewarming (the
         server sets it: one timer on its loop)."""
-        self._prewarm_failed = False
+        self.learner: LearningWorker | None = None
+        """Learns finished runs off the event loop (when ``learning`` is not given)."""
+        if learning is None and core.models is not None:
+            learning = self.learner = LearningWorker(core.models)
+        self.driver = Driver(
+            core,
+            _SessionAnswers(self),
+            warmups=prewarmer,
+            alarm=_CallbackAlarm(self),
+            learning=learning,
+        )
         self.started_at_s = core.clock()
         self.counters = Counters()
         self.sessions: dict[int, Session] = {}
@@ -110,6 +126,8 @@ class DaemonService:
             "end": self._end,
             "ping": self._ping,
             "status": self._status,
+            "prior": self._prior,
+            "graph": self._graph,
         }
 
     def open(
@@ -160,20 +178,9 @@ class DaemonService:
             self.end_session(session)
 
     def flush(self) -> None:
-        """Admit what fits now, route each grant to its owner, plan warm-ups, and send every
-        outbox."""
-        for grant in self.core.schedule():
-            if self.prewarmer is not None:
-                self._tell_prewarmer(self.prewarmer.arrived, grant.backend, grant.run_id)
-            owner = self._owners.get(grant.task_id)
-            if owner is not None:
-                session, task = owner
-                rank = self.core.runs[grant.run_id].rank
-                if math.isfinite(rank):
-                    session.outbox.append(b'{"op":"grant","task":%d,"rank":%r}\n' % (task, rank))
-                else:
-                    session.outbox.append(b'{"op":"grant","task":%d}\n' % task)
-        self._plan_warmups()
+        """One driver step (grants and withdrawals into the owners' outboxes, prewarming,
+        learning handed off), then send every outbox."""
+        self.driver.run()
         for session in list(self.sessions.values()):
             if session.outbox:
                 self._send(session)
@@ -209,6 +216,11 @@ class DaemonService:
             session.close()
             self.end_session(session)
         return len(expired)
+
+    def close(self) -> None:
+        """Learn what finished runs are queued, then stop the learning thread."""
+        if self.learner is not None:
+            self.learner.close()
 
     @property
     def unscheduled_calls(self) -> int:
@@ -289,6 +301,26 @@ class DaemonService:
         usage = message.get("usage")
         self._forget_task(session, message["task"], None if usage is None else Usage(**usage))
 
+    def _prior(self, session: Session, message: dict[str, Any]) -> None:
+        try:
+            prior = PDGraph.from_dict(message["graph"])
+        except HermesError as error:
+            raise ProtocolError(f"field 'graph': {error}", op="prior") from None
+        if prior.name != message["app"]:
+            raise ProtocolError(
+                f"field 'graph': names app {prior.name!r}, not {message['app']!r}", op="prior"
+            )
+        if self.core.models is not None:
+            self.core.models.add(message["app"], prior)
+
+    def _graph(self, session: Session, message: dict[str, Any]) -> None:
+        models = self.core.models
+        graph = models.graph(message["app"]) if models is not None else None
+        reply: dict[str, Any] = {"op": "graph", "app": message["app"], "graph": None}
+        if graph is not None:
+            reply.update(graph=graph.to_dict(), version=graph.version)
+        session.outbox.append(encode(reply))
+
     def _end(self, session: Session, message: dict[str, Any]) -> None:
         run_id = session.runs.pop(message["run"], None)
         if run_id is not None:
@@ -306,7 +338,7 @@ class DaemonService:
     def _load_profile(self, app: str) -> None:
         """Start learning ``app`` from what the profile store holds (a no-op once it is known),
         so a restarted daemon ranks and prewarms an app's first run with its stored profile."""
-        if isinstance(self.core.models, AppModels):
+        if self.core.models is not None:
             self.core.models.add(app)
 
     def _core_run(self, session: Session, run: str, op: str, task: int | None = None) -> str:
@@ -320,31 +352,10 @@ class DaemonService:
         if core_task is None:
             return  # unknown or already released: harmless, as in the core
         self._owners.pop(core_task, None)
-        pending = self.core.tasks.get(core_task)
         self.core.release(core_task, usage)
-        if self.prewarmer is not None and pending is not None and pending.started_at is not None:
-            # a granted call ended, or was reclaimed from a client that went away
-            self._tell_prewarmer(self.prewarmer.released, pending.backend)
         one_call = session.one_call_runs.pop(task, None)
         if one_call is not None:
             self.core.finish_run(one_call, learn=False)  # a one-call app: nothing to learn
-
-    def _plan_warmups(self) -> None:
-        """Start the warm-ups due now; ask to be called again when the step says."""
-        if self.prewarmer is None:
-            return
-        next_check_s = self.prewarmer.step(self.core)
-        if next_check_s is not None and self.on_next_check is not None:
-            self._tell_prewarmer(self.on_next_check, next_check_s)
-
-    def _tell_prewarmer(self, event: Callable[..., None], *args: Any) -> None:
-        """Run a prewarming step; a failure is logged once and never reaches a client."""
-        try:
-            event(*args)
-        except Exception:
-            if not self._prewarm_failed:
-                self._prewarm_failed = True
-                logger.warning("prewarming failed; scheduling goes on unaffected", exc_info=True)
 
     def _send(self, session: Session) -> None:
         data = b"".join(session.outbox)
@@ -354,6 +365,57 @@ class DaemonService:
                 session.send(data)
             except Exception:  # a broken transport: the connection's loss handler cleans up
                 logger.debug("sending to session %d failed", session.session_id, exc_info=True)
+
+
+class _SessionAnswers:
+    """The driver's ``Answers`` for the daemon: each answer goes to the session owning the
+    task, as a line in its outbox."""
+
+    def __init__(self, service: DaemonService) -> None:
+        self.service = service
+
+    def granted(self, grant: Grant) -> None:
+        owner = self.service._owners.get(grant.task_id)
+        if owner is None:
+            return
+        session, task = owner
+        run = self.service.core.runs.get(grant.run_id)
+        rank = run.rank if run is not None else math.inf
+        if math.isfinite(rank):
+            session.outbox.append(b'{"op":"grant","task":%d,"rank":%r}\n' % (task, rank))
+        else:
+            session.outbox.append(b'{"op":"grant","task":%d}\n' % task)
+
+    def withdrawn(self, withdrawal: Withdrawal) -> None:
+        owner = self.service._owners.pop(withdrawal.task_id, None)
+        if owner is None:
+            return
+        session, task = owner
+        session.tasks.pop(task, None)
+        reply = {"op": "withdrawn", "task": task, "reason": withdrawal.reason}
+        session.outbox.append(encode(reply))
+
+    def fail_all(self, reason: str) -> None:
+        for session in self.service.sessions.values():
+            for task, core_task in list(session.tasks.items()):
+                pending = self.service.core.tasks.get(core_task)
+                if pending is not None and pending.started_at is None:
+                    session.tasks.pop(task)
+                    self.service._owners.pop(core_task, None)
+                    problem = f"{reason}; run this call unscheduled"
+                    session.outbox.append(encode(error_message(problem, task=task)))
+
+
+class _CallbackAlarm:
+    """The driver's ``Alarm``: whatever the server set as ``on_next_check`` (its loop timer)."""
+
+    def __init__(self, service: DaemonService) -> None:
+        self.service = service
+
+    def set(self, when_s: float) -> None:
+        target = self.service.on_next_check
+        if target is not None:
+            target(when_s)
 
 
 def _same(given: object, expected: str | None) -> bool:

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from hermes_agents.scheduling.daemon.client import (
-    DaemonScheduler,
+from hermes_agents.scheduling.daemon.client import DaemonScheduler
+from hermes_agents.scheduling.daemon.connection import (
     DaemonUnavailableError,
     open_connection,
     query_status,

@@ -36,6 +36,8 @@ VALID: list[dict[str, Any]] = [
     {"op": "end", "run": "r1"},
     {"op": "ping", "unscheduled": 4},
     {"op": "status"},
+    {"op": "prior", "app": "qa", "graph": {"name": "qa", "entry": "a", "stages": {"a": {}}}},
+    {"op": "graph", "app": "qa"},
 ]
 
 

@@ -119,6 +119,8 @@ def test_finished_runs_teach_the_learner(service: DaemonService, models: AppMode
     peer.say(op="submit", task=1, run="r", backend="llm", stage="answer")
     peer.say(op="release", task=1, usage={"seconds": 1.0})
     peer.say(op="end", run="r")
+    assert service.learner is not None
+    assert service.learner.drain()  # learned off the loop
     graph = models.graph("qa")
     assert graph is not None
     assert set(graph.stages) == {"answer"}

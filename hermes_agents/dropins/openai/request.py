@@ -6,8 +6,10 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from hermes_agents.dropin import CallSlot, rough_tokens
-from hermes_agents.scheduling.front import Scheduler
+from hermes_agents.dropins.sizing import call_slot as sized_slot
+from hermes_agents.dropins.sizing import rough_tokens
+from hermes_agents.scheduling.interface import Scheduler
+from hermes_agents.scheduling.slot import Slot
 
 if TYPE_CHECKING:  # openai's request options: a private type, needed for the signatures only
     from openai._models import FinalRequestOptions
@@ -45,14 +47,14 @@ def priority_hint(rank: float, style: PriorityStyle) -> int:
     return round(max(_INT32_MIN, min(_INT32_MAX, value)))
 
 
-def call_slot(client: HermesSettings, options: FinalRequestOptions) -> CallSlot | None:
+def call_slot(client: HermesSettings, options: FinalRequestOptions) -> Slot | None:
     """The slot a request needs; None for endpoints that are not model calls."""
     if options.method.lower() != "post" or options.url not in SCHEDULED_PATHS:
         return None
     body = _body(options)
     limits = (body.get(key) for key in _MAX_OUTPUT_KEYS)
     max_output = next((n for n in limits if isinstance(n, int) and not isinstance(n, bool)), None)
-    return CallSlot(
+    return sized_slot(
         client.hermes_scheduler,
         client.hermes_backend,
         prompt_tokens=rough_tokens([body.get(key) for key in _PROMPT_KEYS]),
@@ -68,7 +70,7 @@ def _body(options: FinalRequestOptions) -> Mapping[str, object]:
 
 
 def with_hint(
-    options: FinalRequestOptions, call: CallSlot, style: PriorityStyle | None
+    options: FinalRequestOptions, call: Slot, style: PriorityStyle | None
 ) -> FinalRequestOptions:
     """``options`` with ``priority`` added to its ``extra_body``, unless the caller set one."""
     if style is None:

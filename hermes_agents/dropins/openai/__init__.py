@@ -26,7 +26,7 @@ chunk that carries one with ``stream_options={"include_usage": True}``, or the R
 ``response.completed`` event); the slot reports it with the measured seconds.
 """
 
-from hermes_agents.openai.clients import AsyncOpenAI, OpenAI
-from hermes_agents.openai.request import SCHEDULED_PATHS, PriorityStyle, priority_hint
+from hermes_agents.dropins.openai.clients import AsyncOpenAI, OpenAI
+from hermes_agents.dropins.openai.request import SCHEDULED_PATHS, PriorityStyle, priority_hint
 
 __all__ = ["SCHEDULED_PATHS", "AsyncOpenAI", "OpenAI", "PriorityStyle", "priority_hint"]

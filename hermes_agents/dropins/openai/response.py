@@ -20,7 +20,7 @@ import httpx2
 import openai
 from pydantic import BaseModel
 
-from hermes_agents.dropin import CallSlot
+from hermes_agents.scheduling.slot import Slot
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def usage_of(value: object) -> tuple[int, int, int] | None:
 class _Holding:
     """Wraps a response body (an httpx byte stream) and holds its call's slot."""
 
-    def __init__(self, inner: Any, call: CallSlot) -> None:
+    def __init__(self, inner: Any, call: Slot) -> None:
         self.inner = inner
         self.call = call
         self.finalizer: weakref.finalize[Any, Any] | None = None
@@ -137,7 +137,7 @@ def _raw_usage(result: object) -> tuple[int, int, int] | None:
         return None
 
 
-def hold(result: object, call: CallSlot, *, asynchronous: bool) -> None:
+def hold(result: object, call: Slot, *, asynchronous: bool) -> None:
     """Release the slot now if the response is complete, else when its body closes."""
     try:
         response = _open_response(result)
@@ -173,7 +173,7 @@ def _body_class(response_type: type[Any], asynchronous: bool) -> type[Any]:
     return _legacy_bodies[key]
 
 
-def _release_soon(call: CallSlot) -> None:
+def _release_soon(call: Slot) -> None:
     """Release the slot of a response collected unclosed: from a thread of its own, because
     the garbage collector may run inside the scheduler's locked code on this thread."""
     threading.Thread(target=call.release, name="hermes-release", daemon=True).start()

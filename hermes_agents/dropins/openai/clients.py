@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, cast, get_args, o
 import httpx2
 import openai
 
-from hermes_agents.dropin import nested_calls
+from hermes_agents.dropins.openai.request import PriorityStyle, call_slot, with_hint
+from hermes_agents.dropins.openai.response import hold, observe
 from hermes_agents.errors import ValidationError
-from hermes_agents.openai.request import PriorityStyle, call_slot, with_hint
-from hermes_agents.openai.response import hold, observe
-from hermes_agents.scheduling.front import Scheduler
+from hermes_agents.scheduling.interface import Scheduler
+from hermes_agents.scheduling.slot import nested_calls
 
 if TYPE_CHECKING:  # openai's request options: a private type, needed for the signatures only
     from openai._models import FinalRequestOptions

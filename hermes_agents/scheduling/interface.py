@@ -1,0 +1,250 @@
+"""The scheduler interface: what every drop-in uses, and what every scheduler implements.
+
+Like httpx's ``BaseTransport``: one small protocol, several implementations
+(``LocalScheduler`` in this process, ``DaemonScheduler`` for a shared ``hermes serve``), and
+no drop-in ever looks at which one it holds. An implementation provides:
+
+==========================================  =================================================
+``start_run(run_id, app, deadline=None)``    an app run of class ``app`` starts
+``move_run(run_id, stage, visit=None)``      the run starts a (new) visit of ``stage``
+``finish_run(run_id)``                       the run ended (its trace is learned)
+``submit(ticket)``                           queue one call; its answer comes on the ticket
+``release(ticket, usage)``                   the call ended: free its slot, report its usage
+``withdraw(ticket)``                         the caller stopped waiting (timeout, cancel)
+``has_run(run_id)``                          whether the run is active here
+``add_prior(app, prior)``                    the app's structural PDGraph (before any run)
+``learned_graph(app)``                       the app's current PDGraph, or None
+``snapshot()``                               the state as JSON data (``hermes status``)
+``close()``                                  free sockets, threads, workers
+==========================================  =================================================
+
+Every method is fail-open: none raises because scheduling broke. A ticket is answered exactly
+once (``Ticket``): granted, withdrawn with a reason (its run ended while it waited), or failed
+open (it runs unscheduled, counted in ``unscheduled_calls`` with one warning per outage, through
+``Scheduler.fail_open``). What users call (``slot``, ``run``, ``enter_stage``) is built on
+these, here, once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import sys
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from hermes_agents.scheduling.state import Usage
+from hermes_agents.scheduling.ticket import Answer, Ticket
+
+if TYPE_CHECKING:
+    from hermes_agents.pdgraph import PDGraph
+    from hermes_agents.scheduling.slot import Slot
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Answer", "RunContext", "RunScope", "Scheduler", "Ticket", "current_run"]
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """The app run that calls in this context belong to."""
+
+    scheduler: Scheduler
+    run_id: str
+
+
+current_run: contextvars.ContextVar[RunContext | None] = contextvars.ContextVar(
+    "hermes_current_run", default=None
+)
+
+
+class Scheduler(ABC):
+    """Slots and run scopes over some scheduler (see the module docstring).
+
+    >>> from hermes_agents.scheduling import BackendLimits, LocalScheduler
+    >>> scheduler = LocalScheduler.in_process({"llm": BackendLimits(max_concurrency=2)})
+    >>> with scheduler.run("qa"):
+    ...     with scheduler.slot("llm", stage="answer"):
+    ...         pass  # call the backend here
+    """
+
+    def __init__(self) -> None:
+        self.unscheduled_calls = 0
+        """Calls that ran without a slot because scheduling failed (each counted once)."""
+        self._warned = False
+
+    # -- what users call ----------------------------------------------------------------------
+
+    def slot(
+        self,
+        backend: str,
+        *,
+        stage: str | None = None,
+        estimate_s: float = 0.0,
+        tokens: int = 0,
+        timeout: float | None = None,
+        visit: str | None = None,
+    ) -> Slot:
+        """A slot on ``backend``: use with ``with`` or ``async with`` (see ``Slot``).
+
+        ``stage``: the app stage making the call (default: the LangGraph node running here);
+        ``visit``: names the stage visit (calls of parallel branches each find their own);
+        ``estimate_s``: expected service seconds; ``tokens``: prompt + output tokens (for
+        token budgets); ``timeout``: seconds to wait for admission before ``TimeoutError``.
+        """
+        return _slot_type()(
+            self,
+            backend,
+            stage=stage,
+            visit=visit,
+            estimate_s=estimate_s,
+            tokens=tokens,
+            timeout=timeout,
+        )
+
+    def run(self, app: str, *, deadline: float | None = None) -> RunScope:
+        """Scope an app run of class ``app``; calls inside it share the run's rank.
+
+        ``deadline`` is on the ``time.monotonic()`` clock (for the least-slack policy).
+        """
+        return RunScope(self, app, deadline)
+
+    def enter_stage(self, stage: str, *, visit: str | None = None) -> None:
+        """The current run starts a (new) visit of ``stage`` (a loop iteration counts).
+
+        A named ``visit`` is entered once, however often it is named.
+        """
+        run_id = self.current_run_id()
+        if run_id is not None:
+            self.move_run(run_id, stage, visit=visit)
+
+    def current_run_id(self) -> str | None:
+        """The run of this scheduler that the calling context belongs to (None: none)."""
+        context = current_run.get()
+        if context is not None and context.scheduler is self and self.has_run(context.run_id):
+            return context.run_id
+        return None
+
+    def fail_open(self, ticket: Ticket, reason: str) -> None:
+        """Answer ``ticket``: run unscheduled; count it once and warn once per outage."""
+        if ticket.fail_open(reason):
+            self.count_unscheduled(1, reason)
+
+    def count_unscheduled(self, calls: int, reason: str) -> None:
+        """Count ``calls`` that run unscheduled; warn the first time (until ``recovered``)."""
+        self.unscheduled_calls += calls
+        if not self._warned:
+            self._warned = True
+            failing = logger.isEnabledFor(logging.DEBUG) and sys.exc_info()[0] is not None
+            logger.warning("%s; calls continue unscheduled", reason, exc_info=failing)
+
+    def recovered(self, message: str | None = None) -> None:
+        """Scheduling works again: the next failure warns again (``message`` says so)."""
+        if self._warned and message is not None:
+            logger.warning(message)
+        self._warned = False
+
+    # -- what an implementation provides ------------------------------------------------------
+
+    @abstractmethod
+    def start_run(self, run_id: str, app: str, *, deadline: float | None = None) -> None:
+        """An app run of class ``app`` starts (``deadline``: on ``time.monotonic()``)."""
+
+    @abstractmethod
+    def move_run(self, run_id: str, stage: str, *, visit: str | None = None) -> None:
+        """The run starts a (new) visit of ``stage``; a named ``visit`` is entered once."""
+
+    @abstractmethod
+    def finish_run(self, run_id: str) -> None:
+        """The run ended: its waiting calls are withdrawn, its trace is learned."""
+
+    @abstractmethod
+    def submit(self, ticket: Ticket) -> None:
+        """Queue ``ticket``'s call; answer it (now or later) on the ticket, exactly once."""
+
+    @abstractmethod
+    def release(self, ticket: Ticket, usage: Usage) -> None:
+        """``ticket``'s call ended (or never ran): free its slot, report ``usage``."""
+
+    @abstractmethod
+    def withdraw(self, ticket: Ticket) -> None:
+        """The caller stopped waiting: withdraw the task, or release it if granted."""
+
+    @abstractmethod
+    def has_run(self, run_id: str) -> bool:
+        """Whether ``run_id`` is an active run of this scheduler."""
+
+    @abstractmethod
+    def add_prior(self, app: str, prior: PDGraph) -> None:
+        """``app``'s structural PDGraph, to rank its runs before any was observed."""
+
+    @abstractmethod
+    def learned_graph(self, app: str) -> PDGraph | None:
+        """``app``'s current PDGraph (prior and observed runs), or None if unknown."""
+
+    @abstractmethod
+    def snapshot(self) -> dict[str, Any]:
+        """The scheduler's state as JSON data (the shape of ``hermes status --json``)."""
+
+    def close(self) -> None:  # noqa: B027 (optional hook: most schedulers hold nothing)
+        """Free what the scheduler holds (sockets, threads, prewarm workers)."""
+
+
+def _slot_type() -> type[Slot]:
+    """``Slot`` (imported on first use: it imports this module)."""
+    global _SLOT
+    if _SLOT is None:
+        from hermes_agents.scheduling.slot import Slot
+
+        _SLOT = Slot
+    return _SLOT
+
+
+_SLOT: type[Slot] | None = None
+
+
+class RunScope:
+    """One app run: ``with scheduler.run("app"):`` or ``async with``; calls inside share it."""
+
+    def __init__(self, scheduler: Scheduler, app: str, deadline: float | None) -> None:
+        self.scheduler = scheduler
+        self.app = app
+        self.deadline = deadline
+        self.run_id = f"{app}-{uuid.uuid4().hex[:12]}"
+        self._token: contextvars.Token[RunContext | None] | None = None
+
+    def enter_stage(self, stage: str, *, visit: str | None = None) -> None:
+        """This run starts a (new) visit of ``stage``; a named ``visit`` is entered once."""
+        self.scheduler.move_run(self.run_id, stage, visit=visit)
+
+    def __enter__(self) -> RunScope:
+        self.scheduler.start_run(self.run_id, self.app, deadline=self.deadline)
+        self._token = current_run.set(RunContext(self.scheduler, self.run_id))
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._token is not None:
+            # exited in another context (a generator closed elsewhere): nothing to reset
+            with contextlib.suppress(ValueError):
+                current_run.reset(self._token)
+        self.scheduler.finish_run(self.run_id)
+
+    async def __aenter__(self) -> RunScope:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.__exit__(kind, error, tb)

@@ -1,0 +1,212 @@
+"""``Slot``: admission to one backend for one call, the one slot type every drop-in uses.
+
+Use it as ``with`` / ``async with``, or ``enter()`` / ``await aenter()`` then ``release()`` (a
+stream that ends elsewhere). It finds, in one place, what the call belongs to:
+
+- the scheduler: the one given, else the process default (``get_scheduler()``) at entry;
+- the run: the scheduler's run scope around the call (none: a one-call app);
+- the stage and visit: ``stage=`` if given, else the LangGraph node running here
+  (``context.current_node()``: calls of one node visit share it), else ``default_stage``;
+- the nesting guard: a call made while this context already holds a slot on the same backend
+  (a LangChain wrapper around a model that itself uses the drop-in OpenAI client, a tool that
+  calls a tool) is part of the outer call. It takes no second slot, which would wait for the
+  first forever on a backend of capacity 1, and its rank is the outer call's. A drop-in marks
+  the code it runs for the call with ``nested_calls(slot)`` (a stream: each step).
+
+``release`` reports the usage given to ``report`` (or set as ``slot.usage``) with the seconds
+since admission, exactly once, from whichever thread or task finishes the call. If the run
+ended while the call waited, entering raises ``RunEndedError``; if scheduling broke, the call
+runs unscheduled. A timeout or a cancellation while waiting withdraws the call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType, TracebackType
+
+from hermes_agents.context import current_node
+from hermes_agents.errors import RunEndedError
+from hermes_agents.scheduling.interface import Scheduler
+from hermes_agents.scheduling.state import Usage
+from hermes_agents.scheduling.ticket import Answer, Ticket
+
+_RELEASE_LOCK = threading.Lock()
+"""Makes ``release`` run once, whichever threads call it (shared: held for an instant)."""
+
+_held: contextvars.ContextVar[Mapping[str, Slot]] = contextvars.ContextVar(
+    "hermes_held_slots", default=MappingProxyType({})
+)
+"""The calls this context is inside, by backend (never mutated: replaced)."""
+
+
+def outer_call(backend: str) -> Slot | None:
+    """The call on ``backend`` this context is inside, if any (see the module docstring)."""
+    return _held.get().get(backend)
+
+
+@contextlib.contextmanager
+def nested_calls(slot: Slot) -> Iterator[None]:
+    """Mark calls made inside as part of ``slot``'s call.
+
+    Enter and leave it in one context: around the inner call, or around each step of a stream,
+    never across a ``yield`` to the consumer.
+    """
+    token = _held.set({**_held.get(), slot.backend: slot})
+    try:
+        yield
+    finally:
+        _held.reset(token)
+
+
+class Slot:
+    """One call's admission (see the module docstring)."""
+
+    def __init__(
+        self,
+        scheduler: Scheduler | None,
+        backend: str,
+        *,
+        stage: str | None = None,
+        visit: str | None = None,
+        default_stage: str | None = None,
+        estimate_s: float = 0.0,
+        tokens: int = 0,
+        timeout: float | None = None,
+    ) -> None:
+        self.scheduler = scheduler
+        self.backend = backend
+        self.stage = stage
+        self.visit = visit
+        self.default_stage = default_stage
+        self.estimate_s = estimate_s
+        self.tokens = tokens
+        self.timeout = timeout
+        self.usage: Usage | None = None
+        """The call's usage, if known in full; else ``report``'s tokens and measured seconds."""
+        self.ticket: Ticket | None = None
+        self.outer: Slot | None = None
+        self._tokens_used: tuple[int, int, int] | None = None
+        self._started = 0.0
+        self._released = False
+
+    @property
+    def rank(self) -> float | None:
+        """The run's rank when admitted (lower is more urgent), for backends that take a
+        priority hint; the outer call's when nested; None when unknown or unscheduled."""
+        if self.ticket is not None:
+            return self.ticket.rank
+        return self.outer.rank if self.outer is not None else None
+
+    def report(self, prompt_tokens: int, output_tokens: int, cached_tokens: int = 0) -> None:
+        """The call's actual token usage, as its response says."""
+        self._tokens_used = (prompt_tokens, output_tokens, cached_tokens)
+
+    def enter(self) -> Slot:
+        """Wait for admission (blocking)."""
+        ticket = self._submit()
+        if ticket is not None:
+            try:
+                answer = ticket.wait(self.timeout)
+            except BaseException:
+                self._withdraw(ticket)
+                raise
+            self._answered(ticket, answer)
+        self._started = time.monotonic()
+        return self
+
+    async def aenter(self) -> Slot:
+        """Wait for admission (asyncio)."""
+        ticket = self._submit()
+        if ticket is not None:
+            try:
+                answer = await ticket.wait_async(self.timeout)
+            except BaseException:
+                self._withdraw(ticket)
+                raise
+            self._answered(ticket, answer)
+        self._started = time.monotonic()
+        return self
+
+    def release(self) -> None:
+        """Give the slot back with the call's usage (once; any thread)."""
+        with _RELEASE_LOCK:
+            if self._released:
+                return
+            self._released = True
+        ticket, self.ticket = self.ticket, None
+        if ticket is None or self.scheduler is None:
+            return
+        used = self._tokens_used or (0, 0, 0)
+        usage = self.usage or Usage(*used, seconds=time.monotonic() - self._started)
+        self.scheduler.release(ticket, usage)
+
+    def __enter__(self) -> Slot:
+        return self.enter()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    async def __aenter__(self) -> Slot:
+        return await self.aenter()
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _submit(self) -> Ticket | None:
+        """Queue the call's ticket; None for a nested call (it holds no slot of its own)."""
+        self.outer = outer_call(self.backend)
+        if self.outer is not None:
+            return None
+        if self.scheduler is None:
+            from hermes_agents.scheduling.default import get_scheduler
+
+            self.scheduler = get_scheduler()
+        stage, visit = self.stage, self.visit
+        if stage is None:
+            node = current_node()
+            if node is not None:
+                stage, visit = node.node, node.visit
+            else:
+                stage = self.default_stage
+        ticket = Ticket(
+            self.backend,
+            run_id=self.scheduler.current_run_id(),
+            stage=stage,
+            visit=visit,
+            estimate_s=self.estimate_s,
+            tokens=self.tokens,
+        )
+        self.scheduler.submit(ticket)
+        self.ticket = ticket
+        return ticket
+
+    def _answered(self, ticket: Ticket, answer: Answer) -> None:
+        if answer is Answer.GRANTED:
+            return
+        self.ticket = None  # nothing to release: the scheduler holds nothing for it
+        if answer is Answer.WITHDRAWN:
+            raise RunEndedError(
+                f"a call on {self.backend!r} was withdrawn: {ticket.reason}; make the calls "
+                "of an app run inside its run scope (`with scheduler.run(...)`)"
+            )
+
+    def _withdraw(self, ticket: Ticket) -> None:
+        self.ticket = None
+        assert self.scheduler is not None
+        self.scheduler.withdraw(ticket)

@@ -1,0 +1,173 @@
+"""``Ticket``: one call's place in a scheduler, and the one answer it gets.
+
+A slot makes a ticket (the call's backend, run, stage, size), hands it to
+``Scheduler.submit`` and waits on it. The scheduler answers it exactly once, from any thread:
+
+- ``grant(rank)``: the call may run now;
+- ``withdraw(reason)``: it left the queue without a grant (its run ended while it waited);
+- ``fail_open(reason)``: scheduling broke; the call runs unscheduled.
+
+The first answer wins; later ones are ignored (and say so by returning False), so a grant
+racing a timeout or a lost connection is answered once and counted once. Waiting is woken by
+the answer itself (no polling), in threads (``wait``) and in asyncio (``wait_async``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import threading
+from collections.abc import Callable
+
+_LOCK = threading.Lock()
+"""Guards every ticket's answer (held for a few instructions; one lock is cheaper than one
+per ticket)."""
+
+
+class Answer(enum.Enum):
+    """How a ticket was answered."""
+
+    GRANTED = "granted"
+    WITHDRAWN = "withdrawn"
+    UNSCHEDULED = "unscheduled"
+
+
+class Ticket:
+    """One call waiting for, or holding, a slot (see the module docstring).
+
+    Attributes:
+        backend, run_id, stage, visit, estimate_s, tokens: the call (``run_id`` None: a
+            one-call app).
+        task: the scheduler's id for it once queued (None: not queued, or failed open).
+        handle: whatever the scheduler keeps for it (its own one-call run, its connection).
+        rank: its run's rank when granted (lower is more urgent), if known (given to
+            ``grant``, or computed on first read by ``rank_of``).
+        reason: why it was withdrawn or failed open.
+    """
+
+    __slots__ = (
+        "_event",
+        "_rank",
+        "_wakers",
+        "answer",
+        "backend",
+        "estimate_s",
+        "handle",
+        "rank_of",
+        "reason",
+        "run_id",
+        "stage",
+        "task",
+        "tokens",
+        "visit",
+    )
+
+    def __init__(
+        self,
+        backend: str,
+        *,
+        run_id: str | None = None,
+        stage: str | None = None,
+        visit: str | None = None,
+        estimate_s: float = 0.0,
+        tokens: int = 0,
+    ) -> None:
+        self.backend = backend
+        self.run_id = run_id
+        self.stage = stage
+        self.visit = visit
+        self.estimate_s = estimate_s
+        self.tokens = tokens
+        self.task: int | None = None
+        self.handle: object = None
+        self._rank: float | None = None
+        self.rank_of: Callable[[], float | None] | None = None
+        """Computes the rank on first read (a scheduler that can look it up later)."""
+        self.reason = ""
+        self.answer: Answer | None = None
+        self._event: threading.Event | None = None
+        self._wakers: list[Callable[[], None]] | None = None
+
+    @property
+    def rank(self) -> float | None:
+        if self._rank is None and self.rank_of is not None:
+            rank_of, self.rank_of = self.rank_of, None
+            self._rank = rank_of()
+        return self._rank
+
+    # -- answering (schedulers) ---------------------------------------------------------------
+
+    def grant(self, rank: float | None = None) -> bool:
+        """The call may run now; False if it was answered already."""
+        return self._settle(Answer.GRANTED, "", rank)
+
+    def withdraw(self, reason: str) -> bool:
+        """The call left the queue without a grant; False if it was answered already."""
+        return self._settle(Answer.WITHDRAWN, reason, None)
+
+    def fail_open(self, reason: str) -> bool:
+        """The call runs unscheduled; False if it was answered already (count it only then:
+        use ``Scheduler.fail_open``)."""
+        return self._settle(Answer.UNSCHEDULED, reason, None)
+
+    # -- waiting (slots) ----------------------------------------------------------------------
+
+    def wait(self, timeout: float | None = None) -> Answer:
+        """Block until answered; ``TimeoutError`` after ``timeout`` seconds."""
+        with _LOCK:
+            if self.answer is not None:
+                return self.answer
+            if self._event is None:
+                self._event = threading.Event()
+            event = self._event
+        if not event.wait(timeout):
+            raise TimeoutError(f"no slot on {self.backend!r} within {timeout} s")
+        assert self.answer is not None
+        return self.answer
+
+    async def wait_async(self, timeout: float | None = None) -> Answer:
+        """Wait in asyncio until answered; ``TimeoutError`` after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        answered: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(_resolve, answered)
+
+        with _LOCK:
+            if self.answer is not None:
+                return self.answer
+            if self._wakers is None:
+                self._wakers = []
+            self._wakers.append(wake)
+        try:
+            async with asyncio.timeout(timeout):
+                await answered
+        except TimeoutError:
+            raise TimeoutError(f"no slot on {self.backend!r} within {timeout} s") from None
+        assert self.answer is not None
+        return self.answer
+
+    def _settle(self, answer: Answer, reason: str, rank: float | None) -> bool:
+        with _LOCK:
+            if self.answer is not None:
+                return False
+            self.answer, self.reason, self._rank = answer, reason, rank
+            event, wakers = self._event, self._wakers
+            self._wakers = None
+        if event is not None:
+            event.set()
+        if wakers:
+            for wake in wakers:
+                wake()
+        return True
+
+    def __repr__(self) -> str:
+        state = self.answer.value if self.answer is not None else "waiting"
+        return f"Ticket({self.backend!r}, task={self.task}, {state})"
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
