@@ -25,7 +25,6 @@ from hermes_agents.cost import FanoutMode
 from hermes_agents.errors import ValidationError
 from hermes_agents.prewarm import DEFAULT_THRESHOLD
 from hermes_agents.sim.arrivals import ArrivalProcess, ArrivalSpec
-from hermes_agents.sim.backends import EngineShape
 from hermes_agents.sim.bench import BenchSpec, app_count, load_workload, record, run_bench
 from hermes_agents.sim.kv import KvMode
 from hermes_agents.sim.metrics import pool
@@ -33,6 +32,7 @@ from hermes_agents.sim.plot import plot_bench
 from hermes_agents.sim.policies import POLICY_NAMES
 from hermes_agents.sim.prewarming import LRU_KEEPALIVE_S, PREWARM_MODES
 from hermes_agents.sim.report import class_table, load_table
+from hermes_agents.sim.servers import EngineShape
 from hermes_agents.sim.simulator import SimResult
 
 HELP = "compare scheduling policies on a workload in the simulator (tables, JSON, plot)"

@@ -12,7 +12,6 @@ continuous batching and KV tiers, tool and embedding pools, cold starts) serve w
 """
 
 from hermes_agents.sim.arrivals import ArrivalProcess, ArrivalSpec
-from hermes_agents.sim.backends import EngineShape
 from hermes_agents.sim.demand import ProfiledModels
 from hermes_agents.sim.events import EventLoop, Timer
 from hermes_agents.sim.kv import KvMode
@@ -20,6 +19,7 @@ from hermes_agents.sim.llm import EngineParams, LlmEngine
 from hermes_agents.sim.plans import AppPlan, draw_plans
 from hermes_agents.sim.policies import POLICY_NAMES, choose_policy
 from hermes_agents.sim.prewarming import PREWARM_MODES
+from hermes_agents.sim.servers import EngineShape
 from hermes_agents.sim.simulator import SimConfig, SimResult, simulate
 
 __all__ = [

@@ -32,11 +32,11 @@ from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph import Arrivals, Workload
 from hermes_agents.prewarm import DEFAULT_THRESHOLD
 from hermes_agents.sim.arrivals import ArrivalSpec
-from hermes_agents.sim.backends import EngineShape
 from hermes_agents.sim.demand import ProfiledModels
 from hermes_agents.sim.metrics import ActSummary, by_class
 from hermes_agents.sim.plans import draw_plans
 from hermes_agents.sim.prewarming import LRU_KEEPALIVE_S
+from hermes_agents.sim.servers import EngineShape
 from hermes_agents.sim.simulator import SimConfig, SimResult, scheduler_cost, simulate
 from hermes_agents.workloads import BUILTIN, builtin
 

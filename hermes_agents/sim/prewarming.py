@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from hermes_agents.pdgraph import END, PDGraph
 from hermes_agents.prewarm import PrewarmLedger, WarmHint
-from hermes_agents.sim.backends import Backends
+from hermes_agents.sim.servers import SimServers
 from hermes_agents.sim.coldstart import ColdStart
 
 PLANNED_MODES = ("hermes", "hermes-partial", "hermes-plain")
@@ -61,7 +61,7 @@ class Prewarming:
     """The ``off`` and ``lru`` modes (no hints); the base of the hinting modes."""
 
     def __init__(
-        self, backends: Backends, clock: Callable[[], float], *, ledger: bool = False
+        self, backends: SimServers, clock: Callable[[], float], *, ledger: bool = False
     ) -> None:
         self.backends = backends
         self.clock = clock
@@ -108,7 +108,7 @@ class Reactive(Prewarming):
     """Wake the backends of the entered stage's direct successors."""
 
     def __init__(
-        self, backends: Backends, clock: Callable[[], float], apps: Mapping[str, PDGraph]
+        self, backends: SimServers, clock: Callable[[], float], apps: Mapping[str, PDGraph]
     ) -> None:
         super().__init__(backends, clock, ledger=True)
         self.apps = apps
@@ -130,5 +130,5 @@ class Planned(Prewarming):
     """The production planner: the core plans inside its step; the driver hands the hints here
     (``apply``)."""
 
-    def __init__(self, backends: Backends, clock: Callable[[], float]) -> None:
+    def __init__(self, backends: SimServers, clock: Callable[[], float]) -> None:
         super().__init__(backends, clock, ledger=True)

@@ -35,7 +35,7 @@ from hermes_agents.scheduling.policies import Policy
 from hermes_agents.scheduling.state import BackendLimits, Usage
 from hermes_agents.sim.apps import AppRun
 from hermes_agents.sim.arrivals import ArrivalSpec, scaled
-from hermes_agents.sim.backends import Backends, EngineShape
+from hermes_agents.sim.servers import SimServers, EngineShape
 from hermes_agents.sim.demand import ProfiledModels
 from hermes_agents.sim.events import EventLoop, Timer
 from hermes_agents.sim.job import Job
@@ -181,7 +181,7 @@ class Simulation:
         cost = scheduler_cost(workload, config.fanout)
         self.core = self._core(choice.policy, cost)
         keepalive_s = config.keepalive_s if config.prewarm == "lru" else 0.0
-        self.backends = Backends(
+        self.backends = SimServers(
             self.loop, workload.backends, cost, config.engine, self._finished, keepalive_s
         )
         self.prewarming = _prewarming(config.prewarm, self)

@@ -1,4 +1,8 @@
-"""Backend models built from a workload's ``backends`` section.
+"""Simulated servers: the backend models built from a workload's ``backends`` section.
+
+(``hermes_agents.backends`` holds the adapters that talk to real servers, and
+``scheduling.state.BackendLimits`` the admission limits; these are the servers the simulator
+runs in their place.)
 
 - ``llm`` backends: ``LlmEngine`` (continuous batching, KV tiers), its step model derived from
   the backend's cost profile (``EngineParams.from_profile``);
@@ -60,8 +64,8 @@ def build_server(
     return bare(done)
 
 
-class Backends:
-    """Every backend model of a simulation, by name."""
+class SimServers:
+    """Every simulated server of a simulation, by backend name."""
 
     def __init__(
         self,
