@@ -193,11 +193,16 @@ class SchedulerCore:
             if self._next_check_s is None:
                 return NOTHING  # the common case, made cheap: nothing to do
             return Decisions(next_check_s=self._next_check_s)
-        decisions = Decisions(
-            grants, self._withdrawn, self._freed, hints, self._next_check_s, self._finished
+        withdrawn, freed, finished = self._withdrawn, self._freed, self._finished
+        if withdrawn:  # handed over, not copied; an empty list stays here (never shared)
+            self._withdrawn = []
+        if freed:
+            self._freed = []
+        if finished:
+            self._finished = []
+        return Decisions(
+            grants, withdrawn or (), freed or (), hints, self._next_check_s, finished or ()
         )
-        self._withdrawn, self._freed, self._finished = [], [], []  # handed over, not copied
-        return decisions
 
     def schedule(self) -> list[Grant]:
         """Admit every task that fits now, best priority first, on backends that changed

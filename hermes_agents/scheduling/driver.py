@@ -110,8 +110,10 @@ class Driver:
 
     def step(self) -> Decisions:
         """Ask the core and carry out its decisions, except learning (see ``learn``)."""
+        core = self.core
         try:
-            decisions = self.core.step(self._awake())
+            awake = self._awake() if self.warmups is not None and core.planner else {}
+            decisions = core.step(awake)
         except Exception:
             self._core_failed()
             return NOTHING
@@ -136,7 +138,8 @@ class Driver:
                     warmups.apply(decisions.hints)
             except Exception:
                 self._warmups_failed()
-        self._arm(decisions.next_check_s)
+        if decisions.next_check_s is not None and self.alarm is not None:
+            self._arm(decisions.next_check_s)
         return decisions
 
     def learn(self, decisions: Decisions) -> None:
@@ -155,8 +158,7 @@ class Driver:
         return decisions
 
     def _awake(self) -> Mapping[str, bool | None]:
-        if self.warmups is None or self.core.planner is None:
-            return {}
+        assert self.warmups is not None
         try:
             return self.warmups.awake()
         except Exception:
@@ -168,11 +170,10 @@ class Driver:
             self._warmups_failing = True
             logger.warning("prewarming failed; scheduling goes on unaffected", exc_info=True)
 
-    def _arm(self, when_s: float | None) -> None:
+    def _arm(self, when_s: float) -> None:
         """One alarm, at the earliest time asked for that is still to come (an alarm whose
         time has passed has fired)."""
-        if when_s is None or self.alarm is None:
-            return
+        assert self.alarm is not None
         pending = self._alarm_at
         if pending is not None and pending <= when_s and pending > self.core.clock():
             return

@@ -114,7 +114,8 @@ class Slot:
             except BaseException:
                 self._withdraw(ticket)
                 raise
-            self._answered(ticket, answer)
+            if answer is not Answer.GRANTED:
+                self._answered(ticket, answer)
         self._started = time.monotonic()
         return self
 
@@ -127,7 +128,8 @@ class Slot:
             except BaseException:
                 self._withdraw(ticket)
                 raise
-            self._answered(ticket, answer)
+            if answer is not Answer.GRANTED:
+                self._answered(ticket, answer)
         self._started = time.monotonic()
         return self
 
@@ -170,7 +172,7 @@ class Slot:
 
     def _submit(self) -> Ticket | None:
         """Queue the call's ticket; None for a nested call (it holds no slot of its own)."""
-        self.outer = outer_call(self.backend)
+        self.outer = _held.get().get(self.backend)  # outer_call(), inlined: the hot path
         if self.outer is not None:
             return None
         if self.scheduler is None:
@@ -197,8 +199,7 @@ class Slot:
         return ticket
 
     def _answered(self, ticket: Ticket, answer: Answer) -> None:
-        if answer is Answer.GRANTED:
-            return
+        """Not granted: nothing to release; a withdrawal raises."""
         self.ticket = None  # nothing to release: the scheduler holds nothing for it
         if answer is Answer.WITHDRAWN:
             raise RunEndedError(
