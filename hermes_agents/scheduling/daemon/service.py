@@ -283,17 +283,23 @@ class DaemonService:
         if run is None:
             run_id = f"{session.session_id}:#{task}"
             self.core.start_run(run_id, f"call:{backend}")
-            session.one_call_runs[task] = run_id
         else:
             run_id = self._core_run(session, run, "submit", task)
-        core_task = self.core.submit(
-            run_id,
-            backend,
-            stage=message.get("stage"),
-            estimate_s=float(message.get("estimate_s", 0.0)),
-            tokens=message.get("tokens", 0),
-            visit=message.get("visit"),
-        )
+        try:
+            core_task = self.core.submit(
+                run_id,
+                backend,
+                stage=message.get("stage"),
+                estimate_s=float(message.get("estimate_s", 0.0)),
+                tokens=message.get("tokens", 0),
+                visit=message.get("visit"),
+            )
+        except BaseException:
+            if run is None:  # refused (or a bug): the one-call run must not stay behind
+                self.core.finish_run(run_id, learn=False)
+            raise
+        if run is None:
+            session.one_call_runs[task] = run_id
         session.tasks[task] = core_task
         self._owners[core_task] = (session, task)
 

@@ -211,3 +211,45 @@ def test_lease_must_be_positive() -> None:
     core = SchedulerCore({}, policy_named("fcfs"), lambda: 0.0)
     with pytest.raises(HermesError, match="lease_s"):
         DaemonService(core, lease_s=0)
+
+
+def test_a_run_that_ends_under_a_queued_task_is_answered_withdrawn(
+    service: DaemonService,
+) -> None:
+    holder, peer = Peer(service), Peer(service)
+    holder.hello()
+    peer.hello()
+    holder.say(op="submit", task=1, run=None, backend="llm")
+    peer.say(op="run", run="r", app="qa")
+    assert peer.say(op="submit", task=7, run="r", backend="llm") == []  # queued
+    (answer,) = peer.say(op="end", run="r")
+    assert answer == {"op": "withdrawn", "task": 7, "reason": "its app run ended while it waited"}
+    assert service.core.tasks.keys() == {next(iter(service.core.tasks))}  # the holder's only
+    assert peer.say(op="release", task=7) == []  # releasing it afterwards is harmless
+
+
+def test_a_core_that_raises_leaves_no_task_and_fails_each_waiter_open_once(
+    service: DaemonService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    holder, peer = Peer(service), Peer(service)
+    holder.hello()
+    peer.hello()
+    holder.say(op="submit", task=1, run=None, backend="llm")
+    real_submit = service.core.submit
+    monkeypatch.setattr(service.core, "submit", _raising)
+    (refused,) = peer.say(op="submit", task=2, run=None, backend="llm")
+    assert refused["op"] == "error"
+    assert refused["task"] == 2  # the client runs that call unscheduled
+    assert len(service.core.runs) == 1  # its one-call run did not stay behind
+    monkeypatch.setattr(service.core, "submit", real_submit)
+    assert peer.say(op="submit", task=3, run=None, backend="llm") == []  # queued
+    monkeypatch.setattr(service.core, "step", _raising)
+    replies = peer.say(op="ping")  # the step raises: every waiter is answered
+    assert [(m["op"], m.get("task")) for m in replies] == [("pong", None), ("error", 3)]
+    monkeypatch.undo()
+    assert [t.task_id for s in service.core.backends.values() for t in s.waiting.values()] == []
+    assert service.driver.failures == 1
+
+
+def _raising(*args: object, **kwargs: object) -> object:
+    raise RuntimeError("a bug in the core")
