@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from hermes_agents.bounds import MAX_CALL_S, MAX_TOKENS
 from hermes_agents.cost import LLMCost
 from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.slot import Slot
@@ -30,12 +31,13 @@ def call_slot(
 ) -> Slot:
     """The slot of one drop-in call of ``prompt_tokens`` and at most ``max_output_tokens``
     (``scheduler`` None: the process default when the call starts)."""
-    output = max_output_tokens or 0
+    output = min(max_output_tokens or 0, MAX_TOKENS)  # a caller's own limit may be absurd
+    prompt_tokens = min(prompt_tokens, MAX_TOKENS)
     return Slot(
         scheduler,
         backend,
-        estimate_s=_ESTIMATE_COST.seconds_one(prompt_tokens, output),
-        tokens=prompt_tokens + output,
+        estimate_s=min(_ESTIMATE_COST.seconds_one(prompt_tokens, output), MAX_CALL_S),
+        tokens=min(prompt_tokens + output, MAX_TOKENS),
     )
 
 

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from hermes_agents.bounds import MAX_CALL_S, MAX_TOKENS
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph.distributions import DEFAULT_SAMPLES, Distribution, from_samples
 from hermes_agents.pdgraph.model import ALLOWED_FIELDS, END, ONE, PDGraph, Stage, StageKind
@@ -45,7 +46,8 @@ MAX_VISIT_TABLES = 64
 
 @dataclass(frozen=True)
 class Call:
-    """One measured call of a stage visit."""
+    """One measured call of a stage visit (tokens up to ``bounds.MAX_TOKENS``, seconds up to
+    ``bounds.MAX_CALL_S``: the learner refuses anything else)."""
 
     prompt_tokens: int = 0
     output_tokens: int = 0
@@ -55,8 +57,11 @@ class Call:
     def __post_init__(self) -> None:
         for name in CALL_FIELDS:
             value = getattr(self, name)
-            if isinstance(value, bool) or not math.isfinite(value) or value < 0:
-                raise ValidationError(f"must be finite and >= 0, got {value!r}", f"'{name}'")
+            limit = MAX_CALL_S if name == "seconds" else MAX_TOKENS
+            if isinstance(value, bool) or not math.isfinite(value) or not 0 <= value <= limit:
+                raise ValidationError(
+                    f"must be finite, from 0 to {limit:g}, got {value!r}", f"'{name}'"
+                )
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ driver loop (``driver.Driver``):
 3. ``release`` reports a task's actual demand: the run's attained service grows, its rank is
    refreshed, its backend frees a slot; ``cancel`` withdraws a waiting task;
 4. ``finish_run`` ends a run: its waiting tasks are withdrawn (their callers must be told),
-   its trace is kept for the learner;
+   its trace is kept for the learner; ``suspend_run`` parks a run that waits for a human (no
+   slot, no rank, no warm-up) until ``resume_run``, or until ``suspended_ttl_s`` passes and it
+   is dropped unlearned;
 5. ``step(awake)`` returns one ``Decisions`` record: the tasks admitted now (per backend up to
    its capacity, in policy order), the tasks withdrawn and why, the slots freed, the warm-up
    hints due (the prewarm planner runs inside the step, fed the backends' awake beliefs), when
@@ -33,6 +35,7 @@ import logging
 from collections.abc import Callable, Mapping
 from itertools import count
 
+from hermes_agents.bounds import MAX_CALL_S, usage_problem
 from hermes_agents.cost import CostModel
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph import Call, StageKind, Visit
@@ -44,6 +47,7 @@ from hermes_agents.scheduling.decisions import (
     Grant,
     Withdrawal,
 )
+from hermes_agents.scheduling.interface import SUSPENDED_RUN_TTL_S
 from hermes_agents.scheduling.policies import Policy
 from hermes_agents.scheduling.state import (
     BackendLimits,
@@ -78,8 +82,10 @@ class SchedulerCore:
         cost: CostModel | None = None,
         default_limits: BackendLimits | None = None,
         planner: PrewarmPlanner | None = None,
+        suspended_ttl_s: float = SUSPENDED_RUN_TTL_S,
     ) -> None:
         self.policy = policy
+        self.suspended_ttl_s = suspended_ttl_s
         self.planner = planner
         self._planner_failed = False
         self.clock = clock
@@ -88,6 +94,9 @@ class SchedulerCore:
         self.default_limits = default_limits
         self.backends = {name: QueueState(name, limits) for name, limits in backends.items()}
         self.runs: dict[str, Run] = {}
+        self.suspended: dict[str, tuple[Run, float]] = {}
+        """Runs waiting for a human, with when they were suspended (oldest first)."""
+        self._unlearned: set[str] = set()
         self.tasks: dict[int, Task] = {}
         self._ids = count(1)
         self._dirty: set[str] = set()
@@ -177,6 +186,35 @@ class SchedulerCore:
         run.true_remaining_s = seconds
         self._run_moved(run)
 
+    def suspend_run(self, run_id: str) -> None:
+        """Park the run (it waits for a human): its calls are withdrawn or released, the
+        prewarm planner and the queues no longer see it; ``resume_run`` brings it back."""
+        run = self.runs.pop(run_id, None)
+        if run is None:
+            return
+        self._plan_due = True
+        self._drop_tasks(run)
+        self.suspended[run_id] = (run, self.clock())
+
+    def resume_run(self, run_id: str, app: str) -> bool:
+        """Continue a suspended run (True), with its position, visits and attained service;
+        the wait counts as nothing (its arrival moves by it). A run not suspended here (it
+        expired, or this core never saw it) starts afresh as a run of ``app`` that is never
+        learned, being only part of a run (False)."""
+        self._expire_suspended()
+        if run_id in self.runs:
+            return True  # resumed twice: it is running already
+        parked = self.suspended.pop(run_id, None)
+        if parked is None:
+            self.start_run(run_id, app)
+            self._unlearned.add(run_id)
+            return False
+        run, since = parked
+        run.arrived_at += self.clock() - since
+        self.runs[run_id] = run
+        self._run_moved(run)
+        return True
+
     def step(self, awake: Mapping[str, bool | None] | None = None) -> Decisions:
         """Everything the driver must do now (see ``decisions``), and forget it here.
 
@@ -184,6 +222,8 @@ class SchedulerCore:
         missing), for the prewarm planner; it plans when a run started, moved or ended since
         the last plan, or when the time it asked for has come.
         """
+        if self.suspended:
+            self._expire_suspended()
         grants = self.schedule() if self._dirty or self._moved else []
         hints: tuple[WarmHint, ...] = ()
         if self.planner is not None and self._planning_due():
@@ -240,7 +280,11 @@ class SchedulerCore:
         state.tokens_running -= task.tokens
         self._dirty.add(task.backend)
         self._freed.append(task.backend)
+        if usage is not None and usage_problem(*usage) is not None:
+            usage = None  # out of bounds (the boundaries drop it first): priced by its estimate
         seconds = self._service_s(task, state, usage)
+        if not 0.0 <= seconds <= MAX_CALL_S:  # NaN fails too: never let it reach a rank
+            seconds = min(task.estimate_s, MAX_CALL_S)
         run = task.run
         run.attained_s += seconds
         run.done_in_stage_s += seconds
@@ -266,20 +310,39 @@ class SchedulerCore:
         ``finished``).
 
         ``learn=False`` drops the trace: a run cut short (its client vanished) is not a sample
-        of the app's demand.
+        of the app's demand; nor is a suspended run that never resumed, or a run started by a
+        ``resume_run`` that found nothing to resume.
         """
         run = self.runs.pop(run_id, None)
         if run is None:
+            self.suspended.pop(run_id, None)
+            self._unlearned.discard(run_id)
             return
         self._plan_due = True
-        for task_id in sorted(run.tasks):
-            task = self.tasks[task_id]
-            if task.started_at is None:
-                self._withdrawn.append(Withdrawal(task_id, run_id, task.backend, RUN_ENDED))
-            self.release(task_id)
+        self._drop_tasks(run)
+        if run_id in self._unlearned:
+            self._unlearned.discard(run_id)
+            learn = False
         if learn and run.trace:
             visits = tuple(self._visit(step) for step in run.trace)
             self._finished.append(FinishedRun(run_id, run.app, visits))
+
+    def _drop_tasks(self, run: Run) -> None:
+        """Withdraw the run's waiting tasks (``step`` reports them) and free its slots."""
+        for task_id in sorted(run.tasks):
+            task = self.tasks[task_id]
+            if task.started_at is None:
+                self._withdrawn.append(Withdrawal(task_id, run.run_id, task.backend, RUN_ENDED))
+            self.release(task_id)
+
+    def _expire_suspended(self) -> None:
+        """Drop, unlearned, the suspended runs older than ``suspended_ttl_s``."""
+        cutoff = self.clock() - self.suspended_ttl_s
+        for run_id, (_, since) in list(self.suspended.items()):
+            if since > cutoff:
+                break  # oldest first: the rest are younger
+            del self.suspended[run_id]
+            self._unlearned.discard(run_id)
 
     def plan_warmups(self, awake: Mapping[str, bool | None] | None = None) -> PlanStep:
         """Run the prewarm planner over the active runs at ``clock()`` (no planner: no hints;

@@ -8,6 +8,8 @@ no drop-in ever looks at which one it holds. An implementation provides:
 ``start_run(run_id, app, deadline=None)``    an app run of class ``app`` starts
 ``move_run(run_id, stage, visit=None)``      the run starts a (new) visit of ``stage``
 ``finish_run(run_id)``                       the run ended (its trace is learned)
+``suspend_run(run_id)``                      the run waits for a human (an interrupt)
+``resume_run(run_id, app)``                  a suspended run continues
 ``submit(ticket)``                           queue one call; its answer comes on the ticket
 ``release(ticket, usage)``                   the call ended: free its slot, report its usage
 ``withdraw(ticket)``                         the caller stopped waiting (timeout, cancel)
@@ -30,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import math
 import sys
 import uuid
 from abc import ABC, abstractmethod
@@ -37,6 +40,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from hermes_agents.bounds import checked_name
+from hermes_agents.errors import ValidationError
 from hermes_agents.scheduling.state import Usage
 from hermes_agents.scheduling.ticket import Answer, Ticket
 
@@ -46,7 +51,18 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Answer", "RunContext", "RunScope", "Scheduler", "Ticket", "current_run"]
+__all__ = [
+    "SUSPENDED_RUN_TTL_S",
+    "Answer",
+    "RunContext",
+    "RunScope",
+    "Scheduler",
+    "Ticket",
+    "current_run",
+]
+
+SUSPENDED_RUN_TTL_S = 24 * 3600.0
+"""How long a suspended run can be resumed; after that it is dropped, and never learned."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +178,26 @@ class Scheduler(ABC):
     def finish_run(self, run_id: str) -> None:
         """The run ended: its waiting calls are withdrawn, its trace is learned."""
 
+    def suspend_run(self, run_id: str) -> None:  # noqa: B027 (optional: see below)
+        """The run waits for a human (a LangGraph interrupt): until ``resume_run`` it holds no
+        slot (its waiting calls are withdrawn), has no rank and gets no warm-up; its position,
+        visits and attained service are kept. A run not resumed within
+        ``SUSPENDED_RUN_TTL_S`` is dropped without being learned.
+
+        The default keeps the run active: right for a scheduler that neither ranks nor warms.
+        """
+
+    def resume_run(self, run_id: str, app: str) -> None:
+        """The suspended run ``run_id`` continues where it stopped. If it is gone (expired, or
+        this scheduler never saw it: a resume in another process, a restarted daemon), a run
+        of class ``app`` starts under that id from here on, and is not learned: it is not a
+        whole run.
+
+        The default starts the run if it is not active (see ``suspend_run``).
+        """
+        if not self.has_run(run_id):
+            self.start_run(run_id, app)
+
     @abstractmethod
     def submit(self, ticket: Ticket) -> None:
         """Queue ``ticket``'s call; answer it (now or later) on the ticket, exactly once."""
@@ -212,7 +248,11 @@ class RunScope:
 
     def __init__(self, scheduler: Scheduler, app: str, deadline: float | None) -> None:
         self.scheduler = scheduler
-        self.app = app
+        self.app = checked_name(app, "app")
+        if deadline is not None and not (
+            isinstance(deadline, int | float) and math.isfinite(deadline)
+        ):
+            raise ValidationError(f"must be a finite time, got {deadline!r}", "field 'deadline'")
         self.deadline = deadline
         self.run_id = f"{app}-{uuid.uuid4().hex[:12]}"
         self._token: contextvars.Token[RunContext | None] | None = None

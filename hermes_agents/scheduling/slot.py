@@ -14,7 +14,10 @@ stream that ends elsewhere). It finds, in one place, what the call belongs to:
   the code it runs for the call with ``nested_calls(slot)`` (a stream: each step).
 
 ``release`` reports the usage given to ``report`` (or set as ``slot.usage``) with the seconds
-since admission, exactly once, from whichever thread or task finishes the call. If the run
+since admission, exactly once, from whichever thread or task finishes the call. The call's
+numbers and names are checked when the slot is made (``ValidationError`` naming the field: a
+NaN estimate is a bug in the caller); usage read back from a backend that is out of bounds is
+dropped with one warning per backend and never learned (the measured seconds stand). If the run
 ended while the call waited, entering raises ``RunEndedError``; if scheduling broke, the call
 runs unscheduled. A timeout or a cancellation while waiting withdraws the call.
 """
@@ -23,16 +26,26 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType, TracebackType
 
+from hermes_agents.bounds import (
+    MAX_CALL_S,
+    checked_name,
+    checked_seconds,
+    checked_tokens,
+    usage_problem,
+)
 from hermes_agents.context import current_node
 from hermes_agents.errors import RunEndedError
 from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.state import Usage
 from hermes_agents.scheduling.ticket import Answer, Ticket
+
+logger = logging.getLogger(__name__)
 
 _RELEASE_LOCK = threading.Lock()
 """Makes ``release`` run once, whichever threads call it (shared: held for an instant)."""
@@ -41,6 +54,8 @@ _held: contextvars.ContextVar[Mapping[str, Slot]] = contextvars.ContextVar(
     "hermes_held_slots", default=MappingProxyType({})
 )
 """The calls this context is inside, by backend (never mutated: replaced)."""
+_WARNED_USAGE: set[str] = set()
+"""Backends whose bad usage was warned about (once each)."""
 
 
 def outer_call(backend: str) -> Slot | None:
@@ -78,12 +93,14 @@ class Slot:
         timeout: float | None = None,
     ) -> None:
         self.scheduler = scheduler
-        self.backend = backend
-        self.stage = stage
-        self.visit = visit
+        self.backend = checked_name(backend, "backend")
+        self.stage = None if stage is None else checked_name(stage, "stage")
+        self.visit = None if visit is None else checked_name(visit, "visit")
         self.default_stage = default_stage
-        self.estimate_s = estimate_s
-        self.tokens = tokens
+        self.estimate_s = checked_seconds(estimate_s, "estimate_s")
+        self.tokens = checked_tokens(tokens, "tokens")
+        if timeout is not None:
+            checked_seconds(timeout, "timeout")
         self.timeout = timeout
         self.usage: Usage | None = None
         """The call's usage, if known in full; else ``report``'s tokens and measured seconds."""
@@ -142,8 +159,12 @@ class Slot:
         ticket, self.ticket = self.ticket, None
         if ticket is None or self.scheduler is None:
             return
-        used = self._tokens_used or (0, 0, 0)
-        usage = self.usage or Usage(*used, seconds=time.monotonic() - self._started)
+        seconds = time.monotonic() - self._started
+        usage = self.usage or Usage(*(self._tokens_used or (0, 0, 0)), seconds=seconds)
+        problem = usage_problem(*usage)
+        if problem is not None:  # garbage from a backend (or the caller): never learned
+            self._warn_usage(problem)
+            usage = Usage(seconds=min(max(seconds, 0.0), MAX_CALL_S))
         self.scheduler.release(ticket, usage)
 
     def __enter__(self) -> Slot:
@@ -169,6 +190,16 @@ class Slot:
         self.release()
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _warn_usage(self, problem: str) -> None:
+        if self.backend not in _WARNED_USAGE:
+            _WARNED_USAGE.add(self.backend)
+            logger.warning(
+                "a call on %r reported unusable usage (%s); it is dropped (only the measured "
+                "seconds count) and not learned",
+                self.backend,
+                problem,
+            )
 
     def _submit(self) -> Ticket | None:
         """Queue the call's ticket; None for a nested call (it holds no slot of its own)."""

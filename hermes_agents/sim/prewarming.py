@@ -30,8 +30,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 from hermes_agents.pdgraph import END, PDGraph
 from hermes_agents.prewarm import PrewarmLedger, WarmHint
-from hermes_agents.sim.servers import SimServers
 from hermes_agents.sim.coldstart import ColdStart
+from hermes_agents.sim.servers import SimServers
 
 PLANNED_MODES = ("hermes", "hermes-partial", "hermes-plain")
 """The modes that run the ``PrewarmPlanner`` (default, in flight only, the paper's rule)."""

@@ -34,7 +34,7 @@ from hermes_agents.scheduling.daemon.connection import (
     query_status,
 )
 from hermes_agents.scheduling.daemon.protocol import encode
-from hermes_agents.scheduling.interface import Scheduler, Ticket
+from hermes_agents.scheduling.interface import SUSPENDED_RUN_TTL_S, Scheduler, Ticket
 from hermes_agents.scheduling.state import Usage
 
 logger = logging.getLogger(__name__)
@@ -59,6 +59,8 @@ class _RunRecord:
     app: str
     deadline: float | None
     stage: str | None = None
+    suspended_at: float = 0.0
+    """When it was suspended (``time.monotonic()``), if it is."""
 
 
 class _Connection:
@@ -97,8 +99,8 @@ class _Connection:
             self.held.discard(task)
             return known and self.alive
 
-    def send(self, message: dict[str, Any]) -> bool:
-        data = encode(message)
+    def send(self, message: dict[str, Any] | bytes) -> bool:
+        data = message if isinstance(message, bytes) else encode(message)
         try:
             with self._lock:
                 if not self.alive:
@@ -209,6 +211,9 @@ class DaemonScheduler(Scheduler):
         self._outage = False
         self._task_ids = count(1)
         self._runs: dict[str, _RunRecord] = {}
+        self._suspended: dict[str, _RunRecord] = {}
+        """Runs waiting for a human (not re-registered with a restarted daemon: a resume
+        there starts them anew, unlearned), oldest first."""
         self._priors: dict[str, dict[str, Any]] = {}
 
     @property
@@ -231,11 +236,6 @@ class DaemonScheduler(Scheduler):
             self.fail_open(ticket, f"the hermes daemon at {self.address} is unreachable")
             return
         task = next(self._task_ids)
-        ticket.task, ticket.handle = task, connection
-        if not connection.add_pending(task, ticket):
-            ticket.task = None
-            self.fail_open(ticket, f"the hermes daemon at {self.address} went away")
-            return
         message: dict[str, Any] = {
             "op": "submit",
             "task": task,
@@ -250,7 +250,17 @@ class DaemonScheduler(Scheduler):
             message["estimate_s"] = ticket.estimate_s
         if ticket.tokens:
             message["tokens"] = ticket.tokens
-        connection.send(message)  # on failure, lost() has already answered this ticket
+        try:
+            line = encode(message)
+        except ValueError as error:  # NaN or infinity: never raise into the caller
+            self.fail_open(ticket, f"a call could not be sent to the hermes daemon ({error})")
+            return
+        ticket.task, ticket.handle = task, connection
+        if not connection.add_pending(task, ticket):
+            ticket.task = None
+            self.fail_open(ticket, f"the hermes daemon at {self.address} went away")
+            return
+        connection.send(line)  # on failure, lost() has already answered this ticket
 
     def release(self, ticket: Ticket, usage: Usage) -> None:
         self._tell_release(ticket, {"usage": _usage(usage)})
@@ -266,8 +276,31 @@ class DaemonScheduler(Scheduler):
 
     def finish_run(self, run_id: str) -> None:
         connection = self._connection
-        if self._runs.pop(run_id, None) is not None and connection is not None:
+        known = self._runs.pop(run_id, None) or self._suspended.pop(run_id, None)
+        if known is not None and connection is not None:
             connection.send({"op": "end", "run": run_id})
+
+    def suspend_run(self, run_id: str) -> None:
+        record = self._runs.pop(run_id, None)
+        if record is None:
+            return
+        now = time.monotonic()
+        for old, parked in list(self._suspended.items()):  # forget what the daemon dropped
+            if now - parked.suspended_at < SUSPENDED_RUN_TTL_S:
+                break
+            del self._suspended[old]
+        record.suspended_at = now
+        self._suspended[run_id] = record
+        connection = self._connection
+        if connection is not None:
+            connection.send({"op": "suspend", "run": run_id})
+
+    def resume_run(self, run_id: str, app: str) -> None:
+        record = self._suspended.pop(run_id, None) or _RunRecord(app, None)
+        self._runs[run_id] = record
+        connection = self._live()
+        if connection is not None:
+            connection.send({"op": "resume", "run": run_id, "app": app})
 
     def move_run(self, run_id: str, stage: str, *, visit: str | None = None) -> None:
         record = self._runs.get(run_id)

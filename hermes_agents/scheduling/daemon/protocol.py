@@ -13,6 +13,10 @@ Client -> daemon (every field is checked; unknown fields are refused)::
              estimate_s:float?  tokens:int?
     release  task:int  usage:{prompt_tokens, output_tokens, cached_tokens, seconds}|null?
     end      run:str                                        the run finished
+    suspend  run:str                                        the run waits for a human (no slot,
+                                                            no rank, no warm-up) until resumed
+    resume   run:str  app:str                               a suspended run continues (one the
+                                                            daemon lost restarts, unlearned)
     ping     unscheduled:int?                               heartbeat (keeps the lease)
     status                                                  ask for a snapshot
     prior    app:str  graph:object                          the app's structural PDGraph (JSON)
@@ -41,10 +45,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+from hermes_agents.bounds import (
+    MAX_CALL_S,
+    MAX_DEADLINE_S,
+    MAX_TOKENS,
+    name_problem,
+)
+
 PROTOCOL_VERSION: Final = 1
 MAX_MESSAGE_BYTES: Final = 64 * 1024
 """Longest line accepted, newline excluded; a longer one is a fatal error."""
-MAX_NAME_CHARS: Final = 256
 MAX_ID: Final = 2**53 - 1
 """Largest task id (JSON numbers are exact up to here)."""
 
@@ -71,12 +81,14 @@ class Field:
     required: bool = True
     nullable: bool = False
     minimum: float | None = None
+    maximum: float | None = None
 
 
 _STR = Field((str,))
 _INT = Field((int,), minimum=0)
 _COUNT = Field((int,), required=False, minimum=0)
-_SECONDS = Field((int, float), required=False, minimum=0.0)
+_TOKENS = Field((int,), required=False, minimum=0, maximum=MAX_TOKENS)
+_SECONDS = Field((int, float), required=False, minimum=0.0, maximum=MAX_CALL_S)
 
 SCHEMAS: Final[Mapping[str, Mapping[str, Field]]] = {
     "hello": {
@@ -88,7 +100,13 @@ SCHEMAS: Final[Mapping[str, Mapping[str, Field]]] = {
     "run": {
         "run": _STR,
         "app": _STR,
-        "deadline_s": Field((int, float), required=False, nullable=True),
+        "deadline_s": Field(
+            (int, float),
+            required=False,
+            nullable=True,
+            minimum=-MAX_DEADLINE_S,
+            maximum=MAX_DEADLINE_S,
+        ),
     },
     "stage": {"run": _STR, "stage": _STR, "visit": Field((str,), required=False)},
     "submit": {
@@ -98,10 +116,12 @@ SCHEMAS: Final[Mapping[str, Mapping[str, Field]]] = {
         "stage": Field((str,), required=False, nullable=True),
         "visit": Field((str,), required=False, nullable=True),
         "estimate_s": _SECONDS,
-        "tokens": _COUNT,
+        "tokens": _TOKENS,
     },
     "release": {"task": _INT, "usage": Field((dict,), required=False, nullable=True)},
     "end": {"run": _STR},
+    "suspend": {"run": _STR},
+    "resume": {"run": _STR, "app": _STR},
     "ping": {"unscheduled": _COUNT},
     "status": {},
     "prior": {"app": _STR, "graph": Field((dict,))},
@@ -123,6 +143,8 @@ def decode(line: bytes) -> dict[str, Any]:
         message = json.loads(line)
     except (UnicodeDecodeError, ValueError) as error:
         raise ProtocolError(f"not a JSON object: {error}") from error
+    except RecursionError:  # JSON nested deeper than the parser's stack (under the size cap)
+        raise ProtocolError("not a JSON object: nested too deeply") from None
     if not isinstance(message, dict):
         raise ProtocolError(f"expected a JSON object, got {type(message).__name__}")
     op = message.get("op")
@@ -161,14 +183,16 @@ def _check_value(value: object, rule: Field) -> str | None:
     if isinstance(value, bool) or not isinstance(value, rule.kinds):
         wanted = " or ".join(kind.__name__ for kind in rule.kinds)
         return f"must be {wanted}, got {type(value).__name__}"
-    if isinstance(value, str) and not 0 < len(value) <= MAX_NAME_CHARS:
-        return f"must be 1 to {MAX_NAME_CHARS} characters"
+    if isinstance(value, str):
+        return name_problem(value)
     if isinstance(value, float) and not math.isfinite(value):
         return "must be finite"
     if isinstance(value, int) and value > MAX_ID:
         return f"must be at most {MAX_ID}"
     if rule.minimum is not None and isinstance(value, int | float) and value < rule.minimum:
         return f"must be >= {rule.minimum}, got {value}"
+    if rule.maximum is not None and isinstance(value, int | float) and value > rule.maximum:
+        return f"must be <= {rule.maximum:g}, got {value}"
     return None
 
 
@@ -177,7 +201,7 @@ def _check_usage(usage: Mapping[str, Any]) -> None:
     if unknown:
         raise ProtocolError(f"field 'usage': unknown field(s) {unknown}", op="release")
     for name in USAGE_FIELDS:
-        rule = _SECONDS if name == "seconds" else _COUNT
+        rule = _SECONDS if name == "seconds" else _TOKENS
         problem = _check_value(usage.get(name, 0), rule)
         if problem is not None:
             raise ProtocolError(f"field 'usage.{name}': {problem}", op="release")

@@ -3,6 +3,7 @@ daemon killed under waiters, a prior and a learned graph over the protocol."""
 
 from __future__ import annotations
 
+import math
 import shutil
 import threading
 import time
@@ -12,7 +13,7 @@ import pytest
 
 from hermes_agents.errors import RunEndedError
 from hermes_agents.pdgraph import PDGraph
-from hermes_agents.scheduling import Usage
+from hermes_agents.scheduling import Answer, Ticket, Usage
 from hermes_agents.scheduling.daemon.client import DaemonScheduler
 from hermes_agents.scheduling.daemon.connection import query_status
 from hermes_agents.scheduling.interface import RunContext, current_run
@@ -131,5 +132,20 @@ def test_a_prior_reaches_the_daemon_and_its_learned_graph_comes_back(daemon: Dae
         assert set(learned.stages) == {"plan", "answer"}
         assert learned.successors("plan") == {"answer": 1.0}
         assert scheduler.learned_graph("nobody") is None
+    finally:
+        scheduler.close()
+
+
+def test_a_ticket_the_client_cannot_encode_fails_open_instead_of_raising(daemon: Daemon) -> None:
+    scheduler = DaemonScheduler(daemon.address)
+    try:
+        with scheduler.slot("llm"):  # connected
+            pass
+        ticket = Ticket("llm", estimate_s=math.nan)  # what no slot lets through
+        scheduler.submit(ticket)
+        assert ticket.answer is Answer.UNSCHEDULED
+        assert scheduler.unscheduled_calls == 1
+        with scheduler.slot("llm") as slot:  # and the connection is fine
+            assert slot.ticket is not None
     finally:
         scheduler.close()

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from hermes_agents.errors import ValidationError
+from hermes_agents.scheduling import Answer, Ticket
 from hermes_agents.scheduling.daemon.client import DaemonScheduler
 from hermes_agents.scheduling.daemon.connection import (
     DaemonUnavailableError,
@@ -369,8 +371,11 @@ def test_async_waiters_can_be_cancelled_and_time_out(daemon: Daemon) -> None:
 
 def test_a_request_the_daemon_refuses_runs_unscheduled(daemon: Daemon) -> None:
     scheduler = DaemonScheduler(daemon.address)
-    with scheduler.slot("llm", stage="x" * 300):  # longer than a name may be
-        pass
+    with pytest.raises(ValidationError, match="stage"):  # caught in process, before sending
+        scheduler.slot("llm", stage="x" * 300)
+    ticket = Ticket("llm", stage="x" * 300)  # what a client without that check would send
+    scheduler.submit(ticket)
+    assert ticket.wait(10) is Answer.UNSCHEDULED
     assert scheduler.unscheduled_calls == 1
     with scheduler.slot("llm", stage="fine"):
         pass

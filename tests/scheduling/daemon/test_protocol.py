@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from hermes_agents.bounds import MAX_NAME_CHARS
 from hermes_agents.scheduling.daemon.protocol import (
     MAX_MESSAGE_BYTES,
-    MAX_NAME_CHARS,
     SCHEMAS,
     ProtocolError,
     decode,
@@ -34,6 +34,8 @@ VALID: list[dict[str, Any]] = [
     {"op": "release", "task": 1},
     {"op": "release", "task": 1, "usage": {"prompt_tokens": 3, "seconds": 0.5}},
     {"op": "end", "run": "r1"},
+    {"op": "suspend", "run": "r1"},
+    {"op": "resume", "run": "r1", "app": "qa"},
     {"op": "ping", "unscheduled": 4},
     {"op": "status"},
     {"op": "prior", "app": "qa", "graph": {"name": "qa", "entry": "a", "stages": {"a": {}}}},
