@@ -27,6 +27,7 @@ from hermes_agents.config_fields import field_name, got, reject_unknown, table_n
 from hermes_agents.cost import LLM_COST_FIELDS, CostModel, LLMCost
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph.model import StageKind
+from hermes_agents.scheduling.state import DEFAULT_MAX_WAIT_S
 
 if TYPE_CHECKING:
     from hermes_agents.config_prewarm import PrewarmConfig
@@ -49,6 +50,7 @@ BACKEND_KEYS: frozenset[str] = frozenset(
         "kind",
         "max_concurrency",
         "token_budget",
+        "max_wait_s",
         "base_url",
         "cold_start_s",
         "idle_sleep_s",
@@ -84,6 +86,13 @@ def _seconds(value: object, key: str) -> float:
     return float(value)
 
 
+def _positive_seconds(value: object, key: str) -> float:
+    seconds = _seconds(value, key)
+    if seconds <= 0:
+        raise ValidationError(f"must be > 0 seconds, got {got(value)}", field_name(key))
+    return seconds
+
+
 def _url(value: object, key: str) -> str:
     if not isinstance(value, str) or not _URL.fullmatch(value):
         example = "'http://127.0.0.1:8080'"
@@ -112,6 +121,8 @@ class BackendConfig:
     """Idle seconds after which it sleeps (>= 0); None = never."""
     cost: LLMCost | None = None
     """Cost profile (LLM backends only); None = ``CostModel``'s default profile."""
+    max_wait_s: float = DEFAULT_MAX_WAIT_S
+    """The wait bound (> 0): a call that waited this long is admitted next, oldest first."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -130,6 +141,7 @@ class BackendConfig:
             "kind": kind,
             "max_concurrency": _positive_int(self.max_concurrency, "max_concurrency"),
             "token_budget": None if budget is None else _positive_int(budget, "token_budget"),
+            "max_wait_s": _positive_seconds(self.max_wait_s, "max_wait_s"),
             "base_url": None if url is None else _url(url, "base_url"),
             "cold_start_s": _seconds(self.cold_start_s, "cold_start_s"),
             "idle_sleep_s": None if idle is None else _seconds(idle, "idle_sleep_s"),

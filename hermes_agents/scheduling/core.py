@@ -169,8 +169,8 @@ class SchedulerCore:
         trace = run.open_visits[visit] if visit is not None else run.trace[-1]
         task = Task(next(self._ids), run, backend, estimate_s, tokens, self.clock(), trace)
         trace.backend = trace.backend or backend
-        if run.demand is None:
-            run.fallback_s = estimate_s
+        if run.demand is None:  # no model: rank by the call (a one-call app of known size)
+            run.fallback_s = estimate_s or state.typical_s
             self._run_moved(run)
         self.tasks[task.task_id] = task
         run.tasks.add(task.task_id)
@@ -253,10 +253,17 @@ class SchedulerCore:
             self._reindex_moved()
         for name in sorted(self._dirty):
             state = self.backends[name]
+            bound = state.limits.max_wait_s
             while state.waiting:
-                best = self._head(state) if self._indexed else self._scan(state, now)
+                oldest = next(iter(state.waiting.values()))  # waiting keeps submission order
+                promote = bound is not None and now - oldest.submitted_at >= bound
+                if promote:
+                    best = oldest  # the wait bound: it has waited long enough
+                else:
+                    best = self._head(state) if self._indexed else self._scan(state, now)
                 if not state.fits(best):
-                    break  # strict policy order: no smaller task overtakes the head
+                    break  # strict order: no smaller task overtakes the head
+                state.promoted += promote
                 del state.waiting[best.task_id]
                 best.started_at = now
                 state.running[best.task_id] = best
@@ -285,6 +292,7 @@ class SchedulerCore:
         seconds = self._service_s(task, state, usage)
         if not 0.0 <= seconds <= MAX_CALL_S:  # NaN fails too: never let it reach a rank
             seconds = min(task.estimate_s, MAX_CALL_S)
+        state.served_one(seconds)
         run = task.run
         run.attained_s += seconds
         run.done_in_stage_s += seconds

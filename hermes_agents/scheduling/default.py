@@ -57,7 +57,9 @@ def prewarm_setup(prewarm: PrewarmConfig) -> PrewarmSetup:
 def backend_limits(config: Config) -> dict[str, BackendLimits]:
     """The admission limits of every backend ``config`` declares."""
     return {
-        name: BackendLimits(backend.max_concurrency, backend.token_budget, backend.kind)
+        name: BackendLimits(
+            backend.max_concurrency, backend.token_budget, backend.kind, backend.max_wait_s
+        )
         for name, backend in config.backends.items()
     }
 

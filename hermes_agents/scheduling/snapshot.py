@@ -5,7 +5,7 @@
 
     {"server", "version", "policy", "uptime_s", "clients", "lease_s",
      "backends": [{"backend", "kind", "max_concurrency", "token_budget", "running", "waiting",
-                   "tokens_running", "grants"}],
+                   "tokens_running", "grants", "max_wait_s", "promoted"}],
      "apps": [{"app", "runs", "running", "waiting", "best_rank", "attained_s"}],
      "runs": [{"run", "app", "stage", "rank", "attained_s", "running", "waiting", "age_s"}],
      "counters": {"connections", "protocol_errors", "leases_expired", "slots_reclaimed",
@@ -88,6 +88,8 @@ def _backend(core: SchedulerCore, name: str) -> dict[str, Any]:
         "waiting": len(state.waiting),
         "tokens_running": state.tokens_running,
         "grants": state.granted,
+        "max_wait_s": limits.max_wait_s,
+        "promoted": state.promoted,
     }
 
 

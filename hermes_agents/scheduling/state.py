@@ -8,6 +8,7 @@ app with a known size).
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
@@ -42,6 +43,15 @@ class DemandModels(Protocol):
         ...
 
 
+DEFAULT_MAX_WAIT_S = 30.0
+"""The default wait bound of a backend (``BackendLimits.max_wait_s``)."""
+DEFAULT_CALL_S = 1.0
+"""What a one-call app without an estimate is taken to need before its backend has served any
+call (then: the backend's typical call, ``QueueState.typical_s``)."""
+TYPICAL_WEIGHT = 0.05
+"""Weight of each new call in a backend's running mean of call seconds."""
+
+
 @dataclass(frozen=True)
 class BackendLimits:
     """Admission limits of one backend.
@@ -51,11 +61,15 @@ class BackendLimits:
         token_budget: prompt + output tokens running at once (None: no budget); a task larger
             than the whole budget still runs, alone.
         kind: what the backend serves; LLM usage is priced with the cost model.
+        max_wait_s: the wait bound: a task that has waited this long goes to the head of its
+            queue, oldest first, whatever the policy says (no call starves behind a flood of
+            better-ranked ones); None: the policy alone decides (the simulator's default).
     """
 
     max_concurrency: int = 1
     token_budget: int | None = None
     kind: StageKind = StageKind.LLM
+    max_wait_s: float | None = DEFAULT_MAX_WAIT_S
 
     def __post_init__(self) -> None:
         if self.max_concurrency < 1:
@@ -64,6 +78,13 @@ class BackendLimits:
             )
         if self.token_budget is not None and self.token_budget < 1:
             raise ValidationError(f"must be >= 1, got {self.token_budget}", "field 'token_budget'")
+        wait = self.max_wait_s
+        if wait is not None and not (
+            isinstance(wait, int | float) and math.isfinite(wait) and wait > 0
+        ):
+            raise ValidationError(
+                f"must be a positive number of seconds, got {wait!r}", "field 'max_wait_s'"
+            )
 
 
 UNLIMITED = BackendLimits(max_concurrency=1_000_000)
@@ -191,6 +212,18 @@ class QueueState:
     running: dict[int, Task] = field(default_factory=dict)
     tokens_running: int = 0
     granted: int = 0
+    promoted: int = 0
+    """Grants made by the wait bound (tasks that waited ``max_wait_s``)."""
+    typical_s: float = DEFAULT_CALL_S
+    """Running mean of the seconds its calls were priced at (one-call apps without an
+    estimate rank by it)."""
+    served: int = 0
+
+    def served_one(self, seconds: float) -> None:
+        """A call of ``seconds`` ended: update the running mean."""
+        self.served += 1
+        weight = max(TYPICAL_WEIGHT, 1.0 / self.served)
+        self.typical_s += weight * (seconds - self.typical_s)
 
     def fits(self, task: Task) -> bool:
         if len(self.running) >= self.limits.max_concurrency:

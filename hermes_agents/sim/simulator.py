@@ -35,7 +35,6 @@ from hermes_agents.scheduling.policies import Policy
 from hermes_agents.scheduling.state import BackendLimits, Usage
 from hermes_agents.sim.apps import AppRun
 from hermes_agents.sim.arrivals import ArrivalSpec, scaled
-from hermes_agents.sim.servers import SimServers, EngineShape
 from hermes_agents.sim.demand import ProfiledModels
 from hermes_agents.sim.events import EventLoop, Timer
 from hermes_agents.sim.job import Job
@@ -49,6 +48,7 @@ from hermes_agents.sim.prewarming import (
     Prewarming,
     Reactive,
 )
+from hermes_agents.sim.servers import EngineShape, SimServers
 
 Progress = Callable[[int], None]
 """Called with the number of apps finished so far."""
@@ -198,7 +198,8 @@ class Simulation:
     def _core(self, policy: Policy, cost: CostModel) -> SchedulerCore:
         """The production core: the workload's limits, the policy, the planner of the mode."""
         limits = {
-            name: BackendLimits(spec.max_concurrency, kind=spec.kind)
+            # the policies alone, as the papers ran them: no wait bound (BackendLimits.max_wait_s)
+            name: BackendLimits(spec.max_concurrency, kind=spec.kind, max_wait_s=None)
             for name, spec in self.workload.backends.items()
         }
         return SchedulerCore(
