@@ -42,6 +42,7 @@ from pydantic import BaseModel, model_validator
 from hermes_agents.dropins.langchain_embeddings import HermesEmbeddings
 from hermes_agents.dropins.sizing import call_slot, rough_tokens
 from hermes_agents.errors import ValidationError
+from hermes_agents.scheduling.default import check_environment
 from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.slot import Slot, nested_calls
 
@@ -75,6 +76,11 @@ class HermesChatModel(BaseChatModel):
     """The backend its calls are scheduled on."""
     scheduler: Scheduler | None = None
     """The scheduler; None for ``get_scheduler()`` at each call."""
+
+    def __init__(self, **data: Any) -> None:
+        if data.get("scheduler") is None:
+            check_environment()  # a bad HERMES_SCHEDULER / HERMES_CONFIG fails here, not later
+        super().__init__(**data)
 
     @model_validator(mode="before")
     @classmethod

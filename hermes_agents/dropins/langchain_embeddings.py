@@ -6,6 +6,7 @@ from __future__ import annotations
 from langchain_core.embeddings import Embeddings
 
 from hermes_agents.dropins.sizing import call_slot, rough_tokens
+from hermes_agents.scheduling.default import check_environment
 from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.slot import Slot, nested_calls
 
@@ -25,6 +26,8 @@ class HermesEmbeddings(Embeddings):
     def __init__(
         self, inner: Embeddings, *, backend: str = "embeddings", scheduler: Scheduler | None = None
     ) -> None:
+        if scheduler is None:
+            check_environment()  # a bad HERMES_SCHEDULER / HERMES_CONFIG fails here, not later
         self.inner = inner
         self.backend = backend
         self.scheduler = scheduler

@@ -23,6 +23,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
+from hermes_agents.scheduling.default import check_environment
 from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.slot import Slot, nested_calls
 
@@ -62,6 +63,8 @@ def tool(
     def decorate(function: Callable[P, R]) -> Callable[P, R]:
         if not enabled:
             return function
+        if scheduler is None:
+            check_environment()  # a bad HERMES_SCHEDULER / HERMES_CONFIG fails here, not later
         name = getattr(function, "__name__", "tool")
 
         def slot() -> Slot:

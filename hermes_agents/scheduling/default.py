@@ -11,6 +11,7 @@ Which one, decided on first use:
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 
 from hermes_agents import settings
@@ -27,6 +28,8 @@ from hermes_agents.store import ProfileStore
 
 _lock = threading.Lock()
 _default: Scheduler | None = None
+_checked: set[tuple[str | None, str | None]] = set()
+"""Environments (``HERMES_SCHEDULER``, ``HERMES_CONFIG``) already found valid."""
 
 
 def scheduler_from_config(
@@ -75,6 +78,23 @@ def get_scheduler() -> Scheduler:
         if _default is None:
             _default = _build_default()
         return _default
+
+
+def check_environment() -> None:
+    """Check ``HERMES_SCHEDULER`` and ``HERMES_CONFIG`` now; ``ValidationError`` naming the
+    variable (or the file, table and field) and the fix.
+
+    The drop-ins' constructors, ``instrument()`` and ``@tool`` call it when they are made
+    without a scheduler of their own, so a bad setting fails at startup, not at the first model
+    call (at call time a scheduler problem never raises: the call runs unscheduled). Cheap
+    after the first time for the same environment.
+    """
+    key = (os.environ.get("HERMES_SCHEDULER"), os.environ.get("HERMES_CONFIG"))
+    if key in _checked:
+        return
+    settings.scheduler_address()
+    find_config()
+    _checked.add(key)
 
 
 def set_scheduler(scheduler: Scheduler | None) -> None:

@@ -40,7 +40,7 @@ from hermes_agents.bounds import (
     usage_problem,
 )
 from hermes_agents.context import current_node
-from hermes_agents.errors import RunEndedError
+from hermes_agents.errors import HermesError, RunEndedError
 from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.state import Usage
 from hermes_agents.scheduling.ticket import Answer, Ticket
@@ -75,6 +75,25 @@ def nested_calls(slot: Slot) -> Iterator[None]:
         yield
     finally:
         _held.reset(token)
+
+
+def _default_scheduler() -> Scheduler | None:
+    """The process default scheduler; None (logged once) when it cannot be built: at call time
+    a bad setting never breaks the user's call (``check_environment`` raised at startup)."""
+    from hermes_agents.scheduling.default import get_scheduler
+
+    try:
+        return get_scheduler()
+    except HermesError as error:
+        global _UNSCHEDULED
+        _UNSCHEDULED += 1
+        if _UNSCHEDULED == 1:
+            logger.warning("no hermes scheduler (%s); calls run unscheduled", error)
+        return None
+
+
+_UNSCHEDULED = 0
+"""Calls that ran unscheduled because no default scheduler could be built."""
 
 
 class Slot:
@@ -207,9 +226,10 @@ class Slot:
         if self.outer is not None:
             return None
         if self.scheduler is None:
-            from hermes_agents.scheduling.default import get_scheduler
-
-            self.scheduler = get_scheduler()
+            scheduler = _default_scheduler()
+            if scheduler is None:
+                return None  # no scheduler can be built: the call runs unscheduled
+            self.scheduler = scheduler
         stage, visit = self.stage, self.visit
         if stage is None:
             node = current_node()

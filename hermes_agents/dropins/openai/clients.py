@@ -10,6 +10,7 @@ import openai
 from hermes_agents.dropins.openai.request import PriorityStyle, call_slot, with_hint
 from hermes_agents.dropins.openai.response import hold, observe
 from hermes_agents.errors import ValidationError
+from hermes_agents.scheduling.default import check_environment
 from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.slot import nested_calls
 
@@ -209,6 +210,8 @@ def _configure(
             "(higher first) or None (no hint)",
             "argument 'hermes_priority'",
         )
+    if scheduler is None:
+        check_environment()  # a bad HERMES_SCHEDULER / HERMES_CONFIG fails here, not later
     client.hermes_backend = backend
     client.hermes_scheduler = scheduler
     client.hermes_priority = priority
