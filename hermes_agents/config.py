@@ -27,7 +27,7 @@ from hermes_agents.config_fields import field_name, got, reject_unknown, table_n
 from hermes_agents.cost import LLM_COST_FIELDS, CostModel, LLMCost
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph.model import StageKind
-from hermes_agents.scheduling.state import DEFAULT_MAX_WAIT_S
+from hermes_agents.scheduling.state import DEFAULT_MAX_HOLD_S, DEFAULT_MAX_WAIT_S
 
 if TYPE_CHECKING:
     from hermes_agents.config_prewarm import PrewarmConfig
@@ -51,6 +51,7 @@ BACKEND_KEYS: frozenset[str] = frozenset(
         "max_concurrency",
         "token_budget",
         "max_wait_s",
+        "max_hold_s",
         "base_url",
         "cold_start_s",
         "idle_sleep_s",
@@ -123,6 +124,8 @@ class BackendConfig:
     """Cost profile (LLM backends only); None = ``CostModel``'s default profile."""
     max_wait_s: float = DEFAULT_MAX_WAIT_S
     """The wait bound (> 0): a call that waited this long is admitted next, oldest first."""
+    max_hold_s: float = DEFAULT_MAX_HOLD_S
+    """The hold bound (> 0): a slot held this long is taken back (the call goes on)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -142,6 +145,7 @@ class BackendConfig:
             "max_concurrency": _positive_int(self.max_concurrency, "max_concurrency"),
             "token_budget": None if budget is None else _positive_int(budget, "token_budget"),
             "max_wait_s": _positive_seconds(self.max_wait_s, "max_wait_s"),
+            "max_hold_s": _positive_seconds(self.max_hold_s, "max_hold_s"),
             "base_url": None if url is None else _url(url, "base_url"),
             "cold_start_s": _seconds(self.cold_start_s, "cold_start_s"),
             "idle_sleep_s": None if idle is None else _seconds(idle, "idle_sleep_s"),

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import heapq
 import logging
+import math
 from collections.abc import Callable, Mapping
 from itertools import count
 
@@ -107,6 +108,8 @@ class SchedulerCore:
         self._finished: list[FinishedRun] = []
         self._plan_due = False
         self._next_check_s: float | None = None
+        self._hold_check_s = math.inf
+        """When a running task may first overstay its backend's hold bound."""
 
     def start_run(
         self,
@@ -224,15 +227,20 @@ class SchedulerCore:
         """
         if self.suspended:
             self._expire_suspended()
+        if self._hold_check_s <= self.clock():
+            self._reclaim_overdue()
         grants = self.schedule() if self._dirty or self._moved else []
         hints: tuple[WarmHint, ...] = ()
         if self.planner is not None and self._planning_due():
             planned = self.plan_warmups(awake)
             hints, self._next_check_s = tuple(planned.hints), planned.next_check_s
+        next_check_s = self._next_check_s
+        if self._hold_check_s != math.inf:
+            next_check_s = min(next_check_s or math.inf, self._hold_check_s)
         if not (grants or hints or self._withdrawn or self._freed or self._finished):
-            if self._next_check_s is None:
+            if next_check_s is None:
                 return NOTHING  # the common case, made cheap: nothing to do
-            return Decisions(next_check_s=self._next_check_s)
+            return Decisions(next_check_s=next_check_s)
         withdrawn, freed, finished = self._withdrawn, self._freed, self._finished
         if withdrawn:  # handed over, not copied; an empty list stays here (never shared)
             self._withdrawn = []
@@ -240,9 +248,7 @@ class SchedulerCore:
             self._freed = []
         if finished:
             self._finished = []
-        return Decisions(
-            grants, withdrawn or (), freed or (), hints, self._next_check_s, finished or ()
-        )
+        return Decisions(grants, withdrawn or (), freed or (), hints, next_check_s, finished or ())
 
     def schedule(self) -> list[Grant]:
         """Admit every task that fits now, best priority first, on backends that changed
@@ -270,6 +276,9 @@ class SchedulerCore:
                 state.tokens_running += best.tokens
                 state.granted += 1
                 grants.append(Grant(best.task_id, best.run.run_id, name, now - best.submitted_at))
+            hold = state.limits.max_hold_s
+            if hold is not None and state.running:
+                self._hold_check_s = min(self._hold_check_s, now + hold)
         self._dirty.clear()
         return grants
 
@@ -304,6 +313,32 @@ class SchedulerCore:
 
     cancel = release
     """Withdraw a waiting task, or release a running one without usage."""
+
+    def _reclaim_overdue(self) -> None:
+        """Take back every slot held past its backend's hold bound (the caller's later release
+        finds nothing); then note when the next one may overstay."""
+        now = self.clock()
+        earliest = math.inf
+        for state in self.backends.values():
+            hold = state.limits.max_hold_s
+            if hold is None:
+                continue
+            while state.running:
+                oldest = next(iter(state.running.values()))  # running keeps grant order
+                assert oldest.started_at is not None
+                if now - oldest.started_at < hold:
+                    earliest = min(earliest, oldest.started_at + hold)
+                    break
+                logger.warning(
+                    "a call of run %s held its slot on %r for %.0f s (the hold bound); the slot "
+                    "is taken back, the call goes on unscheduled",
+                    oldest.run.run_id,
+                    state.name,
+                    now - oldest.started_at,
+                )
+                state.reclaimed += 1
+                self.release(oldest.task_id)
+        self._hold_check_s = earliest
 
     def drop_waiting(self) -> list[int]:
         """Take every waiting task out of its queue (their callers were failed open)."""

@@ -61,7 +61,11 @@ def backend_limits(config: Config) -> dict[str, BackendLimits]:
     """The admission limits of every backend ``config`` declares."""
     return {
         name: BackendLimits(
-            backend.max_concurrency, backend.token_budget, backend.kind, backend.max_wait_s
+            backend.max_concurrency,
+            backend.token_budget,
+            backend.kind,
+            max_wait_s=backend.max_wait_s,
+            max_hold_s=backend.max_hold_s,
         )
         for name, backend in config.backends.items()
     }

@@ -50,7 +50,7 @@ class LocalScheduler(Scheduler):
             core,
             _TicketAnswers(self),
             warmups=prewarmer,
-            alarm=self._alarm if prewarmer is not None else None,
+            alarm=self._alarm,
             learning=self._learn,
         )
         self.started_at_s = core.clock()

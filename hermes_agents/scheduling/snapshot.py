@@ -5,7 +5,8 @@
 
     {"server", "version", "policy", "uptime_s", "clients", "lease_s",
      "backends": [{"backend", "kind", "max_concurrency", "token_budget", "running", "waiting",
-                   "tokens_running", "grants", "max_wait_s", "promoted"}],
+                   "tokens_running", "grants", "max_wait_s", "promoted", "max_hold_s",
+                   "reclaimed"}],
      "apps": [{"app", "runs", "running", "waiting", "best_rank", "attained_s"}],
      "runs": [{"run", "app", "stage", "rank", "attained_s", "running", "waiting", "age_s"}],
      "counters": {"connections", "protocol_errors", "leases_expired", "slots_reclaimed",
@@ -90,6 +91,8 @@ def _backend(core: SchedulerCore, name: str) -> dict[str, Any]:
         "grants": state.granted,
         "max_wait_s": limits.max_wait_s,
         "promoted": state.promoted,
+        "max_hold_s": limits.max_hold_s,
+        "reclaimed": state.reclaimed,
     }
 
 

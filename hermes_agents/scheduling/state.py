@@ -45,6 +45,8 @@ class DemandModels(Protocol):
 
 DEFAULT_MAX_WAIT_S = 30.0
 """The default wait bound of a backend (``BackendLimits.max_wait_s``)."""
+DEFAULT_MAX_HOLD_S = 600.0
+"""The default hold bound of a backend (``BackendLimits.max_hold_s``): ten minutes."""
 DEFAULT_CALL_S = 1.0
 """What a one-call app without an estimate is taken to need before its backend has served any
 call (then: the backend's typical call, ``QueueState.typical_s``)."""
@@ -64,12 +66,17 @@ class BackendLimits:
         max_wait_s: the wait bound: a task that has waited this long goes to the head of its
             queue, oldest first, whatever the policy says (no call starves behind a flood of
             better-ranked ones); None: the policy alone decides (the simulator's default).
+        max_hold_s: the hold bound: a slot held this long is taken back and counted
+            (``reclaimed``); the call itself goes on, unscheduled from then on. A stuck or
+            deadlocked caller cannot keep a slot forever, whatever its heartbeats say. None:
+            held until released.
     """
 
     max_concurrency: int = 1
     token_budget: int | None = None
     kind: StageKind = StageKind.LLM
     max_wait_s: float | None = DEFAULT_MAX_WAIT_S
+    max_hold_s: float | None = DEFAULT_MAX_HOLD_S
 
     def __post_init__(self) -> None:
         if self.max_concurrency < 1:
@@ -78,13 +85,14 @@ class BackendLimits:
             )
         if self.token_budget is not None and self.token_budget < 1:
             raise ValidationError(f"must be >= 1, got {self.token_budget}", "field 'token_budget'")
-        wait = self.max_wait_s
-        if wait is not None and not (
-            isinstance(wait, int | float) and math.isfinite(wait) and wait > 0
-        ):
-            raise ValidationError(
-                f"must be a positive number of seconds, got {wait!r}", "field 'max_wait_s'"
-            )
+        for name in ("max_wait_s", "max_hold_s"):
+            seconds = getattr(self, name)
+            if seconds is not None and not (
+                isinstance(seconds, int | float) and math.isfinite(seconds) and seconds > 0
+            ):
+                raise ValidationError(
+                    f"must be a positive number of seconds, got {seconds!r}", f"field {name!r}"
+                )
 
 
 UNLIMITED = BackendLimits(max_concurrency=1_000_000)
@@ -214,6 +222,8 @@ class QueueState:
     granted: int = 0
     promoted: int = 0
     """Grants made by the wait bound (tasks that waited ``max_wait_s``)."""
+    reclaimed: int = 0
+    """Slots taken back by the hold bound (held ``max_hold_s``)."""
     typical_s: float = DEFAULT_CALL_S
     """Running mean of the seconds its calls were priced at (one-call apps without an
     estimate rank by it)."""

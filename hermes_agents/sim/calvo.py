@@ -103,7 +103,7 @@ class _Requests:
         self.profile = LLMCost()
         self.loop = EventLoop()
         policy = policy_named("fcfs" if order == "fifo" else "mean-srjf")
-        limits = {"llm": BackendLimits(max_concurrency, max_wait_s=None)}
+        limits = {"llm": BackendLimits(max_concurrency, max_wait_s=None, max_hold_s=None)}
         self.core = SchedulerCore(limits, policy, self.loop.clock)
         self.driver = Driver(self.core, self)
         params = EngineParams.from_profile(self.profile, kv_mode=kv_mode)

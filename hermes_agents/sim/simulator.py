@@ -199,7 +199,9 @@ class Simulation:
         """The production core: the workload's limits, the policy, the planner of the mode."""
         limits = {
             # the policies alone, as the papers ran them: no wait bound (BackendLimits.max_wait_s)
-            name: BackendLimits(spec.max_concurrency, kind=spec.kind, max_wait_s=None)
+            name: BackendLimits(
+                spec.max_concurrency, kind=spec.kind, max_wait_s=None, max_hold_s=None
+            )
             for name, spec in self.workload.backends.items()
         }
         return SchedulerCore(

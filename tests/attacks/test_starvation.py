@@ -70,3 +70,22 @@ def test_one_call_apps_without_an_estimate_rank_as_the_backends_typical_call() -
     core.start_run("unknown", "call:llm")
     core.submit("unknown", "llm")  # no estimate: not rank 0 (the top)
     assert core.runs["unknown"].rank == pytest.approx(3.0, rel=0.05)
+
+
+def test_a_slot_held_past_the_hold_bound_is_taken_back_and_the_next_call_admitted() -> None:
+    now = [0.0]
+    limits = {"llm": BackendLimits(1, max_hold_s=60.0)}
+    core = SchedulerCore(limits, policy_named("fcfs"), lambda: now[0])
+    core.start_run("stuck", "qa")
+    stuck = core.submit("stuck", "llm")  # its caller deadlocks holding the slot
+    assert [g.task_id for g in core.step().grants] == [stuck]
+    core.start_run("next", "qa")
+    waiting = core.submit("next", "llm")
+    decisions = core.step()
+    assert not decisions.grants
+    assert decisions.next_check_s == 60.0  # the driver's alarm comes back then
+    now[0] = 60.0
+    assert [g.task_id for g in core.step().grants] == [waiting]
+    assert core.backends["llm"].reclaimed == 1
+    core.release(stuck, Usage(seconds=61.0))  # the late release finds nothing: harmless
+    assert len(core.backends["llm"].running) == 1

@@ -8,8 +8,8 @@ A connection whose line exceeds ``MAX_MESSAGE_BYTES`` gets a fatal error and is 
 ends in the middle of a line (truncated) is closed; one that stops reading while the daemon has
 more than ``MAX_PENDING_OUTPUT_BYTES`` for it is closed. Either way its slots come back.
 
-With prewarming on, one timer on the loop (``WarmupTimer``) calls ``flush`` again at the time
-the last prewarm step asked for, so warm-ups fall due without any client message.
+One timer on the loop (``WarmupTimer``) calls ``flush`` again at the time the last driver step
+asked for (a warm-up falling due, a slot reaching its hold bound), without any client message.
 """
 
 from __future__ import annotations
@@ -216,8 +216,7 @@ async def serve_forever(
         if listen.metrics_port is not None:
             servers.append(await serve_metrics(service, listen.metrics_port))
         lease_checks = asyncio.create_task(_expire_leases(service))
-        if service.prewarmer is not None:
-            service.on_next_check = warmups.at
+        service.on_next_check = warmups.at  # prewarm checks and the hold bound
         await stop.wait()
     finally:
         service.on_next_check = None
