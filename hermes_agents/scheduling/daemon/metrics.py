@@ -136,7 +136,9 @@ async def serve_metrics(service: DaemonService, port: int) -> asyncio.Server:
                 head = await reader.readuntil(b"\r\n\r\n")
             request = head.split(b"\r\n", 1)[0].split()
             if len(request) >= 2 and request[0] == b"GET" and request[1] == b"/metrics":
-                status, body = "200 OK", render(snapshot(service)).encode()
+                state = snapshot(service)  # read on the loop: the core is the loop's
+                text = await asyncio.get_running_loop().run_in_executor(None, render, state)
+                status, body = "200 OK", text.encode()  # rendered off it
             else:
                 status, body = "404 Not Found", b"only GET /metrics is served here\n"
             writer.write(
