@@ -88,11 +88,20 @@ def usage_problem(
 
 def checked_name(value: object, field: str) -> str:
     """``value`` as a name (see ``name_problem``), or ``ValidationError`` naming ``field``."""
+    if value in _GOOD_NAMES:  # the hot path: names seen before (a set lookup)
+        return value  # type: ignore[return-value]
     problem = name_problem(value)
     if problem is not None:
         raise ValidationError(problem, f"field {field!r}")
     assert isinstance(value, str)
+    if len(_GOOD_NAMES) < MAX_GOOD_NAMES:
+        _GOOD_NAMES.add(value)
     return value
+
+
+MAX_GOOD_NAMES = 4096
+_GOOD_NAMES: set[object] = set()
+"""Names already found good (bounded: beyond it names are simply checked each time)."""
 
 
 def name_problem(value: object) -> str | None:

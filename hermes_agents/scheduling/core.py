@@ -33,10 +33,11 @@ from __future__ import annotations
 import heapq
 import logging
 import math
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from itertools import count
 
-from hermes_agents.bounds import MAX_CALL_S, usage_problem
+from hermes_agents.bounds import MAX_CALL_S
 from hermes_agents.cost import CostModel
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph import Call, StageKind, Visit
@@ -51,6 +52,7 @@ from hermes_agents.scheduling.decisions import (
 from hermes_agents.scheduling.interface import SUSPENDED_RUN_TTL_S
 from hermes_agents.scheduling.policies import Policy
 from hermes_agents.scheduling.state import (
+    TYPICAL_RUNS,
     BackendLimits,
     DemandModels,
     QueueState,
@@ -64,6 +66,8 @@ logger = logging.getLogger(__name__)
 
 LOCAL_BACKEND = "local"
 """The backend of stages that call none (they run in the app's own process)."""
+MAX_UNCONFIGURED_BACKENDS = 1_000
+"""Unconfigured backends whose queues are kept; idle ones beyond it are forgotten (LRU)."""
 NOTHING = Decisions()
 """The step record when there is nothing to do."""
 MAX_OPEN_VISITS = 256
@@ -94,6 +98,9 @@ class SchedulerCore:
         self.cost = cost or CostModel()
         self.default_limits = default_limits
         self.backends = {name: QueueState(name, limits) for name, limits in backends.items()}
+        self._configured = frozenset(backends)
+        self._unconfigured: OrderedDict[str, None] = OrderedDict()
+        """Backends made from ``default_limits`` on first use, least recently used first."""
         self.runs: dict[str, Run] = {}
         self.suspended: dict[str, tuple[Run, float]] = {}
         """Runs waiting for a human, with when they were suspended (oldest first)."""
@@ -227,7 +234,8 @@ class SchedulerCore:
         """
         if self.suspended:
             self._expire_suspended()
-        if self._hold_check_s <= self.clock():
+        hold_check_s = self._hold_check_s
+        if hold_check_s != math.inf and hold_check_s <= self.clock():
             self._reclaim_overdue()
         grants = self.schedule() if self._dirty or self._moved else []
         hints: tuple[WarmHint, ...] = ()
@@ -235,8 +243,9 @@ class SchedulerCore:
             planned = self.plan_warmups(awake)
             hints, self._next_check_s = tuple(planned.hints), planned.next_check_s
         next_check_s = self._next_check_s
-        if self._hold_check_s != math.inf:
-            next_check_s = min(next_check_s or math.inf, self._hold_check_s)
+        hold_check_s = self._hold_check_s
+        if hold_check_s != math.inf and (next_check_s is None or hold_check_s < next_check_s):
+            next_check_s = hold_check_s
         if not (grants or hints or self._withdrawn or self._freed or self._finished):
             if next_check_s is None:
                 return NOTHING  # the common case, made cheap: nothing to do
@@ -261,8 +270,10 @@ class SchedulerCore:
             state = self.backends[name]
             bound = state.limits.max_wait_s
             while state.waiting:
-                oldest = next(iter(state.waiting.values()))  # waiting keeps submission order
-                promote = bound is not None and now - oldest.submitted_at >= bound
+                promote = False
+                if bound is not None and len(state.waiting) > 1:
+                    oldest = next(iter(state.waiting.values()))  # waiting: submission order
+                    promote = now - oldest.submitted_at >= bound
                 if promote:
                     best = oldest  # the wait bound: it has waited long enough
                 else:
@@ -277,8 +288,8 @@ class SchedulerCore:
                 state.granted += 1
                 grants.append(Grant(best.task_id, best.run.run_id, name, now - best.submitted_at))
             hold = state.limits.max_hold_s
-            if hold is not None and state.running:
-                self._hold_check_s = min(self._hold_check_s, now + hold)
+            if hold is not None and state.running and now + hold < self._hold_check_s:
+                self._hold_check_s = now + hold
         self._dirty.clear()
         return grants
 
@@ -296,20 +307,21 @@ class SchedulerCore:
         state.tokens_running -= task.tokens
         self._dirty.add(task.backend)
         self._freed.append(task.backend)
-        if usage is not None and usage_problem(*usage) is not None:
-            usage = None  # out of bounds (the boundaries drop it first): priced by its estimate
         seconds = self._service_s(task, state, usage)
         if not 0.0 <= seconds <= MAX_CALL_S:  # NaN fails too: never let it reach a rank
             seconds = min(task.estimate_s, MAX_CALL_S)
-        state.served_one(seconds)
+        state.served += 1  # the backend's typical call, a running mean (see QueueState)
+        state.typical_s += (seconds - state.typical_s) / min(state.served, TYPICAL_RUNS)
         run = task.run
         run.attained_s += seconds
         run.done_in_stage_s += seconds
         self._run_moved(run)
         if usage is not None:
-            task.visit.calls.append(
-                Call(usage.prompt_tokens, usage.output_tokens, usage.cached_tokens, usage.seconds)
-            )
+            try:
+                call = Call(*usage)  # checks the bounds: garbage is priced, never learned
+            except ValidationError:
+                return
+            task.visit.calls.append(call)
 
     cancel = release
     """Withdraw a waiting task, or release a running one without usage."""
@@ -489,4 +501,19 @@ class SchedulerCore:
                     f"backend {name!r}",
                 )
             state = self.backends[name] = QueueState(name, self.default_limits)
+            self._unconfigured[name] = None
+            self._evict_backends()
+        elif name not in self._configured:
+            self._unconfigured.move_to_end(name)
         return state
+
+    def _evict_backends(self) -> None:
+        """Forget idle unconfigured backends beyond ``MAX_UNCONFIGURED_BACKENDS``, least
+        recently used first (configured ones are never forgotten)."""
+        excess = len(self._unconfigured) - MAX_UNCONFIGURED_BACKENDS
+        for name in list(self._unconfigured)[: max(0, excess)]:
+            state = self.backends[name]
+            if not state.running and not state.waiting:
+                del self.backends[name]
+                del self._unconfigured[name]
+                self._dirty.discard(name)

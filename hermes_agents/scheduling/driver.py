@@ -138,8 +138,9 @@ class Driver:
                     warmups.apply(decisions.hints)
             except Exception:
                 self._warmups_failed()
-        if decisions.next_check_s is not None and self.alarm is not None:
-            self._arm(decisions.next_check_s)
+        when_s = decisions.next_check_s
+        if when_s is not None and when_s != self._alarm_at and self.alarm is not None:
+            self._arm(when_s)
         return decisions
 
     def learn(self, decisions: Decisions) -> None:

@@ -6,6 +6,7 @@ import logging
 import math
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from hermes_agents.cost import CostModel
@@ -14,6 +15,9 @@ from hermes_agents.pdgraph import Learner, PDGraph, RemainingDemand, Visit
 from hermes_agents.store import ProfileStore
 
 logger = logging.getLogger(__name__)
+
+MAX_APPS = 1_000
+"""App classes whose models are kept in memory (``AppModels.max_apps``)."""
 
 
 class AppModels:
@@ -27,6 +31,11 @@ class AppModels:
     Thread-safe: the in-process scheduler reads ``demand`` under its lock while finished runs
     are observed in other threads (learning happens off the scheduler's lock); the store is
     written outside this object's lock.
+
+    Bounded: at most ``max_apps`` app classes are kept in memory, the least recently used
+    evicted first (a run in flight keeps the model it started with). An evicted class comes
+    back from the store, with everything it learned, the next time it is used; without a
+    store it starts again from its prior.
     """
 
     def __init__(
@@ -38,13 +47,17 @@ class AppModels:
         clock: Callable[[], float] = time.monotonic,
         seed: int = 0,
         store: ProfileStore | None = None,
+        max_apps: int = MAX_APPS,
     ) -> None:
         self.cost = cost or CostModel()
         self.refresh_every = refresh_every
         self.min_refresh_s = min_refresh_s
         self.clock = clock
         self.seed = seed
-        self._learners: dict[str, Learner] = {}
+        self.max_apps = max_apps
+        self.evicted = 0
+        """App classes evicted from memory so far (least recently used first)."""
+        self._learners: OrderedDict[str, Learner] = OrderedDict()
         self._demand: dict[str, RemainingDemand] = {}
         self._built_s: dict[str, float] = {}
         self.store = store
@@ -72,7 +85,9 @@ class AppModels:
         self._replay(learner)  # store reads outside the lock: demand() never waits on them
         with self._lock:
             self._learners[app] = learner
+            self._learners.move_to_end(app)
             self._demand.pop(app, None)
+            self._evict()
         self._save_prior(app, prior)
         return learner
 
@@ -91,6 +106,7 @@ class AppModels:
             learner = self._learners.get(app)
             if learner is None:
                 return None
+            self._learners.move_to_end(app)
             if current is None or self._stale(app, current, learner):
                 graph = self.graph(app)
                 if graph is None:
@@ -109,6 +125,14 @@ class AppModels:
                 self.store.record_run(app, run)
             except HermesError:  # fail open: losing a profile row never breaks a run
                 self._warn_store()
+
+    def _evict(self) -> None:
+        """Drop the least recently used classes beyond ``max_apps`` (under the lock)."""
+        while len(self._learners) > self.max_apps:
+            app, _ = self._learners.popitem(last=False)
+            self._demand.pop(app, None)
+            self._built_s.pop(app, None)
+            self.evicted += 1
 
     def _replay(self, learner: Learner) -> None:
         if self.store is None:

@@ -34,6 +34,7 @@ from types import MappingProxyType, TracebackType
 
 from hermes_agents.bounds import (
     MAX_CALL_S,
+    MAX_TOKENS,
     checked_name,
     checked_seconds,
     checked_tokens,
@@ -116,8 +117,12 @@ class Slot:
         self.stage = None if stage is None else checked_name(stage, "stage")
         self.visit = None if visit is None else checked_name(visit, "visit")
         self.default_stage = default_stage
-        self.estimate_s = checked_seconds(estimate_s, "estimate_s")
-        self.tokens = checked_tokens(tokens, "tokens")
+        if not (estimate_s.__class__ is float and 0.0 <= estimate_s <= MAX_CALL_S):
+            estimate_s = checked_seconds(estimate_s, "estimate_s")  # ints, or a clear error
+        if not (tokens.__class__ is int and 0 <= tokens <= MAX_TOKENS):
+            tokens = checked_tokens(tokens, "tokens")
+        self.estimate_s = estimate_s
+        self.tokens = tokens
         if timeout is not None:
             checked_seconds(timeout, "timeout")
         self.timeout = timeout
@@ -179,11 +184,15 @@ class Slot:
         if ticket is None or self.scheduler is None:
             return
         seconds = time.monotonic() - self._started
-        usage = self.usage or Usage(*(self._tokens_used or (0, 0, 0)), seconds=seconds)
-        problem = usage_problem(*usage)
-        if problem is not None:  # garbage from a backend (or the caller): never learned
-            self._warn_usage(problem)
-            usage = Usage(seconds=min(max(seconds, 0.0), MAX_CALL_S))
+        usage = self.usage
+        if usage is None and self._tokens_used is None:
+            usage = Usage(seconds=min(seconds, MAX_CALL_S))  # measured: in bounds
+        else:
+            usage = usage or Usage(*(self._tokens_used or (0, 0, 0)), seconds=seconds)
+            problem = usage_problem(*usage)
+            if problem is not None:  # garbage from a backend (or the caller): never learned
+                self._warn_usage(problem)
+                usage = Usage(seconds=min(max(seconds, 0.0), MAX_CALL_S))
         self.scheduler.release(ticket, usage)
 
     def __enter__(self) -> Slot:

@@ -17,6 +17,8 @@
                         "backends": [{"backend", ...the same counters but warm_failures}]}}
 
 ``runs`` lists the best-ranked ``MAX_RUNS_IN_STATUS`` active runs; ``apps`` sums all of them.
+``backends`` lists at most ``MAX_BACKENDS_IN_STATUS`` (the busiest; ``backends_omitted`` says
+how many more there are), so that the answer always fits.
 ``prewarm`` is null when prewarming is off, else the prewarm ledger's counters
 (``hermes_agents.prewarm.ledger``) in total and for every prewarmed backend.
 """
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 MAX_RUNS_IN_STATUS = 50
+MAX_BACKENDS_IN_STATUS = 200
 
 
 def core_snapshot(core: SchedulerCore, *, started_at_s: float) -> dict[str, Any]:
@@ -47,9 +50,24 @@ def core_snapshot(core: SchedulerCore, *, started_at_s: float) -> dict[str, Any]
         "server": f"hermes-agents {VERSION}",
         "policy": core.policy.name,
         "uptime_s": round(now - started_at_s, 3),
-        "backends": [_backend(core, name) for name in sorted(core.backends)],
+        **_backends(core),
         "apps": _apps(core, runs),
         "runs": [_run(core, run, now) for run in runs[:MAX_RUNS_IN_STATUS]],
+    }
+
+
+def _backends(core: SchedulerCore) -> dict[str, Any]:
+    """Every backend, by name; past ``MAX_BACKENDS_IN_STATUS``, the busiest that many (and
+    how many were left out), so that a status always fits in one answer."""
+    names = sorted(core.backends)
+    omitted = max(0, len(names) - MAX_BACKENDS_IN_STATUS)
+    if omitted:
+        states = core.backends
+        busiest = sorted(names, key=lambda n: -(len(states[n].running) + len(states[n].waiting)))
+        names = sorted(busiest[:MAX_BACKENDS_IN_STATUS])
+    return {
+        "backends": [_backend(core, name) for name in names],
+        "backends_omitted": omitted,
     }
 
 

@@ -50,8 +50,9 @@ DEFAULT_MAX_HOLD_S = 600.0
 DEFAULT_CALL_S = 1.0
 """What a one-call app without an estimate is taken to need before its backend has served any
 call (then: the backend's typical call, ``QueueState.typical_s``)."""
-TYPICAL_WEIGHT = 0.05
-"""Weight of each new call in a backend's running mean of call seconds."""
+TYPICAL_RUNS = 20
+"""A backend's typical call is the mean of its first calls, then a running mean weighted
+1/``TYPICAL_RUNS`` per new call."""
 
 
 @dataclass(frozen=True)
@@ -228,12 +229,7 @@ class QueueState:
     """Running mean of the seconds its calls were priced at (one-call apps without an
     estimate rank by it)."""
     served: int = 0
-
-    def served_one(self, seconds: float) -> None:
-        """A call of ``seconds`` ended: update the running mean."""
-        self.served += 1
-        weight = max(TYPICAL_WEIGHT, 1.0 / self.served)
-        self.typical_s += weight * (seconds - self.typical_s)
+    """Calls released so far."""
 
     def fits(self, task: Task) -> bool:
         if len(self.running) >= self.limits.max_concurrency:
