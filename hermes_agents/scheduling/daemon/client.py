@@ -33,13 +33,15 @@ from hermes_agents.scheduling.daemon.connection import (
     query,
     query_status,
 )
-from hermes_agents.scheduling.daemon.protocol import encode
+from hermes_agents.scheduling.daemon.protocol import MAX_MESSAGE_BYTES, encode
 from hermes_agents.scheduling.interface import SUSPENDED_RUN_TTL_S, Scheduler, Ticket
 from hermes_agents.scheduling.state import Usage
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_RETRY_S = 1.0
+SILENT_DAEMON_S = 5.0
+"""At least this long without a word from the daemon (pongs included) and it counts as down."""
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT_S",
@@ -80,6 +82,8 @@ class _Connection:
         self._buffer = rest
         lease_s = welcome.get("lease_s", 30.0)
         self.ping_every_s = max(0.05, float(lease_s) / 3)
+        self.silent_s = max(SILENT_DAEMON_S, 2 * self.ping_every_s)
+        """A daemon silent this long (not even a pong) is treated as gone: fail open."""
         self._reader = threading.Thread(target=self._read_loop, daemon=True, name="hermes-client")
 
     def start(self) -> None:
@@ -132,20 +136,32 @@ class _Connection:
         self.lost()
 
     def _read_loop(self) -> None:
+        heard_s = time.monotonic()
         try:
             while True:
                 while (end := self._buffer.find(b"\n")) >= 0:
                     line = bytes(self._buffer[:end])
                     del self._buffer[: end + 1]
                     self._on_message(json.loads(line))
+                if len(self._buffer) > MAX_MESSAGE_BYTES:
+                    logger.warning("the hermes daemon sent an over-long message; disconnecting")
+                    break
                 try:
                     chunk = self.sock.recv(65536)
                 except TimeoutError:
+                    if time.monotonic() - heard_s > self.silent_s:
+                        logger.warning(
+                            "the hermes daemon has not answered for %.0f s (stopped? stuck?); "
+                            "calls run unscheduled until it answers again",
+                            self.silent_s,
+                        )
+                        break
                     if not self.send({"op": "ping", "unscheduled": self.owner.unscheduled_calls}):
                         break
                     continue
                 if not chunk:
                     break
+                heard_s = time.monotonic()
                 self._buffer += chunk
         except Exception:  # a broken socket or a garbled answer: the connection is done
             logger.debug("hermes client connection ended", exc_info=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import struct
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -60,6 +61,8 @@ def open_connection(
     except OSError as error:
         sock.close()
         raise DaemonUnavailableError(f"cannot connect to {address}: {error}") from error
+    if parts.scheme == "unix":
+        _check_peer(sock, address)
     hello: dict[str, Any] = {
         "op": "hello",
         "version": PROTOCOL_VERSION,
@@ -71,13 +74,26 @@ def open_connection(
         sock.sendall(encode(hello))
         buffer = bytearray()
         welcome = read_message(sock, buffer)
-    except (OSError, ValueError) as error:
+    except (OSError, ValueError, RecursionError) as error:
         sock.close()
         raise DaemonUnavailableError(f"no welcome from {address}: {error}") from error
     if welcome.get("op") != "welcome":
         sock.close()
         raise DaemonUnavailableError(f"{address} refused us: {welcome.get('error', welcome)}")
     return sock, welcome, buffer
+
+
+def _check_peer(sock: socket.socket, address: str) -> None:
+    """Refuse a Unix socket served by another user (``SO_PEERCRED``): it could be a socket
+    planted to read our app, run and stage names, or to hold our calls."""
+    credentials = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    pid, uid, _ = struct.unpack("3i", credentials)
+    if uid != os.getuid():
+        sock.close()
+        raise DaemonUnavailableError(
+            f"{address} is served by uid {uid} (pid {pid}), not by you: refusing it; "
+            "calls run unscheduled until your own hermes serve listens there"
+        )
 
 
 def read_message(

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import math
 import os
 import signal
 import socket
@@ -155,7 +156,7 @@ def bind_unix_socket(path: Path) -> socket.socket:
             f"socket path {path} is longer than {MAX_UNIX_PATH_BYTES} bytes, the limit for "
             "Unix sockets; choose a shorter --socket"
         )
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_directory(path.parent)
     _remove_stale_socket(path)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_mask = os.umask(0o177)
@@ -168,6 +169,28 @@ def bind_unix_socket(path: Path) -> socket.socket:
         os.umask(old_mask)
     os.chmod(path, 0o600)
     return sock
+
+
+def private_directory(directory: Path) -> None:
+    """Make ``directory`` (0700, ours) or check that it already is private to this user.
+
+    Refuses a symlink, a directory of another user, and one that others can write to: there
+    another local user could plant or swap the socket (and read app, run and stage names).
+    """
+    if not directory.exists() and not directory.is_symlink():
+        directory.mkdir(mode=0o700, parents=True)
+    info = directory.lstat()
+    fix = "use a directory of your own with mode 0700 (or let hermes serve create it)"
+    if stat.S_ISLNK(info.st_mode):
+        raise HermesError(f"{directory} is a symlink; the socket's directory must not be: {fix}")
+    if not stat.S_ISDIR(info.st_mode):
+        raise HermesError(f"{directory} is not a directory: {fix}")
+    if info.st_uid != os.getuid():
+        raise HermesError(f"{directory} belongs to uid {info.st_uid}, not to you: {fix}")
+    if info.st_mode & 0o022:
+        raise HermesError(
+            f"{directory} can be written by others (mode {stat.S_IMODE(info.st_mode):o}): {fix}"
+        )
 
 
 def _remove_stale_socket(path: Path) -> None:
@@ -197,6 +220,7 @@ async def serve_forever(
 ) -> None:
     """Serve until SIGTERM/SIGINT or until ``stop`` is set; then clean up."""
     loop = asyncio.get_running_loop()
+    loop.set_exception_handler(_QuietAcceptErrors())
     stop = stop or asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -249,8 +273,34 @@ async def _serve_tcp(service: DaemonService, port: int) -> asyncio.Server:
 
 
 async def _expire_leases(service: DaemonService) -> None:
+    loop = asyncio.get_running_loop()
     interval_s = min(1.0, service.lease_s / 4)
     while True:
+        started = loop.time()
         await asyncio.sleep(interval_s)
+        if loop.time() - started > 2 * interval_s:
+            continue  # the daemon itself stalled: read the clients' pings before judging them
         if service.expire_leases():
             service.flush()
+
+
+class _QuietAcceptErrors:
+    """The loop's exception handler: errors the loop reports on its own (an ``accept`` that
+    fails while file descriptors run out, say) are logged at most once per ``every_s``."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        self.every_s = every_s
+        self._last: dict[str, float] = {}
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        message = str(context.get("message", "error in the event loop"))
+        now = loop.time()
+        if now - self._last.get(message, -math.inf) < self.every_s:
+            return
+        self._last[message] = now
+        logger.warning(
+            "%s (%s); repeats are not logged for %.0f s",
+            message,
+            context.get("exception"),
+            self.every_s,
+        )

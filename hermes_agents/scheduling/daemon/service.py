@@ -19,6 +19,7 @@ from __future__ import annotations
 import hmac
 import logging
 import math
+import resource
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import count
@@ -44,6 +45,17 @@ from hermes_agents.version import VERSION
 
 logger = logging.getLogger(__name__)
 
+MAX_CONNECTIONS = min(1_024, resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 64)
+"""Connections served at once (1,024, or fewer if the file descriptor limit is lower); more are
+refused (a fatal error), so that no local user can exhaust the daemon's file descriptors."""
+MAX_TASKS_PER_CLIENT = 10_000
+"""Tasks one connection may have queued or running; more are refused (run unscheduled)."""
+HELLO_TIMEOUT_S = 5.0
+"""A connection must say hello within this long."""
+IDLE_LEASES = 3
+"""A greeted connection silent for this many leases is closed (live clients ping every third
+of a lease)."""
+
 
 @dataclass(eq=False)
 class Session:
@@ -54,6 +66,7 @@ class Session:
     close: Callable[[], None]
     needs_token: bool
     last_heard_s: float
+    opened_s: float = 0.0
     client: str = ""
     greeted: bool = False
     closed: bool = False
@@ -75,6 +88,12 @@ class Counters:
     protocol_errors: int = 0
     leases_expired: int = 0
     slots_reclaimed: int = 0
+    hello_timeouts: int = 0
+    """Connections closed for saying nothing (no hello) within ``HELLO_TIMEOUT_S``."""
+    idle_closed: int = 0
+    """Greeted connections closed after ``IDLE_LEASES`` leases of silence (half-open)."""
+    refused: int = 0
+    """Connections refused past ``MAX_CONNECTIONS`` and tasks past ``MAX_TASKS_PER_CLIENT``."""
     unscheduled_closed: int = 0
     """Fail-open calls reported by clients that have since disconnected."""
 
@@ -124,6 +143,8 @@ class DaemonService:
             "submit": self._submit,
             "release": self._release,
             "end": self._end,
+            "suspend": self._suspend,
+            "resume": self._resume,
             "ping": self._ping,
             "status": self._status,
             "prior": self._prior,
@@ -133,10 +154,15 @@ class DaemonService:
     def open(
         self, send: Callable[[bytes], None], close: Callable[[], None], *, needs_token: bool
     ) -> Session:
-        """A new connection; it must say ``hello`` (with the token if ``needs_token``) first."""
-        session = Session(next(self._ids), send, close, needs_token, self.core.clock())
+        """A new connection; it must say ``hello`` (with the token if ``needs_token``) within
+        ``HELLO_TIMEOUT_S``. Past ``MAX_CONNECTIONS`` it is refused (a fatal error)."""
+        now = self.core.clock()
+        session = Session(next(self._ids), send, close, needs_token, now, opened_s=now)
         self.sessions[session.session_id] = session
         self.counters.connections += 1
+        if len(self.sessions) > MAX_CONNECTIONS:
+            self.counters.refused += 1
+            self.reject(session, f"too many connections (at most {MAX_CONNECTIONS})", fatal=True)
         return session
 
     def receive(self, session: Session, line: bytes) -> None:
@@ -203,19 +229,30 @@ class DaemonService:
         self.counters.unscheduled_closed += session.unscheduled
 
     def expire_leases(self) -> int:
-        """Close sessions that hold or await slots but were silent for ``lease_s``."""
-        deadline = self.core.clock() - self.lease_s
-        expired = [s for s in self.sessions.values() if s.tasks and s.last_heard_s < deadline]
-        for session in expired:
-            logger.warning(
-                "client %r held slots but was silent for %.0f s; reclaiming them",
-                session.client,
-                self.lease_s,
-            )
-            self.counters.leases_expired += 1
+        """Close sessions that hold or await slots but were silent for ``lease_s``, sessions
+        that never said hello within ``HELLO_TIMEOUT_S``, and idle ones silent for
+        ``IDLE_LEASES`` leases (half-open connections)."""
+        now = self.core.clock()
+        expired = 0
+        for session in list(self.sessions.values()):
+            silent_s = now - session.last_heard_s
+            if session.tasks and silent_s > self.lease_s:
+                logger.warning(
+                    "client %r held slots but was silent for %.0f s; reclaiming them",
+                    session.client,
+                    self.lease_s,
+                )
+                self.counters.leases_expired += 1
+            elif not session.greeted and now - session.opened_s > HELLO_TIMEOUT_S:
+                self.counters.hello_timeouts += 1
+            elif silent_s > IDLE_LEASES * self.lease_s:
+                self.counters.idle_closed += 1
+            else:
+                continue
+            expired += 1
             session.close()
             self.end_session(session)
-        return len(expired)
+        return expired
 
     def close(self) -> None:
         """Learn what finished runs are queued, then stop the learning thread."""
@@ -278,6 +315,13 @@ class DaemonService:
         task = message["task"]
         if task in session.tasks:
             raise ProtocolError(f"task {task} is already in use", op="submit")
+        if len(session.tasks) >= MAX_TASKS_PER_CLIENT:
+            self.counters.refused += 1
+            raise ProtocolError(
+                f"too many tasks from one client (at most {MAX_TASKS_PER_CLIENT} queued or "
+                "running); this call runs unscheduled",
+                op="submit",
+            )
         backend = message["backend"]
         run = message["run"]
         if run is None:
@@ -331,6 +375,18 @@ class DaemonService:
         run_id = session.runs.pop(message["run"], None)
         if run_id is not None:
             self.core.finish_run(run_id)
+
+    def _suspend(self, session: Session, message: dict[str, Any]) -> None:
+        run_id = session.runs.get(message["run"])  # kept: the session may resume it
+        if run_id is not None:
+            self.core.suspend_run(run_id)
+
+    def _resume(self, session: Session, message: dict[str, Any]) -> None:
+        run = message["run"]
+        run_id = session.runs.get(run, f"{session.session_id}:{run}")
+        self._load_profile(message["app"])
+        self.core.resume_run(run_id, message["app"])  # one the daemon lost: anew, unlearned
+        session.runs[run] = run_id
 
     def _ping(self, session: Session, message: dict[str, Any]) -> None:
         session.unscheduled = message.get("unscheduled", session.unscheduled)
