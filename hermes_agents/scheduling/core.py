@@ -105,6 +105,8 @@ class SchedulerCore:
         self.suspended: dict[str, tuple[Run, float]] = {}
         """Runs waiting for a human, with when they were suspended (oldest first)."""
         self._unlearned: set[str] = set()
+        self.partial_runs = 0
+        """Runs seen only in part (``mark_partial``), kept out of learning."""
         self.tasks: dict[int, Task] = {}
         self._ids = count(1)
         self._dirty: set[str] = set()
@@ -359,15 +361,25 @@ class SchedulerCore:
             self.release(task_id)
         return dropped
 
-    def finish_run(self, run_id: str, *, learn: bool = True) -> None:
+    def mark_partial(self, run_id: str) -> None:
+        """The run was seen only in part (a call ran unscheduled, it was registered again
+        after a daemon restart): it will not be learned as a whole run (``partial_runs``)."""
+        if run_id in self.runs and run_id not in self._unlearned:
+            self._unlearned.add(run_id)
+            self.partial_runs += 1
+
+    def finish_run(self, run_id: str, *, learn: bool = True, partial: bool = False) -> None:
         """The run ended: free its slots, withdraw its waiting tasks (``step`` reports them:
         their callers must be told) and keep its trace for the learner (``step``'s
         ``finished``).
 
         ``learn=False`` drops the trace: a run cut short (its client vanished) is not a sample
         of the app's demand; nor is a suspended run that never resumed, or a run started by a
-        ``resume_run`` that found nothing to resume.
+        ``resume_run`` that found nothing to resume. ``partial=True`` also counts it in
+        ``partial_runs`` (a run that raised or was cancelled).
         """
+        if partial:
+            self.mark_partial(run_id)
         run = self.runs.pop(run_id, None)
         if run is None:
             self.suspended.pop(run_id, None)

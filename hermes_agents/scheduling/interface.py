@@ -175,8 +175,10 @@ class Scheduler(ABC):
         """The run starts a (new) visit of ``stage``; a named ``visit`` is entered once."""
 
     @abstractmethod
-    def finish_run(self, run_id: str) -> None:
-        """The run ended: its waiting calls are withdrawn, its trace is learned."""
+    def finish_run(self, run_id: str, *, complete: bool = True) -> None:
+        """The run ended: its waiting calls are withdrawn, its trace is learned; with
+        ``complete=False`` (it raised or was cancelled) it is a partial run: not learned, and
+        counted. A run some of whose calls ran unscheduled is partial too."""
 
     def suspend_run(self, run_id: str) -> None:  # noqa: B027 (optional: see below)
         """The run waits for a human (a LangGraph interrupt): until ``resume_run`` it holds no
@@ -276,7 +278,8 @@ class RunScope:
             # exited in another context (a generator closed elsewhere): nothing to reset
             with contextlib.suppress(ValueError):
                 current_run.reset(self._token)
-        self.scheduler.finish_run(self.run_id)
+        # a run that raised or was cancelled was seen only in part: not learned as whole
+        self.scheduler.finish_run(self.run_id, complete=kind is None)
 
     async def __aenter__(self) -> RunScope:
         return self.__enter__()

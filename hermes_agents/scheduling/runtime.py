@@ -95,8 +95,21 @@ class LocalScheduler(Scheduler):
     def move_run(self, run_id: str, stage: str, *, visit: str | None = None) -> None:
         self._act(lambda: self.core.enter_stage(run_id, stage, visit=visit))
 
-    def finish_run(self, run_id: str) -> None:
-        self._act(lambda: self.core.finish_run(run_id))
+    def finish_run(self, run_id: str, *, complete: bool = True) -> None:
+        self._act(lambda: self.core.finish_run(run_id, learn=complete, partial=not complete))
+
+    def fail_open(self, ticket: Ticket, reason: str) -> None:
+        """Answer ``ticket`` unscheduled (under the lock); its run becomes partial: one of its
+        calls was not seen, so it is not learned as a whole run."""
+        super().fail_open(ticket, reason)
+        if ticket.run_id is not None:
+            self.core.mark_partial(ticket.run_id)
+
+    def suspend_run(self, run_id: str) -> None:
+        self._act(lambda: self.core.suspend_run(run_id))
+
+    def resume_run(self, run_id: str, app: str) -> None:
+        self._act(lambda: self.core.resume_run(run_id, app))
 
     def submit(self, ticket: Ticket) -> None:
         with self._lock:  # _act, unrolled: this is the hot path
@@ -156,7 +169,10 @@ class LocalScheduler(Scheduler):
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             state = core_snapshot(self.core, started_at_s=self.started_at_s)
-        state["counters"] = {"unscheduled_calls": self.unscheduled_calls}
+        state["counters"] = {
+            "unscheduled_calls": self.unscheduled_calls,
+            "partial_runs": self.core.partial_runs,
+        }
         state["prewarm"] = prewarm_snapshot(self.prewarmer)
         return state
 

@@ -63,6 +63,8 @@ class _RunRecord:
     stage: str | None = None
     suspended_at: float = 0.0
     """When it was suspended (``time.monotonic()``), if it is."""
+    partial: bool = False
+    """Some of its calls ran unscheduled, or the daemon restarted under it: not learned."""
 
 
 class _Connection:
@@ -290,11 +292,21 @@ class DaemonScheduler(Scheduler):
         if connection is not None:
             connection.send(_run_message(run_id, self._runs[run_id]))
 
-    def finish_run(self, run_id: str) -> None:
+    def finish_run(self, run_id: str, *, complete: bool = True) -> None:
         connection = self._connection
         known = self._runs.pop(run_id, None) or self._suspended.pop(run_id, None)
         if known is not None and connection is not None:
-            connection.send({"op": "end", "run": run_id})
+            message: dict[str, Any] = {"op": "end", "run": run_id}
+            if known.partial or not complete:
+                message["partial"] = True
+            connection.send(message)
+
+    def fail_open(self, ticket: Ticket, reason: str) -> None:
+        """Answer ``ticket`` unscheduled; its run becomes partial (see ``finish_run``)."""
+        super().fail_open(ticket, reason)
+        record = self._runs.get(ticket.run_id) if ticket.run_id is not None else None
+        if record is not None:
+            record.partial = True
 
     def suspend_run(self, run_id: str) -> None:
         record = self._runs.pop(run_id, None)
@@ -402,6 +414,7 @@ class DaemonScheduler(Scheduler):
         for message in list(self._priors.values()):  # a restarted daemon knows nothing
             connection.send(message)
         for run_id, record in list(self._runs.items()):
+            record.partial = True  # a restarted daemon sees only the rest of it
             connection.send(_run_message(run_id, record))
             if record.stage is not None:
                 connection.send({"op": "stage", "run": run_id, "stage": record.stage})
@@ -427,6 +440,8 @@ class DaemonScheduler(Scheduler):
 
 def _run_message(run_id: str, record: _RunRecord) -> dict[str, Any]:
     message: dict[str, Any] = {"op": "run", "run": run_id, "app": record.app}
+    if record.partial:
+        message["partial"] = True
     if record.deadline is not None:
         message["deadline_s"] = record.deadline - time.monotonic()
     return message

@@ -7,12 +7,16 @@ daemon only ever sees metadata (app, stage, backend, demand estimate), never a p
 Client -> daemon (every field is checked; unknown fields are refused)::
 
     hello    version:int  client:str?  token:str?  unscheduled:int?   first, exactly once
-    run      run:str  app:str  deadline_s:float|null?      an app run starts (deadline: s from now)
+    run      run:str  app:str  deadline_s:float|null?  partial:bool?
+                                                            an app run starts (deadline: s from
+                                                            now; partial: registered again after
+                                                            a daemon restart, not learned)
     stage    run:str  stage:str  visit:str?                 the run visits a stage
     submit   task:int  run:str|null  backend:str  stage:str|null?  visit:str|null?
              estimate_s:float?  tokens:int?
     release  task:int  usage:{prompt_tokens, output_tokens, cached_tokens, seconds}|null?
-    end      run:str                                        the run finished
+    end      run:str  partial:bool?                         the run finished (partial: it raised,
+                                                            or some calls ran unscheduled)
     suspend  run:str                                        the run waits for a human (no slot,
                                                             no rank, no warm-up) until resumed
     resume   run:str  app:str                               a suspended run continues (one the
@@ -85,6 +89,7 @@ class Field:
 
 
 _STR = Field((str,))
+_FLAG = Field((bool,), required=False)
 _INT = Field((int,), minimum=0)
 _COUNT = Field((int,), required=False, minimum=0)
 _TOKENS = Field((int,), required=False, minimum=0, maximum=MAX_TOKENS)
@@ -100,6 +105,7 @@ SCHEMAS: Final[Mapping[str, Mapping[str, Field]]] = {
     "run": {
         "run": _STR,
         "app": _STR,
+        "partial": _FLAG,
         "deadline_s": Field(
             (int, float),
             required=False,
@@ -119,7 +125,7 @@ SCHEMAS: Final[Mapping[str, Mapping[str, Field]]] = {
         "tokens": _TOKENS,
     },
     "release": {"task": _INT, "usage": Field((dict,), required=False, nullable=True)},
-    "end": {"run": _STR},
+    "end": {"run": _STR, "partial": _FLAG},
     "suspend": {"run": _STR},
     "resume": {"run": _STR, "app": _STR},
     "ping": {"unscheduled": _COUNT},
@@ -180,7 +186,7 @@ def _check_value(value: object, rule: Field) -> str | None:
     """What is wrong with ``value`` under ``rule``, or None."""
     if value is None:
         return None if rule.nullable else "must not be null"
-    if isinstance(value, bool) or not isinstance(value, rule.kinds):
+    if (isinstance(value, bool) and bool not in rule.kinds) or not isinstance(value, rule.kinds):
         wanted = " or ".join(kind.__name__ for kind in rule.kinds)
         return f"must be {wanted}, got {type(value).__name__}"
     if isinstance(value, str):

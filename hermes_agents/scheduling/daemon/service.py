@@ -305,6 +305,8 @@ class DaemonService:
         core_run = f"{session.session_id}:{run}"
         self._load_profile(message["app"])
         self.core.start_run(core_run, message["app"], deadline=deadline)
+        if message.get("partial"):  # registered again after a restart: the rest of a run
+            self.core.mark_partial(core_run)
         session.runs[run] = core_run
 
     def _stage(self, session: Session, message: dict[str, Any]) -> None:
@@ -374,7 +376,8 @@ class DaemonService:
     def _end(self, session: Session, message: dict[str, Any]) -> None:
         run_id = session.runs.pop(message["run"], None)
         if run_id is not None:
-            self.core.finish_run(run_id)
+            partial = bool(message.get("partial"))  # seen only in part: not learned
+            self.core.finish_run(run_id, learn=not partial, partial=partial)
 
     def _suspend(self, session: Session, message: dict[str, Any]) -> None:
         run_id = session.runs.get(message["run"])  # kept: the session may resume it

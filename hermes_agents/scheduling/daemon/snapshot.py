@@ -30,6 +30,7 @@ def snapshot(service: DaemonService) -> dict[str, Any]:
             "hello_timeouts": service.counters.hello_timeouts,
             "idle_closed": service.counters.idle_closed,
             "refused": service.counters.refused,
+            "partial_runs": service.core.partial_runs,
             "unscheduled_calls": service.unscheduled_calls,
         },
         "prewarm": prewarm_snapshot(service.prewarmer),

@@ -253,3 +253,42 @@ def test_a_core_that_raises_leaves_no_task_and_fails_each_waiter_open_once(
 
 def _raising(*args: object, **kwargs: object) -> object:
     raise RuntimeError("a bug in the core")
+
+
+def test_a_suspended_run_holds_nothing_and_resumes_whole(
+    service: DaemonService, models: AppModels
+) -> None:
+    peer = Peer(service)
+    peer.hello()
+    peer.say(op="run", run="r", app="hitl")
+    peer.say(op="stage", run="r", stage="draft", visit="draft@1")
+    peer.say(op="submit", task=1, run="r", backend="llm")
+    peer.say(op="release", task=1, usage={"seconds": 1.0})
+    peer.say(op="stage", run="r", stage="ask", visit="ask@2")
+    assert peer.say(op="suspend", run="r") == []
+    assert "1:r" not in service.core.runs  # no rank, no warm-up, no slot while a human thinks
+    assert "1:r" in service.core.suspended
+    peer.say(op="resume", run="r", app="hitl")
+    peer.say(op="stage", run="r", stage="ask", visit="ask@2")  # the node runs again: same visit
+    peer.say(op="stage", run="r", stage="publish", visit="publish@3")
+    assert service.core.runs["1:r"].attained_s == 1.0
+    peer.say(op="end", run="r")
+    assert service.learner is not None
+    assert service.learner.drain()
+    graph = models.graph("hitl")
+    assert graph is not None
+    assert graph.successors("ask") == {"publish": 1.0}  # learned once, whole
+
+
+def test_a_resume_the_daemon_cannot_continue_is_a_run_it_does_not_learn(
+    service: DaemonService, models: AppModels
+) -> None:
+    peer = Peer(service)
+    peer.hello()
+    peer.say(op="resume", run="r", app="hitl")  # suspended by another process, or before a restart
+    assert _granted(peer.say(op="submit", task=1, run="r", backend="llm", stage="publish")) == [1]
+    peer.say(op="release", task=1, usage={"seconds": 1.0})
+    peer.say(op="end", run="r")
+    assert service.learner is not None
+    assert service.learner.drain()
+    assert models.graph("hitl") is None
