@@ -192,6 +192,19 @@ class SchedulerCore:
         self._dirty.add(backend)
         return task.task_id
 
+    def refresh_demand(self, app: str) -> None:
+        """``app``'s model arrived (loaded off the driver's loop): its runs in flight that
+        started without one rank by it from now on."""
+        if self.models is None:
+            return
+        demand = self.models.demand(app)
+        if demand is None:
+            return
+        for run in self.runs.values():
+            if run.app == app and run.demand is None:
+                run.demand = demand
+                self._run_moved(run)
+
     def set_true_remaining(self, run_id: str, seconds: float) -> None:
         """The simulator tells the ``oracle`` policy a run's true remaining work."""
         run = self._run(run_id)

@@ -5,6 +5,10 @@ would stall every client), so its driver hands finished traces to a ``LearningWo
 bounded queue and one thread that feeds them, in order, to ``models.observe`` (which updates
 the learner in memory, then writes the store). When the queue is full (the store is stuck),
 new runs are dropped and counted, with one warning: admission never waits for learning.
+
+Loading an app class's profile from the store (its first run, a structural prior) goes the
+same way (``load``): the apps whose models arrived are in ``loaded`` and ``on_loaded`` is
+called, so that the daemon can give its runs in flight their model (``refresh_demand``).
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
+from hermes_agents.pdgraph import PDGraph
 from hermes_agents.scheduling.decisions import FinishedRun
 from hermes_agents.scheduling.state import DemandModels
 
@@ -23,6 +30,14 @@ MAX_PENDING_RUNS = 10_000
 """Finished runs waiting to be learned before new ones are dropped."""
 
 _STOP = FinishedRun("", "", ())
+
+
+@dataclass(frozen=True)
+class _Load:
+    """Load ``app``'s profile (with ``prior``, if given) into the models."""
+
+    app: str
+    prior: PDGraph | None
 
 
 class LearningWorker:
@@ -36,7 +51,11 @@ class LearningWorker:
         self.models = models
         self.dropped = 0
         """Finished runs not learned because the queue was full."""
-        self._queue: queue.Queue[FinishedRun] = queue.Queue(max_pending)
+        self.loaded: deque[str] = deque()
+        """Apps whose models were loaded since the daemon last looked (thread-safe)."""
+        self.on_loaded: Callable[[], None] | None = None
+        """Called (on the worker thread) after a load: the daemon wakes its loop with it."""
+        self._queue: queue.Queue[FinishedRun | _Load] = queue.Queue(max_pending)
         self._warned = False
         self._thread = threading.Thread(target=self._work, name="hermes-learning", daemon=True)
         self._thread.start()
@@ -53,6 +72,13 @@ class LearningWorker:
                         "learning falls behind (is the profile store locked?); finished runs "
                         "are dropped until it catches up; scheduling is unaffected"
                     )
+
+    def load(self, app: str, prior: PDGraph | None = None) -> None:
+        """Load ``app``'s models (from the store; with ``prior``) on the worker thread."""
+        try:
+            self._queue.put_nowait(_Load(app, prior))
+        except queue.Full:
+            self.dropped += 1
 
     def drain(self, timeout_s: float = 10.0) -> bool:
         """Wait until every queued run was learned; False on timeout."""
@@ -79,11 +105,15 @@ class LearningWorker:
             try:
                 if run is _STOP:
                     return
+                if isinstance(run, _Load):
+                    self.models.add(run.app, run.prior)
+                    self.loaded.append(run.app)
+                    if self.on_loaded is not None:
+                        self.on_loaded()
+                    continue
                 self.models.observe(run.app, run.visits)
                 self._warned = False
             except Exception:  # fail open: one bad run never stops learning
-                logger.warning(
-                    "learning from run %s of %r failed", run.run_id, run.app, exc_info=True
-                )
+                logger.warning("learning from %r (app %r) failed", run, run.app, exc_info=True)
             finally:
                 self._queue.task_done()

@@ -263,6 +263,9 @@ def test_a_restarted_daemon_plans_an_apps_first_run_from_its_stored_profile(
         checks: list[float] = []
         service.on_next_check = checks.append
         _start_chain(service)  # no run of "chain" has finished in this daemon yet
+        assert service.learner is not None
+        assert service.learner.drain()  # the profile is loaded off the loop
+        service.flush()  # and given to the run in flight
         assert core.runs["1:r"].demand is not None
         assert checks
         assert min(checks) == pytest.approx(1.0, abs=0.05)

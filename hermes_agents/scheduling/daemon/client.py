@@ -287,10 +287,10 @@ class DaemonScheduler(Scheduler):
         self._tell_release(ticket, {})
 
     def start_run(self, run_id: str, app: str, *, deadline: float | None = None) -> None:
-        self._runs[run_id] = _RunRecord(app, deadline)
-        connection = self._live()
+        connection = self._live()  # connects first: this run is no re-registration
+        record = self._runs[run_id] = _RunRecord(app, deadline)
         if connection is not None:
-            connection.send(_run_message(run_id, self._runs[run_id]))
+            connection.send(_run_message(run_id, record))
 
     def finish_run(self, run_id: str, *, complete: bool = True) -> None:
         connection = self._connection
@@ -414,7 +414,7 @@ class DaemonScheduler(Scheduler):
         for message in list(self._priors.values()):  # a restarted daemon knows nothing
             connection.send(message)
         for run_id, record in list(self._runs.items()):
-            record.partial = True  # a restarted daemon sees only the rest of it
+            record.partial = True  # begun on a daemon now gone: this one sees only the rest
             connection.send(_run_message(run_id, record))
             if record.stage is not None:
                 connection.send({"op": "stage", "run": run_id, "stage": record.stage})

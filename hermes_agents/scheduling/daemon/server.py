@@ -240,6 +240,12 @@ async def serve_forever(
         if listen.metrics_port is not None:
             servers.append(await serve_metrics(service, listen.metrics_port))
         lease_checks = asyncio.create_task(_expire_leases(service))
+        if service.learner is not None:  # a profile loaded off the loop: flush to use it
+
+            def flush_soon() -> None:
+                loop.call_soon_threadsafe(service.flush)
+
+            service.learner.on_loaded = flush_soon
         service.on_next_check = warmups.at  # prewarm checks and the hold bound
         await stop.wait()
     finally:

@@ -206,6 +206,9 @@ class DaemonService:
     def flush(self) -> None:
         """One driver step (grants and withdrawals into the owners' outboxes, prewarming,
         learning handed off), then send every outbox."""
+        learner = self.learner
+        while learner is not None and learner.loaded:
+            self.core.refresh_demand(learner.loaded.popleft())  # models loaded off the loop
         self.driver.run()
         for session in list(self.sessions.values()):
             if session.outbox:
@@ -362,8 +365,7 @@ class DaemonService:
             raise ProtocolError(
                 f"field 'graph': names app {prior.name!r}, not {message['app']!r}", op="prior"
             )
-        if self.core.models is not None:
-            self.core.models.add(message["app"], prior)
+        self._load_profile(message["app"], prior)
 
     def _graph(self, session: Session, message: dict[str, Any]) -> None:
         models = self.core.models
@@ -400,11 +402,18 @@ class DaemonService:
 
     # -- helpers ------------------------------------------------------------------------------
 
-    def _load_profile(self, app: str) -> None:
-        """Start learning ``app`` from what the profile store holds (a no-op once it is known),
-        so a restarted daemon ranks and prewarms an app's first run with its stored profile."""
-        if self.core.models is not None:
-            self.core.models.add(app)
+    def _load_profile(self, app: str, prior: PDGraph | None = None) -> None:
+        """Start learning ``app`` from what the profile store holds (and ``prior``), so that a
+        restarted daemon ranks and prewarms with its stored profile. On the learning thread:
+        the loop never reads the store; runs already in flight get the model when it arrives
+        (``flush``)."""
+        models = self.core.models
+        if models is None or (prior is None and models.demand(app) is not None):
+            return  # known already
+        if self.learner is None:
+            models.add(app, prior)
+        else:
+            self.learner.load(app, prior)
 
     def _core_run(self, session: Session, run: str, op: str, task: int | None = None) -> str:
         run_id = session.runs.get(run)
