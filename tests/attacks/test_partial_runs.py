@@ -30,9 +30,14 @@ def _call(scheduler: Any, stage: str) -> None:
 
 def test_a_run_that_raises_is_partial_and_not_learned() -> None:
     scheduler, models = _scheduler()
-    with pytest.raises(RuntimeError), scheduler.run("qa"):
-        _call(scheduler, "think")
-        raise RuntimeError("the app failed")
+
+    def failing_app() -> None:
+        with scheduler.run("qa"):
+            _call(scheduler, "think")
+            raise RuntimeError("the app failed")
+
+    with pytest.raises(RuntimeError):
+        failing_app()
     assert models.graph("qa") is None
     assert scheduler.snapshot()["counters"]["partial_runs"] == 1
     with scheduler.run("qa"):  # a whole run is learned
