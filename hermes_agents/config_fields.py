@@ -4,13 +4,12 @@ both use them)."""
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from hermes_agents.errors import ValidationError
+from hermes_agents.errors import ValidationError, did_you_mean
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -36,8 +35,7 @@ def reject_unknown(data: Mapping[str, Any], allowed: frozenset[str], *where: str
     """Raise naming the keys of ``data`` outside ``allowed``, with the allowed keys listed."""
     unknown = sorted(str(key) for key in data if key not in allowed)
     if unknown:
-        close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
-        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        guess = did_you_mean(unknown[0], allowed)
         raise ValidationError(
             f"unknown key(s) {', '.join(map(repr, unknown))}{guess}; "
             f"allowed keys: {', '.join(sorted(allowed))}",

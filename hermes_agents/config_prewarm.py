@@ -19,7 +19,6 @@ clients connect lazily, so no connection is opened) and closed.
 
 from __future__ import annotations
 
-import difflib
 import inspect
 import math
 from collections.abc import Mapping
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from hermes_agents.backends.base import BackendAdapter, adapter_for, default_registry, describe
 from hermes_agents.config_fields import field_name, got, reject_unknown, table_name
-from hermes_agents.errors import ValidationError
+from hermes_agents.errors import ValidationError, did_you_mean
 from hermes_agents.prewarm.spec import DEFAULT_THRESHOLD, WarmupSpec
 
 if TYPE_CHECKING:
@@ -232,8 +231,7 @@ def _pool(data: Mapping[str, Any], budgets: Mapping[str, float]) -> dict[str, An
     if not isinstance(pool, str) or not pool:
         raise ValidationError(f"must name a memory pool, got {got(pool)}", field_name("pool"))
     if pool not in budgets:
-        close = difflib.get_close_matches(pool, sorted(budgets), n=1)
-        guess = f" (did you mean {close[0]!r}?)" if close else ""
+        guess = did_you_mean(pool, budgets)
         raise ValidationError(
             f"pool {pool!r} has no budget{guess}; add it to [prewarm], e.g. "
             f"memory = {{ {table_name(pool)} = 80 }}",

@@ -22,14 +22,19 @@ Variable               Meaning
                        default socket is ``$XDG_RUNTIME_DIR/hermes/hermes.sock``.
 ``XDG_CACHE_HOME``     Used for the default socket when ``XDG_RUNTIME_DIR`` is unset:
                        ``$XDG_CACHE_HOME/hermes/hermes.sock``, else
-                       ``~/.cache/hermes/hermes.sock``.
+                       ``~/.cache/hermes/hermes.sock``; where neither can hold a socket (no
+                       writable directory, or a path too long for a socket),
+                       ``/tmp/hermes-UID/hermes.sock``.
 ``XDG_DATA_HOME``      Base of the default data directory (see ``HERMES_DATA_DIR``).
 ``HOME``               Base of the ``~/...`` fallbacks above.
 =====================  ========================================================================
 
 As the XDG Base Directory specification asks, a relative ``XDG_*`` path is ignored. Every default
-lives under a directory only its user can normally read: the runtime directory, or the home
-directory. Whoever creates the socket's directory should create it with mode 0700.
+lives under a directory only its user can normally read: the runtime directory, the home
+directory, or the per-user ``/tmp/hermes-UID``. Whoever creates the socket's directory should
+create it with mode 0700. The default socket is the same in every process of one user with the
+same variables, so ``hermes serve`` and its clients agree on it whether or not
+``XDG_RUNTIME_DIR`` is set.
 """
 
 from __future__ import annotations
@@ -41,9 +46,11 @@ from urllib.parse import urlsplit
 from hermes_agents.errors import ValidationError
 
 __all__ = [
+    "MAX_UNIX_PATH_BYTES",
     "SCHEDULER_SCHEMES",
     "config_path",
     "data_dir",
+    "default_scheduler_address",
     "default_socket_path",
     "scheduler_address",
     "scheduler_token",
@@ -52,6 +59,9 @@ __all__ = [
 
 SCHEDULER_SCHEMES: tuple[str, ...] = ("unix", "tcp")
 """The address schemes ``HERMES_SCHEDULER`` accepts."""
+
+MAX_UNIX_PATH_BYTES = 107
+"""The longest Unix socket path (``sockaddr_un.sun_path`` on Linux, less its final NUL)."""
 
 _SOCKET = Path("hermes", "hermes.sock")
 
@@ -124,13 +134,41 @@ def default_socket_path() -> Path:
 
     ``$XDG_RUNTIME_DIR/hermes/hermes.sock`` when ``XDG_RUNTIME_DIR`` is set (a per-user 0700
     directory), else ``$XDG_CACHE_HOME/hermes/hermes.sock``, else
-    ``~/.cache/hermes/hermes.sock``.
+    ``~/.cache/hermes/hermes.sock``; the first of these that can hold a socket (a writable
+    directory, a path short enough), else ``/tmp/hermes-UID/hermes.sock``.
     """
-    runtime = _xdg("XDG_RUNTIME_DIR")
-    if runtime is not None:
-        return runtime / _SOCKET
+    for base in (_xdg("XDG_RUNTIME_DIR"), _cache_home()):
+        if base is not None and _can_hold_socket(base / _SOCKET):
+            return base / _SOCKET
+    return Path("/tmp", f"hermes-{os.getuid()}", _SOCKET.name)
+
+
+def default_scheduler_address() -> str:
+    """``unix://`` and the default socket path: where clients look when ``HERMES_SCHEDULER``
+    is unset, and where ``hermes serve`` listens without ``--socket``."""
+    return f"unix://{default_socket_path()}"
+
+
+def _cache_home() -> Path | None:
+    """``$XDG_CACHE_HOME``, else ``~/.cache``; None when there is no home directory."""
     cache = _xdg("XDG_CACHE_HOME")
-    return (cache if cache is not None else Path.home() / ".cache") / _SOCKET
+    if cache is not None:
+        return cache
+    try:
+        return Path.home() / ".cache"
+    except RuntimeError:  # no HOME and no password entry (a container's arbitrary user)
+        return None
+
+
+def _can_hold_socket(path: Path) -> bool:
+    """Whether a socket fits at ``path``: short enough, and its nearest existing ancestor is a
+    directory this user may write (the missing directories below it can be made)."""
+    if len(os.fsencode(path)) > MAX_UNIX_PATH_BYTES:
+        return False
+    existing = path.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
 
 
 def data_dir() -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 import pytest
@@ -139,6 +140,55 @@ def test_relative_xdg_paths_are_ignored(monkeypatch: pytest.MonkeyPatch, clean_e
     monkeypatch.setenv("XDG_DATA_HOME", "relative/data")
     assert settings.default_socket_path() == clean_env / ".cache" / "hermes" / "hermes.sock"
     assert settings.data_dir() == clean_env / ".local" / "share" / "hermes"
+
+
+def test_the_default_address_is_accepted_with_and_without_a_runtime_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, clean_env: Path
+) -> None:
+    """The address ``hermes serve`` prints and clients use is a valid ``HERMES_SCHEDULER``
+    whether or not ``XDG_RUNTIME_DIR`` is set (unset, it used to read ``unix:///hermes/...``)."""
+    for runtime in (None, str(tmp_path / "run")):
+        if runtime is None:
+            monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+        else:
+            monkeypatch.setenv("XDG_RUNTIME_DIR", runtime)
+        address = settings.default_scheduler_address()
+        assert address == f"unix://{settings.default_socket_path()}"
+        assert settings.default_socket_path().is_absolute()
+        monkeypatch.setenv("HERMES_SCHEDULER", address)
+        assert settings.scheduler_address() == address
+        monkeypatch.delenv("HERMES_SCHEDULER")
+    assert settings.default_socket_path() == tmp_path / "run" / "hermes" / "hermes.sock"
+
+
+def test_socket_falls_back_to_tmp_when_the_home_cannot_hold_one(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    monkeypatch.setenv("HOME", str(blocker / "home"))  # no directory can be made under a file
+    expected = Path("/tmp", f"hermes-{os.getuid()}", "hermes.sock")
+    assert settings.default_socket_path() == expected
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(blocker / "run"))
+    assert settings.default_socket_path() == expected
+
+
+def test_socket_falls_back_to_tmp_when_the_path_is_too_long(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    deep = tmp_path / ("d" * (settings.MAX_UNIX_PATH_BYTES + 1))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(deep))
+    path = settings.default_socket_path()
+    assert path == Path("/tmp", f"hermes-{os.getuid()}", "hermes.sock")
+    assert len(os.fsencode(path)) <= settings.MAX_UNIX_PATH_BYTES
+
+
+def test_socket_falls_back_to_tmp_without_a_home(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_home() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", staticmethod(no_home))
+    assert settings.default_socket_path() == Path("/tmp", f"hermes-{os.getuid()}", "hermes.sock")
 
 
 def test_socket_path_is_read_at_call_time(

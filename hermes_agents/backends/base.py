@@ -20,7 +20,6 @@ builds an adapter by name from the ``AdapterRegistry``.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import inspect
 import logging
@@ -32,7 +31,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from hermes_agents.errors import HermesError, ValidationError
+from hermes_agents.errors import HermesError, ValidationError, did_you_mean
 
 if TYPE_CHECKING:
     from hermes_agents.prewarm.hints import (  # type: ignore[import-not-found,unused-ignore]
@@ -293,8 +292,7 @@ class AdapterRegistry:
         """The factory for ``kind``; ``ValidationError`` naming the known kinds otherwise."""
         found = self._factories.get(kind)
         if found is None:
-            close = difflib.get_close_matches(str(kind), self.kinds(), n=1)
-            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            guess = did_you_mean(kind, self.kinds())
             raise ValidationError(
                 f"unknown adapter {kind!r}{guess}; use one of {', '.join(self.kinds())}",
                 "field 'adapter'",
@@ -322,8 +320,7 @@ def _check_options(kind: str, factory: AdapterFactory, options: dict[str, Any]) 
     takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
     for key in sorted(options):
         if key not in parameters and not takes_any:
-            close = difflib.get_close_matches(key, accepted, n=1)
-            guess = f" (did you mean {close[0]!r}?)" if close else ""
+            guess = did_you_mean(key, accepted)
             problem = f"unknown option{guess}; the {kind} adapter takes {', '.join(accepted)}"
             raise ValidationError(problem, f"{kind} adapter", f"field {key!r}")
     for name, parameter in parameters.items():

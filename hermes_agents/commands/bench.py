@@ -1,14 +1,16 @@
 """``hermes bench``: compare scheduling policies on a workload in the simulator.
 
-    hermes bench --workload FILE|paper-mix --policies fcfs,plas,gittins,oracle \\
+    hermes bench [--workload FILE|paper-mix] [--policies fcfs,plas,gittins,oracle] \\
         [--prewarm off,reactive,lru,hermes] [--prewarm-k K] [--keepalive S] \\
-        [--load 1,2,3] --seed N [--seeds K] --json OUT [--plot OUT.png] \\
+        [--load 1,2,3] [--seed 0] [--seeds 3] [--json OUT] [--plot OUT.png] \\
         [--by-class] [--apps N] [--arrivals poisson|bursty] [--fanout sum|max] \\
         [--kv overlap|coupled] [--reference-batch 64]
 
-Prints one table per load (mean, p50, p95, p99 ACT, change against ``fcfs``; with cold
-backends the cold-start wait, the share of it prewarming hid, and the warm waste), pooled over
-the seeds ``N .. N+K-1``; writes one JSON record per (policy, prewarm, load, seed).
+Prints one table per load: mean, p50, p95, p99 app completion time (ACT, seconds) over the
+apps of the seeds ``N .. N+K-1`` pooled, with the standard deviation of each seed's own mean and
+p95 across the seeds, and the change against ``fcfs`` (with cold backends also the cold-start
+wait, the share of it prewarming hid, and the warm waste). ``--json`` writes one record per
+(policy, prewarm, load, seed); ``--plot`` the ACT CDFs and mean/p95 bars.
 """
 
 from __future__ import annotations
@@ -16,13 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+from hermes_agents.commands.console import console
 from hermes_agents.cost import FanoutMode
-from hermes_agents.errors import ValidationError
+from hermes_agents.errors import ValidationError, did_you_mean
+from hermes_agents.extras import require
 from hermes_agents.prewarm import DEFAULT_THRESHOLD
 from hermes_agents.sim.arrivals import ArrivalProcess, ArrivalSpec
 from hermes_agents.sim.bench import BenchSpec, app_count, load_workload, record, run_bench
@@ -35,16 +36,32 @@ from hermes_agents.sim.report import class_table, load_table
 from hermes_agents.sim.servers import EngineShape
 from hermes_agents.sim.simulator import SimResult
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 HELP = "compare scheduling policies on a workload in the simulator (tables, JSON, plot)"
+EXAMPLES = """\
+examples:
+  hermes bench                                   # paper-mix, fcfs,plas,gittins,oracle, 3 seeds
+  hermes bench --load 1,2 --by-class --plot bench.png
+  hermes bench --workload paper-mix-cold --policies fcfs,gittins --prewarm off,hermes
+  hermes bench --workload my-apps.json --seeds 5 --json runs.json
+"""
+DEFAULT_POLICIES = "fcfs,plas,gittins,oracle"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of ``hermes bench``."""
     add = parser.add_argument
-    add("--workload", required=True, metavar="FILE|NAME", help="workload JSON or 'paper-mix'")
+    add(
+        "--workload",
+        default="paper-mix",
+        metavar="FILE|NAME",
+        help="a workload JSON file, or a built-in: paper-mix, paper-mix-cold",
+    )
     add(
         "--policies",
-        required=True,
+        default=DEFAULT_POLICIES,
         metavar="NAMES",
         help=f"comma-separated, from: {','.join(POLICY_NAMES)}",
     )
@@ -53,11 +70,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--load",
         default="1",
         metavar="LOADS",
-        help="comma-separated arrival-rate multipliers (default 1)",
+        help="comma-separated arrival-rate multipliers",
     )
-    add("--seed", required=True, type=int, metavar="N", help="first seed")
-    add("--seeds", default=1, type=int, metavar="K", help="run seeds N .. N+K-1 (default 1)")
-    add("--json", required=True, metavar="OUT", help="write the records here")
+    add("--seed", default=0, type=int, metavar="N", help="first seed")
+    add(
+        "--seeds",
+        default=3,
+        type=int,
+        metavar="K",
+        help="run seeds N .. N+K-1; the tables show the spread across them",
+    )
+    add("--json", metavar="OUT", help="write one JSON record per policy, load and seed here")
     add("--plot", metavar="OUT.png", help="write the ACT CDF and mean/p95 bars here")
     add("--by-class", action="store_true", help="also print mean ACT per app class")
     add(
@@ -66,7 +89,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="apps per run (default: the workload's arrivals.count)",
     )
-    add("--arrivals", default="poisson", metavar="PROCESS", help="poisson (default) or bursty")
+    add("--arrivals", default="poisson", metavar="PROCESS", help="poisson or bursty")
     add(
         "--burst-cv",
         type=float,
@@ -97,21 +120,21 @@ def _add_prewarm_arguments(parser: argparse.ArgumentParser) -> None:
         "--prewarm",
         default="off",
         metavar="MODES",
-        help=f"comma-separated prewarm modes, from: {','.join(PREWARM_MODES)} (default off)",
+        help=f"comma-separated prewarm modes, from: {','.join(PREWARM_MODES)}",
     )
     add(
         "--prewarm-k",
         type=float,
         default=DEFAULT_THRESHOLD,
         metavar="K",
-        help=f"hermes modes: the planner's threshold K, every rule (default {DEFAULT_THRESHOLD})",
+        help="hermes modes: the planner's threshold K, every rule",
     )
     add(
         "--keepalive",
         type=float,
         default=LRU_KEEPALIVE_S,
         metavar="S",
-        help=f"lru: extra seconds a backend stays awake after use (default {LRU_KEEPALIVE_S:g})",
+        help="lru: extra seconds a backend stays awake after use",
     )
 
 
@@ -144,7 +167,9 @@ def _loads(text: str) -> tuple[float, ...]:
 
 def _choice(value: str, choices: tuple[str, ...], flag: str) -> str:
     if value not in choices:
-        raise ValidationError(f"{value!r} is not one of {', '.join(choices)}", flag)
+        raise ValidationError(
+            f"{value!r} is not one of {', '.join(choices)}{did_you_mean(value, choices)}", flag
+        )
     return value
 
 
@@ -154,8 +179,8 @@ def _spec(args: argparse.Namespace) -> BenchSpec:
     unknown = [p for p in policies if p not in POLICY_NAMES]
     if unknown:
         raise ValidationError(
-            f"unknown polic{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}; "
-            f"use names from {', '.join(POLICY_NAMES)}",
+            f"unknown polic{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}"
+            f"{did_you_mean(unknown[0], POLICY_NAMES)}; use names from {', '.join(POLICY_NAMES)}",
             "--policies",
         )
     for flag, value in (
@@ -188,8 +213,8 @@ def _spec(args: argparse.Namespace) -> BenchSpec:
     return spec
 
 
-def _outputs(args: argparse.Namespace) -> tuple[Path, Path | None]:
-    out = Path(args.json)
+def _outputs(args: argparse.Namespace) -> tuple[Path | None, Path | None]:
+    out = Path(args.json) if args.json else None
     plot = Path(args.plot) if args.plot else None
     for path, flag in ((out, "--json"), (plot, "--plot")):
         if path is not None and not path.parent.is_dir():
@@ -199,7 +224,15 @@ def _outputs(args: argparse.Namespace) -> tuple[Path, Path | None]:
     return out, plot
 
 
-def _run(spec: BenchSpec, apps: int) -> list[SimResult]:
+def _run(spec: BenchSpec, apps: int, progress_console: Console) -> list[SimResult]:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     combos = len(spec.seeds) * len(spec.loads) * len(spec.policies) * len(spec.prewarm)
     columns = (
         TextColumn("simulating"),
@@ -208,29 +241,29 @@ def _run(spec: BenchSpec, apps: int) -> list[SimResult]:
         TextColumn("apps"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=Console(stderr=True)) as progress:
+    with Progress(*columns, console=progress_console) as progress:
         task = progress.add_task("bench", total=combos * apps)
         return run_bench(spec, lambda done: progress.advance(task, done))
 
 
 def main(args: argparse.Namespace) -> int:
-    """Run the comparison; print the tables; write the JSON (and the plot)."""
+    """Run the comparison; print the tables; write the JSON and the plot when asked."""
+    require("cli")
     spec = _spec(args)
-    out, plot = _outputs(args)
+    json_path, plot = _outputs(args)
     workload = load_workload(spec.workload)
-    results = _run(spec, app_count(spec, workload))
+    results = _run(spec, app_count(spec, workload), console(stderr=True))
     pooled = pool(results)
-    console = Console()
-    if not console.is_terminal:  # a file or a pipe: wide enough for the per-class table
-        console = Console(width=max(console.width, 160))
+    out = console()
     for load in spec.loads:
-        console.print(load_table(pooled, load))
+        out.print(load_table(pooled, load))
         if args.by_class:
-            console.print(class_table(pooled, load))
-    runs = [record(result, workload.name) for result in results]
-    out.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
-    console.print(f"wrote {len(runs)} records to {out}")
+            out.print(class_table(pooled, load))
+    if json_path is not None:
+        runs = [record(result, workload.name) for result in results]
+        json_path.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
+        out.print(f"wrote {len(runs)} records to {json_path}")
     if plot is not None:
-        plot_bench(pooled, plot, title=f"{workload.name}: ACT by policy")
-        console.print(f"wrote the plot to {plot}")
+        plot_bench(pooled, plot, title=f"{workload.name}: app completion time (ACT) by policy")
+        out.print(f"wrote the plot to {plot}")
     return 0

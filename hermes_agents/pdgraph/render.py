@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hermes_agents.extras import needs_extra
 from hermes_agents.pdgraph.model import END, PDGraph, Stage, StageKind
 
 if TYPE_CHECKING:
@@ -187,10 +188,12 @@ def save_png(graph: PDGraph, path: str | Path, *, title: str | None = None) -> P
 
     Stages are boxes coloured by kind, in rows by distance from the entry; edges are arrows
     labelled with their probabilities (loops curve back; a stage that repeats itself gets a
-    loop on its right). Uses matplotlib's Agg canvas only: no display needed.
+    loop on its right). Uses matplotlib's Agg canvas only: no display needed. matplotlib comes
+    with the ``cli`` extra; without it this raises ``MissingExtraError``.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    with needs_extra("cli"):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
 
     drawn = to_networkx(graph)
     positions = _positions(drawn)

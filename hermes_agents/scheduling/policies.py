@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol
 
-from hermes_agents.errors import ValidationError
+from hermes_agents.errors import ValidationError, did_you_mean
 
 
 class RunView(Protocol):
@@ -214,5 +214,8 @@ def policy_named(name: str) -> Policy:
     """The policy registered under ``name`` (see the table in this module's docstring)."""
     factory = POLICIES.get(name)
     if factory is None:
-        raise ValidationError(f"unknown policy {name!r}; use one of {sorted(POLICIES)}", "'policy'")
+        raise ValidationError(
+            f"unknown policy {name!r}{did_you_mean(name, POLICIES)}; use one of {sorted(POLICIES)}",
+            "'policy'",
+        )
     return factory()

@@ -1,4 +1,10 @@
-"""Application completion time (ACT) statistics: per run, per class, pooled over seeds."""
+"""Application completion time (ACT) statistics: per run, per class, pooled over seeds, and
+their spread across seeds.
+
+>>> spread = Spread.of([10.0, 12.0, 14.0])
+>>> spread.mean, spread.sd, spread.low, spread.high
+(12.0, 2.0, 10.0, 14.0)
+"""
 
 from __future__ import annotations
 
@@ -41,6 +47,24 @@ class ActSummary:
         }
 
 
+@dataclass(frozen=True)
+class Spread:
+    """How one statistic varies across seeds: mean, sample standard deviation, min and max."""
+
+    mean: float
+    sd: float
+    """Sample standard deviation (``ddof=1``); 0 for a single seed."""
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        """The spread of ``values`` (at least one)."""
+        array = np.asarray(values, dtype=np.float64)
+        sd = float(array.std(ddof=1)) if array.size > 1 else 0.0
+        return cls(float(array.mean()), sd, float(array.min()), float(array.max()))
+
+
 def by_class(classes: Sequence[str], act_s: NDArray[np.float64]) -> dict[str, ActSummary]:
     """One summary per app class, in order of first appearance."""
     names = np.asarray(classes)
@@ -56,7 +80,8 @@ def reduction(value: float, baseline: float) -> float:
 class Pooled:
     """Every app of the runs of one (policy, prewarm, load), all seeds together.
 
-    ``warm_waste_s`` is the mean over the runs (seconds cold backends were awake and idle).
+    ``warm_waste_s`` is the mean over the runs (seconds cold backends were awake and idle);
+    ``per_seed`` holds each seed's own ACT summary, in seed order.
     """
 
     key: Key
@@ -65,11 +90,18 @@ class Pooled:
     cold_wait_s: NDArray[np.float64]
     seeds: int
     warm_waste_s: float = 0.0
+    per_seed: tuple[ActSummary, ...] = ()
 
     @property
     def summary(self) -> ActSummary:
         """ACT statistics over all the pooled apps."""
         return ActSummary.of(self.act_s)
+
+    def spread(self, statistic: str) -> Spread:
+        """How ``statistic`` (an ``ActSummary`` field: ``mean_s``, ``p95_s``, ...) varies
+        across the seeds; from the pooled apps alone when the per-seed summaries are absent."""
+        runs = self.per_seed or (self.summary,)
+        return Spread.of([float(getattr(run, statistic)) for run in runs])
 
 
 def key_of(result: SimResult) -> Key:
@@ -91,6 +123,7 @@ def pool(results: Iterable[SimResult]) -> dict[Key, Pooled]:
             np.concatenate([r.cold_wait_s for r in runs]),
             len(runs),
             float(np.mean([r.warm_waste_s for r in runs])),
+            tuple(ActSummary.of(r.act_s) for r in runs),
         )
         for key, runs in groups.items()
     }

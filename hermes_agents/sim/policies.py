@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from hermes_agents.errors import ValidationError
+from hermes_agents.errors import ValidationError, did_you_mean
 from hermes_agents.scheduling import POLICIES, Gittins, Policy, policy_named
 
 
@@ -60,6 +60,8 @@ def choose_policy(name: str) -> PolicyChoice:
         return PolicyChoice(name, Gittins(), ranking)
     if name not in POLICIES:
         raise ValidationError(
-            f"unknown policy {name!r}; use one of {', '.join(POLICY_NAMES)}", "--policies"
+            f"unknown policy {name!r}{did_you_mean(name, POLICY_NAMES)}; use one of "
+            f"{', '.join(POLICY_NAMES)}",
+            "--policies",
         )
     return PolicyChoice(name, policy_named(name), Ranking.MODEL)

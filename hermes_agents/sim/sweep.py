@@ -14,18 +14,14 @@ figure.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: never needs a display
-
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.axes import Axes
 
+from hermes_agents.extras import needs_extra
 from hermes_agents.prewarm import DEFAULT_THRESHOLD
 from hermes_agents.sim.arrivals import ArrivalSpec
 from hermes_agents.sim.bench import load_workload
@@ -34,6 +30,9 @@ from hermes_agents.sim.metrics import hidden_share
 from hermes_agents.sim.plans import draw_plans
 from hermes_agents.sim.prewarming import PLANNED_MODES
 from hermes_agents.sim.simulator import SimConfig, SimResult, scheduler_cost, simulate
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 DEFAULT_THRESHOLDS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 DEFAULT_KEEPALIVES_S = (15.0, 30.0, 60.0, 120.0, 300.0)
@@ -138,42 +137,49 @@ def _row(label: str, runs: list[SimResult], off_cold_s: float) -> SweepRow:
 def plot_tradeoff(panels: Mapping[str, list[SweepRow]], path: str | Path, title: str = "") -> Path:
     """One panel per entry of ``panels`` (e.g. per load): cold-start wait hidden (%) against
     the warm waste each setting adds to ``off`` (s per run, log scale), one point per setting.
-    """
-    figure, axes = plt.subplots(
-        1, len(panels), figsize=(7.0 * len(panels), 5.5), layout="constrained", squeeze=False
-    )
-    for axis, (name, rows) in zip(axes[0], panels.items(), strict=True):
+    The legend sits below the panels, outside the data."""
+    with needs_extra("cli"):
+        from matplotlib.figure import Figure
+    figure = Figure(figsize=(7.0 * len(panels), 6.0), layout="constrained")
+    axes = figure.subplots(1, len(panels), squeeze=False)[0]
+    for axis, (name, rows) in zip(axes, panels.items(), strict=True):
         _panel(axis, rows)
         axis.set_title(name)
-    axes[0][0].legend(loc="lower right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=len(labels))
     if title:
         figure.suptitle(title)
     path = Path(path)
     figure.savefig(path, dpi=100)
-    plt.close(figure)
     return path
 
 
+_STYLES = {
+    "hermes": "o-",
+    "hermes-partial": "s-",
+    "hermes-plain": "v:",
+    "lru": "^--",
+    "reactive": "D",
+}
+"""Marker and line of each prewarm mode; labels are placed in this order (first wins)."""
+
+
 def _panel(axis: Axes, rows: list[SweepRow]) -> None:
+    from matplotlib.colors import to_hex  # the caller checked the extra
+
     base = rows[0].warm_waste_s  # off
-    styles = {
-        "hermes": "o-",
-        "hermes-partial": "s-",
-        "hermes-plain": "v:",
-        "lru": "^--",
-        "reactive": "D",
-    }
-    for mode, style in styles.items():
-        points = [r for r in rows if r.mode == mode]
-        if not points:
+    labels: list[Label] = []
+    points: list[tuple[float, float]] = []
+    for mode, style in _STYLES.items():
+        chosen = [r for r in rows if r.mode == mode]
+        if not chosen:
             continue
-        xs = [max(r.warm_waste_s - base, 1.0) for r in points]
-        ys = [100 * (r.hidden or 0.0) for r in points]
-        axis.plot(xs, ys, style, label=mode, markersize=6)
-        for row, x, y in zip(points, xs, ys, strict=True):
-            label = _point_label(row)
-            if label:
-                axis.annotate(label, (x, y), textcoords="offset points", xytext=(5, -9), fontsize=7)
+        xs = [max(r.warm_waste_s - base, 1.0) for r in chosen]
+        ys = [100 * (r.hidden or 0.0) for r in chosen]
+        (line,) = axis.plot(xs, ys, style, label=mode, markersize=6)
+        points += zip(xs, ys, strict=True)
+        colour = to_hex(line.get_color())
+        labels += [(_point_label(r), x, y, colour) for r, x, y in zip(chosen, xs, ys, strict=True)]
     for row in rows:
         if row.mode == "hermes" and row.parameter == DEFAULT_THRESHOLD:
             x, y = max(row.warm_waste_s - base, 1.0), 100 * (row.hidden or 0.0)
@@ -186,6 +192,56 @@ def _panel(axis: Axes, rows: list[SweepRow]) -> None:
         ylim=(0, 100),
     )
     axis.grid(alpha=0.3, which="both")
+    _place_labels(axis, [label for label in labels if label[0]], points)
+
+
+_LABEL_SIZE = (0.055, 0.03)
+"""A point label's box (fontsize 7, ``K=0.5``), in axes fractions, with a little margin."""
+_MARKER_SIZE = (0.014, 0.02)
+"""A marker's box, in axes fractions."""
+_LABEL_OFFSETS = ((0.008, -0.035), (0.008, 0.008), (-0.062, 0.008), (-0.062, -0.035))
+"""Where a label may go, from its point (axes fractions): right-below first, then around."""
+
+Box = tuple[float, float, float, float]
+"""x0, y0, x1, y1 in axes fractions."""
+Label = tuple[str, float, float, str]
+"""Text, the point's x and y (data), and the colour of its curve."""
+
+
+def _overlaps(box: Box, others: Sequence[Box]) -> bool:
+    x0, y0, x1, y1 = box
+    return any(x0 < b1 and b0 < x1 and y0 < c1 and c0 < y1 for b0, c0, b1, c1 in others)
+
+
+def _place_labels(
+    axis: Axes, labels: Sequence[Label], points: Sequence[tuple[float, float]]
+) -> None:
+    """Annotate each label, in its curve's colour, at the first offset where it covers neither
+    a marker nor a label placed before it; a label with no free place is left out (the curve's
+    order and the neighbouring labels still tell its value)."""
+    axis.autoscale_view()
+    to_axes = axis.transScale + axis.transLimits  # data -> axes fraction, before any layout
+    mw, mh = _MARKER_SIZE
+    taken: list[Box] = []
+    for x, y in points:
+        fx, fy = to_axes.transform((x, y))
+        taken.append((fx - mw / 2, fy - mh / 2, fx + mw / 2, fy + mh / 2))
+    width, height = _LABEL_SIZE
+    for text, x, y, colour in labels:
+        fx, fy = to_axes.transform((x, y))
+        for dx, dy in _LABEL_OFFSETS:
+            box = (fx + dx, fy + dy, fx + dx + width, fy + dy + height)
+            if box[0] >= 0 and box[2] <= 1 and box[1] >= 0 and not _overlaps(box, taken):
+                taken.append(box)
+                axis.annotate(
+                    text,
+                    (x, y),
+                    xytext=box[:2],
+                    textcoords="axes fraction",
+                    fontsize=7,
+                    color=colour,
+                )
+                break
 
 
 def _point_label(row: SweepRow) -> str:

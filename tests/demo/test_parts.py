@@ -16,9 +16,10 @@ from rich.console import Console
 from hermes_agents.commands import demo as demo_command
 from hermes_agents.demo.plan import make_plan
 from hermes_agents.demo.plot import plot_demo
-from hermes_agents.demo.report import comparison_table
+from hermes_agents.demo.report import comparison_table, headline
 from hermes_agents.demo.runner import AppOutcome, run_plan
-from hermes_agents.demo.session import _forget_stale
+from hermes_agents.demo.scheduled import forget_stale
+from hermes_agents.demo.session import DemoResult
 from hermes_agents.demo.summary import RunSummary, Stats, reduction
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph import Call, StageKind, Visit
@@ -92,15 +93,58 @@ def test_summary_statistics_and_per_class_rows() -> None:
     assert reduction(0.0, 4.0) == 0.0
 
 
-def test_table_and_plot(tmp_path: Path) -> None:
-    slow = RunSummary.of([AppOutcome(i, "a", float(i), float(i) + 10.0) for i in range(4)])
-    fast = RunSummary.of([AppOutcome(i, "a", float(i), float(i) + 4.0, None) for i in range(4)])
-    console = Console(record=True, width=150)
-    console.print(comparison_table(slow, fast))
+def _run(act_s: float, classes: tuple[str, ...] = ("a", "b")) -> RunSummary:
+    """Four apps per class, each taking ``act_s`` (class b twice as long)."""
+    return RunSummary.of(
+        [
+            AppOutcome(i, name, float(i), float(i) + act_s * (1 + k))
+            for k, name in enumerate(classes)
+            for i in range(4)
+        ]
+    )
+
+
+def _result(no_limit: RunSummary, fcfs: RunSummary, hermes: RunSummary) -> DemoResult:
+    cold = {"baseline_cold_starts": 5, "fcfs_cold_starts": 4, "hermes_cold_starts": 0}
+    return DemoResult(no_limit, fcfs, hermes, "learned now", {**cold, "prewarm": True}, 1.0)
+
+
+def test_the_table_shows_what_the_limit_gives_and_what_the_order_adds() -> None:
+    console = Console(record=True, width=200)
+    console.print(comparison_table(_run(10.0), _run(8.0), _run(4.0), slots=2))
     text = console.export_text()
-    assert "10.0 → 4.0" in text
-    assert "-60%" in text
-    path = plot_demo([("without Hermes", slow), ("with Hermes", fast)], tmp_path / "demo.png")
+    (row,) = [line for line in text.splitlines() if line.startswith("│ a ")]
+    assert "10.0" in row
+    assert "8.0 (-20%)" in row  # the limit alone, against no limit
+    assert "4.0 (-50%)" in row  # Hermes' order, against the FCFS limit
+    assert any(line.startswith("│ b ") for line in text.splitlines())
+    assert "the same 2 slots in arrival order" in text
+    assert "what the limit alone gives" in text
+
+
+def test_the_headline_names_both_steps() -> None:
+    lines = headline(_run(10.0), _run(8.0), _run(4.0), slots=2)
+    assert lines[0].startswith("the limit alone (2 slots, arrival order): mean 20% lower")
+    assert lines[1].startswith("Hermes' order on the same slots: mean 50% lower")
+    assert lines[2] == "Hermes against no limit: mean 60% lower, p95 60% lower"
+    slower = headline(_run(10.0), _run(12.0), _run(4.0), slots=2)
+    assert "mean 20% higher" in slower[0]
+
+
+def test_the_json_and_the_lines_hold_all_three_runs() -> None:
+    result = _result(_run(10.0), _run(8.0), _run(4.0))
+    data = result.to_json()
+    assert {"baseline", "fcfs", "hermes"} <= set(data)
+    assert data["labels"] == {"baseline": "no limit", "fcfs": "FCFS limit", "hermes": "Hermes"}
+    assert data["fcfs"]["mean_s"] == pytest.approx(12.0)
+    assert [label for label, _ in result.runs()] == ["no limit", "FCFS limit", "Hermes"]
+    (cold, _) = result.prewarm_lines()
+    assert "5 with no limit, 4 with FCFS limit, 0 with Hermes" in cold
+
+
+def test_the_plot_has_a_panel_per_run(tmp_path: Path) -> None:
+    result = _result(_run(10.0), _run(8.0), _run(4.0, ("a", "b", "c")))
+    path = plot_demo(result.runs(), tmp_path / "demo.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -133,6 +177,6 @@ def test_stored_runs_of_an_older_app_version_are_forgotten(tmp_path: Path) -> No
         store.record_run("react", run("draft", "gone"))  # a node that was removed
         store.record_run("qa", run("draft", "answer"))
         priors = {"rag": now, "react": now, "qa": now, "new": now, "unknown": None}
-        assert _forget_stale(store, priors) == ["rag", "react"]
+        assert forget_stale(store, priors) == ["rag", "react"]
         assert store.runs("rag") == store.runs("react") == []
         assert len(store.runs("qa")) == 1  # fits: kept

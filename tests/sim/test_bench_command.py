@@ -102,10 +102,41 @@ def test_bench_writes_one_record_per_combination_and_the_plot(
     printed = capsys.readouterr().out
     assert "load 2" in printed
     assert "mean ACT by class" in printed
+    assert "± sd" in printed  # two seeds: the spread across them
+
+
+def test_bench_runs_with_no_flags_but_the_size(capsys: pytest.CaptureFixture[str]) -> None:
+    """Bare ``hermes bench``: paper-mix, the default policies, seeds 0..2, no JSON written."""
+    assert main(["bench", "--apps", "10"]) == 0
+    printed = capsys.readouterr().out
+    assert "load 1: app completion time (ACT), seconds; 3 seeds" in printed
+    assert "ACT: app completion time (arrival to end), in seconds" in printed
+    for policy in ("fcfs", "plas", "gittins", "oracle"):
+        assert f"  {policy} " in printed
+    assert "±" in printed
+    assert "wrote" not in printed  # no --json, no --plot: nothing written
+
+
+def test_one_seed_shows_no_spread(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, data = bench(tmp_path, "--apps", "10", "--seeds", "1", "--policies", "fcfs")
+    assert status == 0
+    assert [r["seed"] for r in data["runs"]] == [0]  # --seed defaults to 0
+    printed = capsys.readouterr().out
+    assert "; 1 seed" in printed
+    assert "±" not in printed
 
 
 def test_the_built_in_workload_by_name_and_a_seed_reproduces(tmp_path: Path) -> None:
-    flags = ("--workload", "paper-mix", "--policies", "fcfs,gittins-class", "--seed", "1")
+    flags = (
+        "--workload",
+        "paper-mix",
+        "--policies",
+        "fcfs,gittins-class",
+        "--seed",
+        "1",
+        "--seeds",
+        "1",
+    )
     first = bench(tmp_path, *flags, "--apps", "15")[1]
     second = bench(tmp_path, *flags, "--apps", "15")[1]
     assert first == second
@@ -116,6 +147,8 @@ def test_the_built_in_workload_by_name_and_a_seed_reproduces(tmp_path: Path) -> 
     ("flags", "message"),
     [
         (("--policies", "fcfs,sjf"), "--policies: unknown policy sjf"),
+        (("--policies", "fcfs,oracel"), "unknown policy oracel (did you mean 'oracle'?)"),
+        (("--arrivals", "bursti"), "(did you mean 'bursty'?)"),
         (("--load", "0"), "--load: '0' is not a number > 0"),
         (("--load", "two"), "--load: 'two' is not a number > 0"),
         (("--prewarm", "off,warm"), "--prewarm: 'warm' is not one of off, reactive, lru, hermes"),

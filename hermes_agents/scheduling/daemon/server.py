@@ -31,11 +31,11 @@ from hermes_agents.errors import HermesError
 from hermes_agents.scheduling.daemon.metrics import serve_metrics
 from hermes_agents.scheduling.daemon.protocol import MAX_MESSAGE_BYTES
 from hermes_agents.scheduling.daemon.service import DaemonService, Session
+from hermes_agents.settings import MAX_UNIX_PATH_BYTES
 
 logger = logging.getLogger(__name__)
 
 MAX_PENDING_OUTPUT_BYTES = 4 * 1024 * 1024
-MAX_UNIX_PATH_BYTES = 107  # sockaddr_un.sun_path on Linux, less the terminating NUL
 
 
 @dataclass(frozen=True)
@@ -234,11 +234,11 @@ async def serve_forever(
     lease_checks: asyncio.Task[None] | None = None
     warmups = WarmupTimer(loop, service.core.clock, service.flush)
     try:  # from here on, whatever fails, the socket file goes away with us
-        logger.info("hermes daemon listening on unix://%s", listen.socket_path)
         if listen.tcp_port is not None:
             servers.append(await _serve_tcp(service, listen.tcp_port))
         if listen.metrics_port is not None:
             servers.append(await serve_metrics(service, listen.metrics_port))
+        logger.info("hermes daemon listening on unix://%s", listen.socket_path)  # all up
         lease_checks = asyncio.create_task(_expire_leases(service))
         if service.learner is not None:  # a profile loaded off the loop: flush to use it
 
