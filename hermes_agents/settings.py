@@ -39,11 +39,14 @@ same variables, so ``hermes serve`` and its clients agree on it whether or not
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from hermes_agents.errors import ValidationError
+from hermes_agents.errors import HermesError, ValidationError
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_UNIX_PATH_BYTES",
@@ -194,7 +197,13 @@ def scheduler_token() -> str | None:
     token = _get("HERMES_SCHEDULER_TOKEN")
     if token is not None:
         return token
+    from hermes_agents.private_files import read_private
+
+    path = token_path()
+    if not path.exists() and not path.is_symlink():
+        return None
     try:
-        return token_path().read_text(encoding="utf-8").strip() or None
-    except OSError:
+        return read_private(path) or None
+    except HermesError as error:  # a token others can read, or a planted file: not used
+        logger.warning("not using the hermes token: %s", error)
         return None

@@ -20,9 +20,10 @@ from pathlib import Path
 
 from hermes_agents import settings
 from hermes_agents.config import find_config, load_config
-from hermes_agents.errors import ValidationError, did_you_mean
+from hermes_agents.errors import HermesError, ValidationError, did_you_mean
+from hermes_agents.private_files import read_private, write_private
 from hermes_agents.scheduling import POLICIES
-from hermes_agents.scheduling.daemon.server import Listen, serve_forever
+from hermes_agents.scheduling.daemon.server import Listen, private_directory, serve_forever
 from hermes_agents.scheduling.daemon.service import DaemonService
 from hermes_agents.scheduling.default import scheduler_from_config
 from hermes_agents.store import ProfileStore
@@ -67,7 +68,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="file holding the TCP token (default: make one and write it to the token path)",
     )
     parser.add_argument(
-        "--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics"
+        "--metrics-port",
+        type=int,
+        help="serve Prometheus metrics on 127.0.0.1:PORT/metrics (with --tcp-port, scrapes "
+        "must send the token: Authorization: Bearer TOKEN)",
+    )
+    parser.add_argument(
+        "--metrics-no-app-names",
+        action="store_true",
+        help="leave the per-app series (which name the apps) out of the metrics",
     )
     parser.add_argument(
         "--store",
@@ -107,6 +116,7 @@ def main(args: argparse.Namespace) -> int:
             socket_path=socket_path(args.socket),
             tcp_port=_port(args.tcp_port, "--tcp-port"),
             metrics_port=_port(args.metrics_port, "--metrics-port"),
+            metrics_app_names=not args.metrics_no_app_names,
         )
         if config is None or not config.backends:
             logger.warning("no backends configured (give --config): every backend is unlimited")
@@ -151,18 +161,16 @@ def _policy(name: str | None) -> str | None:
 def _token(args: argparse.Namespace) -> str:
     if args.token_file is not None:
         try:
-            token = Path(args.token_file).read_text(encoding="utf-8").strip()
-        except OSError as error:
-            raise ValidationError(f"cannot read it: {error.strerror}", "--token-file") from error
+            token = read_private(Path(args.token_file))
+        except HermesError as error:
+            raise ValidationError(str(error), "--token-file") from error
         if not token:
             raise ValidationError("the file is empty; put the token in it", "--token-file")
         return token
     token = secrets.token_urlsafe(32)
     path = settings.token_path()
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(token + "\n")
+    private_directory(path.parent)
+    write_private(path, token)
     logger.info("TCP token written to %s (clients read it there, or HERMES_SCHEDULER_TOKEN)", path)
     return token
 

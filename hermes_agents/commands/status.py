@@ -215,8 +215,15 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[Mapping[str, Any]]
 
 
 def _cell(value: object) -> str:
+    """A table cell: names are printed as they are, never read as rich markup (an app named
+    ``[/bold]``), and control characters are shown escaped, never sent to the terminal."""
+    from rich.markup import escape
+
     if value is None:
         return "-"
     if isinstance(value, float):
         return f"{value:.3g}"
-    return str(value)
+    text = str(value)
+    if not text.isprintable():
+        text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return escape(text)

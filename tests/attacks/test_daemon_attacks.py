@@ -209,3 +209,35 @@ def test_a_daemon_stall_does_not_expire_its_live_clients(workdir: Path) -> None:
 def _scheduled(scheduler: DaemonScheduler) -> bool:
     with scheduler.slot("llm") as slot:
         return slot.ticket is not None
+
+
+def _metrics_url(daemon: Daemon) -> str:
+    _wait_for(lambda: "metrics at http://" in daemon.logged())
+    return daemon.logged().split("metrics at ")[1].split()[0]
+
+
+def test_metrics_need_the_token_when_tcp_is_on_and_can_leave_app_names_out(
+    workdir: Path,
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    token = workdir / "token"
+    token.write_text("s3cret\n")
+    token.chmod(0o600)
+    args = ("--tcp-port", "0", "--token-file", str(token), "--metrics-port", "0")
+    daemon = Daemon(workdir, *args, "--metrics-no-app-names").start()
+    scheduler = DaemonScheduler(daemon.address)
+    try:
+        with scheduler.run("secret-app"), scheduler.slot("llm"):
+            url = _metrics_url(daemon)
+            with pytest.raises(urllib.error.HTTPError, match="401"):
+                urllib.request.urlopen(url, timeout=5)
+            request = urllib.request.Request(url, headers={"Authorization": "Bearer s3cret"})
+            with urllib.request.urlopen(request, timeout=5) as response:
+                text = response.read().decode()
+        assert "hermes_backend_running" in text
+        assert "secret-app" not in text
+    finally:
+        scheduler.close()
+        daemon.stop()

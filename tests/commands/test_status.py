@@ -113,3 +113,10 @@ def test_without_a_daemon_it_says_why_in_process_apps_cannot_be_watched(
 def test_a_bad_interval_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["status", "--watch", "--interval", "0"]) == 2
     assert "--interval: must be > 0 seconds" in capsys.readouterr().err
+
+
+def test_names_are_printed_as_they_are_never_as_markup_or_escape_codes() -> None:
+    from hermes_agents.commands.status import _cell
+
+    assert _cell("[/bold]") == "\\[/bold]"  # rich prints it literally
+    assert "\x1b" not in _cell("qa\x1b[2J")

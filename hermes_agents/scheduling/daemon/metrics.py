@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -88,16 +89,17 @@ _COUNTERS = {
 }
 
 
-def render(state: Mapping[str, Any]) -> str:
-    """The snapshot ``state`` in the Prometheus text format."""
-    return "".join(_lines(state))
+def render(state: Mapping[str, Any], *, app_names: bool = True) -> str:
+    """The snapshot ``state`` in the Prometheus text format (``app_names=False``: without the
+    per-app series, which name the apps)."""
+    return "".join(_lines(state, app_names))
 
 
-def _lines(state: Mapping[str, Any]) -> Iterator[str]:
-    for rows, label, gauges in (
-        (state["backends"], "backend", _BACKEND_GAUGES),
-        (state["apps"], "app", _APP_GAUGES),
-    ):
+def _lines(state: Mapping[str, Any], app_names: bool) -> Iterator[str]:
+    sections = [(state["backends"], "backend", _BACKEND_GAUGES)]
+    if app_names:
+        sections.append((state["apps"], "app", _APP_GAUGES))
+    for rows, label, gauges in sections:
         for key, (name, kind, help_text) in gauges.items():
             yield f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"
             for row in rows:
@@ -123,21 +125,43 @@ def _prewarm_lines(prewarm: Mapping[str, Any]) -> Iterator[str]:
     yield f"{name} {prewarm['total']['warm_failures']}\n"
 
 
+def _authorized(head: bytes, token: str | None) -> bool:
+    if token is None:
+        return True
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"authorization":
+            given = value.strip().removeprefix(b"Bearer ").strip()
+            return hmac.compare_digest(given, token.encode())
+    return False
+
+
 def _escape(value: object) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-async def serve_metrics(service: DaemonService, port: int) -> asyncio.Server:
-    """Serve ``GET /metrics`` on 127.0.0.1:``port``."""
+async def serve_metrics(
+    service: DaemonService, port: int, *, app_names: bool = True
+) -> asyncio.Server:
+    """Serve ``GET /metrics`` on 127.0.0.1:``port``.
+
+    When the daemon has a token (TCP is on, so other local users may connect), a scrape must
+    send it (``Authorization: Bearer TOKEN``; Prometheus: ``authorization.credentials_file``);
+    ``app_names=False`` leaves out the series that name apps.
+    """
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(Exception):
             async with asyncio.timeout(5):
                 head = await reader.readuntil(b"\r\n\r\n")
             request = head.split(b"\r\n", 1)[0].split()
-            if len(request) >= 2 and request[0] == b"GET" and request[1] == b"/metrics":
+            if not _authorized(head, service.token):
+                status, body = "401 Unauthorized", b"send the daemon's token: Bearer TOKEN\n"
+            elif len(request) >= 2 and request[0] == b"GET" and request[1] == b"/metrics":
                 state = snapshot(service)  # read on the loop: the core is the loop's
-                text = await asyncio.get_running_loop().run_in_executor(None, render, state)
+                text = await asyncio.get_running_loop().run_in_executor(
+                    None, lambda: render(state, app_names=app_names)
+                )
                 status, body = "200 OK", text.encode()  # rendered off it
             else:
                 status, body = "404 Not Found", b"only GET /metrics is served here\n"

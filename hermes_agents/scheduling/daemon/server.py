@@ -45,12 +45,15 @@ class Listen:
     Attributes:
         socket_path: the Unix socket (its directory is created 0700 if missing).
         tcp_port: also listen on 127.0.0.1:PORT (0: any free port); clients need the token.
-        metrics_port: serve Prometheus metrics on http://127.0.0.1:PORT/metrics.
+        metrics_port: serve Prometheus metrics on http://127.0.0.1:PORT/metrics (behind the
+            token when TCP is on).
+        metrics_app_names: include the per-app series (they name the apps).
     """
 
     socket_path: Path
     tcp_port: int | None = None
     metrics_port: int | None = None
+    metrics_app_names: bool = True
 
 
 class _LineConnection(asyncio.Protocol):
@@ -237,7 +240,10 @@ async def serve_forever(
         if listen.tcp_port is not None:
             servers.append(await _serve_tcp(service, listen.tcp_port))
         if listen.metrics_port is not None:
-            servers.append(await serve_metrics(service, listen.metrics_port))
+            metrics = await serve_metrics(
+                service, listen.metrics_port, app_names=listen.metrics_app_names
+            )
+            servers.append(metrics)
         logger.info("hermes daemon listening on unix://%s", listen.socket_path)  # all up
         lease_checks = asyncio.create_task(_expire_leases(service))
         if service.learner is not None:  # a profile loaded off the loop: flush to use it

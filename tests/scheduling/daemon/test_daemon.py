@@ -262,6 +262,7 @@ def test_the_socket_is_private_and_not_taken_twice(daemon: Daemon, workdir: Path
 def test_tcp_needs_the_token(workdir: Path) -> None:
     token_file = workdir / "token"
     token_file.write_text("s3cret\n")
+    token_file.chmod(0o600)
     daemon = Daemon(workdir, "--tcp-port", "0", "--token-file", str(token_file)).start()
     try:
         _wait_for(lambda: "tcp://127.0.0.1:" in daemon.logged())
