@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from hermes_agents import settings
 from hermes_agents.config_fields import field_name, got, reject_unknown, table_name
@@ -275,6 +276,17 @@ def _read(path: Path, fix: str) -> Config:
 def load_config(path: str | Path) -> Config:
     """Read and validate a TOML config file; every error message starts with ``path``."""
     return _read(Path(path), "check the path")
+
+
+def client_base_url(config: Config | None, backend: str) -> str | None:
+    """The OpenAI-compatible base URL of ``backend`` from its ``base_url``, for a drop-in
+    client made without one: a URL with no path gets ``/v1`` (llama.cpp, vLLM and SGLang serve
+    their OpenAI API there); None when the backend is not configured or has no URL."""
+    found = config.backends.get(backend) if config is not None else None
+    if found is None or found.base_url is None:
+        return None
+    url = found.base_url.rstrip("/")
+    return url if urlsplit(url).path else f"{url}/v1"
 
 
 def find_config() -> Config | None:

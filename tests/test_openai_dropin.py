@@ -6,6 +6,7 @@ import asyncio
 import gc
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, TypedDict, cast
 
 import httpx
@@ -421,3 +422,22 @@ def test_calls_inside_a_langgraph_node_report_its_stage(
         builder.compile().invoke({"text": ""})
     ((_, visits),) = models.runs
     assert [visit.stage for visit in visits] == ["draft"]
+
+
+def test_a_client_without_a_base_url_takes_its_backends_address_from_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "hermes.toml"
+    config.write_text(
+        '[backends.llm]\nkind = "llm"\nbase_url = "http://127.0.0.1:8080"\n'
+        '[backends.vllm]\nkind = "llm"\nbase_url = "http://10.0.0.7:8000/v1"\n'
+    )
+    monkeypatch.setenv("HERMES_CONFIG", str(config))
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    scheduler = LocalScheduler.in_process()
+    client = OpenAI(api_key="-", hermes_scheduler=scheduler)
+    assert str(client.base_url) == "http://127.0.0.1:8080/v1/"
+    other = OpenAI(api_key="-", hermes_backend="vllm", hermes_scheduler=scheduler)
+    assert str(other.base_url) == "http://10.0.0.7:8000/v1/"
+    explicit = OpenAI(api_key="-", base_url="http://127.0.0.1:9/v1", hermes_scheduler=scheduler)
+    assert str(explicit.base_url) == "http://127.0.0.1:9/v1/"  # an explicit one wins

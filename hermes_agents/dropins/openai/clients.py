@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, cast, get_args, o
 import httpx2
 import openai
 
+from hermes_agents.config import client_base_url, find_config
 from hermes_agents.dropins.openai.request import PriorityStyle, call_slot, with_hint
 from hermes_agents.dropins.openai.response import hold, observe
 from hermes_agents.errors import ValidationError
@@ -39,8 +40,17 @@ class _HermesSettings:
         hermes_priority: PriorityStyle | None = None,
         **kwargs: Any,
     ) -> None:
-        """``openai``'s client arguments (``**kwargs``), and the three ``hermes_*`` ones."""
+        """``openai``'s client arguments (``**kwargs``), and the three ``hermes_*`` ones.
+
+        Without a ``base_url``, the backend's ``base_url`` in the Hermes config is used (one
+        place for a server's address; ``/v1`` added to a URL with no path), else openai's own
+        default (``OPENAI_BASE_URL``).
+        """
         _configure(self, hermes_backend, hermes_scheduler, hermes_priority)
+        if kwargs.get("base_url") is None:
+            configured = client_base_url(find_config(), hermes_backend)
+            if configured is not None:
+                kwargs["base_url"] = configured
         cast(Any, super()).__init__(**kwargs)
 
     def copy(
