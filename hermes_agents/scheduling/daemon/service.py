@@ -52,6 +52,8 @@ MAX_TASKS_PER_CLIENT = 10_000
 """Tasks one connection may have queued or running; more are refused (run unscheduled)."""
 HELLO_TIMEOUT_S = 5.0
 """A connection must say hello within this long."""
+INTERNAL_ERROR_LOG_S = 10.0
+"""At most one traceback per this many seconds for internal errors (a bug hit in a loop)."""
 IDLE_LEASES = 3
 """A greeted connection silent for this many leases is closed (live clients ping every third
 of a lease)."""
@@ -92,6 +94,8 @@ class Counters:
     """Connections closed for saying nothing (no hello) within ``HELLO_TIMEOUT_S``."""
     idle_closed: int = 0
     """Greeted connections closed after ``IDLE_LEASES`` leases of silence (half-open)."""
+    internal_errors: int = 0
+    """Messages that hit a bug in the daemon (answered with an error, logged rarely)."""
     refused: int = 0
     """Connections refused past ``MAX_CONNECTIONS`` and tasks past ``MAX_TASKS_PER_CLIENT``."""
     unscheduled_closed: int = 0
@@ -132,6 +136,7 @@ class DaemonService:
             learning=learning,
         )
         self.started_at_s = core.clock()
+        self._internal_logged_s = -math.inf
         self.counters = Counters()
         self.sessions: dict[int, Session] = {}
         self._owners: dict[int, tuple[Session, int]] = {}
@@ -184,7 +189,17 @@ class DaemonService:
         except HermesError as error:  # a request the core refused (unknown backend, ...)
             self.reject(session, str(error), task=_task(message), op=message.get("op"))
         except Exception:  # never let one client's message take the daemon down
-            logger.exception("internal error on a message from session %d", session.session_id)
+            self.counters.internal_errors += 1
+            now = self.core.clock()
+            if now - self._internal_logged_s >= INTERNAL_ERROR_LOG_S:  # a bug: logged, rarely
+                self._internal_logged_s = now
+                logger.exception(
+                    "internal error on a message from session %d (%d so far; repeats within "
+                    "%.0f s are counted, not logged)",
+                    session.session_id,
+                    self.counters.internal_errors,
+                    INTERNAL_ERROR_LOG_S,
+                )
             self.reject(session, "internal error in the daemon; see its log", task=_task(message))
 
     def reject(
