@@ -114,7 +114,7 @@ def test_outputs_are_identical_in_every_calling_style(scheduler: LocalScheduler)
 
 def test_branch_probabilities_are_learned_within_007(scheduler: LocalScheduler) -> None:
     app = instrument(_branching(scheduler, Gauge()), scheduler=scheduler)
-    assert app.name == "branching"
+    assert app.app_name == "branching"
     prior = app.pdgraph
     assert prior is not None
     assert prior.successors("route") == {"left": 0.5, "right": 0.5}  # from the Literal
@@ -170,7 +170,8 @@ def test_decorator_forms_and_functional_api(scheduler: LocalScheduler) -> None:
 
     app = build()
     assert isinstance(app, InstrumentedGraph)
-    assert app.name == "built"
+    assert app.app_name == "built"
+    assert app.name == "branching"  # the graph's own name is left alone
 
     @entrypoint()
     def double(value: int) -> int:

@@ -111,3 +111,40 @@ def test_pdgraph_falls_back_to_the_prior_when_the_store_is_unreadable() -> None:
         assert app.pdgraph is app.prior
     finally:
         scheduler.close()
+
+
+def test_a_run_suspended_at_an_interrupt_resumes_and_is_stored_once(workdir: Path) -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.types import Command, interrupt
+
+    daemon = Daemon(workdir).start()
+    scheduler = DaemonScheduler(daemon.address)
+
+    def draft(state: dict[str, Any]) -> dict[str, Any]:
+        with scheduler.slot("llm") as slot:
+            slot.usage = Usage(prompt_tokens=120, output_tokens=30)
+        return {"answer": ""}
+
+    builder: Any = StateGraph(dict)
+    builder.add_node("draft", draft)
+    builder.add_node("ask", lambda state: {"answer": interrupt("ok?")})
+    builder.add_edge(START, "draft")
+    builder.add_edge("draft", "ask")
+    builder.add_edge("ask", END)
+    try:
+        app = instrument(
+            builder.compile(checkpointer=InMemorySaver()), name="hitl", scheduler=scheduler
+        )
+        config: Any = {"configurable": {"thread_id": "t"}}
+        app.invoke({"answer": ""}, config)
+        app.invoke(Command(resume="yes"), config)
+        _wait_for_runs("hitl", 1)
+        learned = app.pdgraph
+    finally:
+        scheduler.close()
+        daemon.stop()
+    assert _stored_runs("hitl") == 1
+    assert scheduler.unscheduled_calls == 0
+    assert learned is not None
+    assert learned.successors("draft") == {"ask": 1.0}

@@ -111,7 +111,7 @@ def test_run_json_round_trips_and_is_strict() -> None:
         ('[{"stage": 1, "kind": "llm", "backend": "b", "calls": []}]', "must be strings"),
         ('[{"stage": "a", "kind": "llm", "backend": "b", "calls": [[1, 2]]}]', "a call is"),
         ('[{"stage": "a", "kind": "llm", "backend": "b", "calls": [[1, 2, 0, true]]}]', "a call"),
-        ('[{"stage": "a", "kind": "llm", "backend": "b", "calls": [[-1, 2, 0, 0]]}]', ">= 0"),
+        ('[{"stage": "a", "kind": "llm", "backend": "b", "calls": [[-1, 2, 0, 0]]}]', "from 0 to"),
         ('[{"stage": "END", "kind": "llm", "backend": "b", "calls": []}]', "not 'END'"),
     ],
 )

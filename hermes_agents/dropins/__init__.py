@@ -1,6 +1,8 @@
 """The drop-ins: what an app changes to be scheduled, in one place.
 
-- ``langgraph``: ``instrument()``, a compiled LangGraph graph as a scheduled app;
+- ``langgraph``: ``instrument()``, a compiled LangGraph graph as a scheduled app (with
+  ``langgraph_runs``: which run an invocation is; ``langgraph_tracker``: the stage visits of
+  its nodes, subgraphs and tasks; ``langgraph_prior``: the prior from the builder);
 - ``langchain``: ``HermesChatModel`` / ``HermesEmbeddings``, wrappers of LangChain models;
 - ``openai``: ``OpenAI`` / ``AsyncOpenAI``, subclasses of openai's clients;
 - ``tools``: ``@tool``, any callable as a scheduled task;

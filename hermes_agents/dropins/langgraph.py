@@ -1,6 +1,6 @@
 """``instrument()``: schedule a compiled LangGraph graph as an app, without changing it.
 
-Wrap the compiled graph; use it exactly as before::
+Instrument the compiled graph; use it exactly as before::
 
     app = instrument(builder.compile(), name="support-bot")
     app.invoke({"question": "..."})                          # same result, scheduled
@@ -10,96 +10,71 @@ Or decorate the function that builds the graph::
     @instrument(name="support-bot")
     def build() -> CompiledStateGraph: ...
 
-Every ``invoke`` / ``ainvoke`` / ``stream`` / ``astream`` (and each input of ``batch`` /
-``abatch``) is one app run. A callback follows which node runs at which step, so each node
-visit is a stage visit of the run, and calls made inside the node (``@tool``, the OpenAI and
-LangChain drop-ins) join it through ``hermes_agents.context.current_node()``. Parallel tasks
-of one node in one step (``Send``) form one visit whose width is the fan-out. A subgraph is one
-stage: its parent's node.
+The result is a LangGraph graph: a copy of the compiled graph whose class is a subclass of the
+graph's own (``InstrumentedGraph`` and, say, ``CompiledStateGraph``), so it is a ``Runnable``
+and a ``Pregel``, composes (``|``, a node of another graph, ``with_config`` and every other
+builder) and copies like the graph, and keeps every attribute and method of it. It overrides
+exactly two methods, ``stream`` and ``astream``: every other entry point of LangGraph and
+LangChain (``invoke``, ``batch``, ``*_as_completed``, ``astream_events``, ``astream_log``,
+``transform``, the async forms, the v3 ``stream_events``) runs through one of them.
 
-The app's prior PDGraph comes from the builder: nodes, edges, joins, conditional branches (their
-path map when given), and ``Command`` destinations; branch probabilities, fan-out widths and
-demands are learned from runs (functional-API apps are learned from runs alone). Everything
-else (``get_state``, ``update_state``, ``get_graph``, ...) is the wrapped graph's own.
+A top-level invocation is one app run (``langgraph_runs``): a callback tracker
+(``langgraph_tracker``) enters a stage visit for every node, subgraph node and ``@task`` as it
+starts, and calls made inside (``@tool``, the OpenAI and LangChain drop-ins) join it through
+``hermes_agents.context.current_node()``. An instrumented graph invoked inside another's node
+is part of the outer run. A run that stops at an interrupt is suspended, and the resume on the
+same thread continues it.
+
+The app's prior PDGraph comes from the builder (``langgraph_prior``); branch probabilities,
+fan-out widths and demands are learned from runs (functional-API apps from runs alone).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
+import copy
 import functools
-import logging
-from collections.abc import AsyncGenerator, Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, TypeVar, overload
-from uuid import UUID
 
-from langchain_core.callbacks import BaseCallbackHandler
-from langchain_core.runnables.config import (
-    RunnableConfig,
-    get_config_list,
-    get_executor_for_config,
-    merge_configs,
-)
+from langchain_core.runnables.config import RunnableConfig
+from langgraph.pregel import Pregel
 
 from hermes_agents.dropins.langgraph_prior import graph_prior
+from hermes_agents.dropins.langgraph_runs import AppState, Invocation
 from hermes_agents.pdgraph import PDGraph
-from hermes_agents.scheduling.default import get_scheduler
-from hermes_agents.scheduling.interface import RunScope, Scheduler
+from hermes_agents.scheduling.interface import Scheduler
 
 G = TypeVar("G")
-logger = logging.getLogger(__name__)
 
 
-class _NodeTracker(BaseCallbackHandler):
-    """Enters a stage visit of the run each time a node of the outermost graph starts."""
+class InstrumentedGraph(Pregel[Any, Any, Any, Any]):
+    """A compiled graph whose runs are scheduled as apps of class ``app_name`` (see the module).
 
-    run_inline = True
-    raise_error = False
+    ``instrument()`` makes these; the class of each is a subclass of this one and of the
+    instrumented graph's own class.
+    """
 
-    def __init__(self, scope: RunScope) -> None:
-        self.scope = scope
+    _hermes: AppState
 
-    def on_chain_start(
-        self,
-        serialized: dict[str, Any] | None,
-        inputs: Any,
-        *,
-        run_id: UUID,
-        parent_run_id: UUID | None = None,
-        tags: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-        **kwargs: Any,
-    ) -> None:
-        metadata = metadata or {}
-        node, step = metadata.get("langgraph_node"), metadata.get("langgraph_step")
-        if not isinstance(node, str) or kwargs.get("name") != node:
-            return  # a runnable inside a node, not the node itself
-        if f"graph:step:{step}" not in (tags or []):
-            return
-        if "|" in str(metadata.get("langgraph_checkpoint_ns") or ""):
-            return  # a node of a subgraph: the parent's node is the stage
-        self.scope.enter_stage(node, visit=f"{node}@{step}")
+    def __init__(self, *, _hermes: AppState | None = None, **kwargs: Any) -> None:
+        # Pregel.copy() and with_config() rebuild the graph from its attributes: ours too.
+        super().__init__(**kwargs)
+        self._hermes = _hermes or AppState(self.name, None, graph_prior(self, self.name))
 
+    @property
+    def app_name(self) -> str:
+        """The app class its runs belong to (``instrument(..., name=...)``)."""
+        return self._hermes.name
 
-class InstrumentedGraph:
-    """A compiled graph whose runs are scheduled as apps of class ``name`` (see the module)."""
-
-    def __init__(self, graph: Any, *, name: str, scheduler: Scheduler | None = None) -> None:
-        self.graph = graph
-        self.name = name
-        self.prior: PDGraph | None = graph_prior(graph, name)
-        self._scheduler = scheduler
-        self._registered: set[int] = set()
+    @property
+    def prior(self) -> PDGraph | None:
+        """The structural prior PDGraph from the builder (None for functional-API apps)."""
+        return self._hermes.prior
 
     @property
     def scheduler(self) -> Scheduler:
         """The scheduler the runs go to (the process default unless one was given)."""
-        scheduler = self._scheduler or get_scheduler()
-        if id(scheduler) not in self._registered:
-            self._registered.add(id(scheduler))
-            if self.prior is not None:
-                scheduler.add_prior(self.name, self.prior)
-        return scheduler
+        return self._hermes.scheduler()
 
     @property
     def pdgraph(self) -> PDGraph | None:
@@ -109,112 +84,119 @@ class InstrumentedGraph:
         The scheduler's graph (``Scheduler.learned_graph``): an in-process scheduler's learner,
         a shared daemon's (asked over its socket); when it cannot be had, the prior.
         """
-        return self.scheduler.learned_graph(self.name) or self.prior
+        return self.scheduler.learned_graph(self.app_name) or self.prior
 
-    # -- running ------------------------------------------------------------------------------
-
-    def invoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        with self.scheduler.run(self.name) as scope:
-            return self.graph.invoke(input, _tracked(config, scope), **kwargs)
-
-    async def ainvoke(self, input: Any, config: RunnableConfig | None = None, **kwargs: Any) -> Any:
-        async with self.scheduler.run(self.name) as scope:
-            return await self.graph.ainvoke(input, _tracked(config, scope), **kwargs)
+    # -- the two entry points everything else runs through -----------------------------------
 
     def stream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Generator[Any, None, None]:
-        """Chunks as the graph yields them; the run ends when the stream ends or is closed."""
-        context = contextvars.copy_context()  # the run lives here, not in the consumer's context
-        scope = context.run(self.scheduler.run(self.name).__enter__)
-        try:
-            chunks = context.run(self.graph.stream, input, _tracked(config, scope), **kwargs)
-            while True:
-                try:
-                    chunk = context.run(next, chunks)
-                except StopIteration:
-                    return
-                yield chunk
-        finally:
-            context.run(scope.__exit__, None, None, None)
+    ) -> Iterator[Any]:
+        """The graph's ``stream``, as one app run (or part of the run it is nested in)."""
+        invocation = self._hermes.invocation(self, input, config)
+        if invocation is None:
+            return super().stream(input, config, **kwargs)
+        return self._scheduled(invocation, input, config, kwargs)
 
-    async def astream(
+    def astream(
         self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> AsyncGenerator[Any, None]:
-        """Async chunks; each step runs in the run's own context (see ``stream``)."""
-        context = contextvars.copy_context()
-        scope = context.run(self.scheduler.run(self.name).__enter__)
+    ) -> AsyncIterator[Any]:
+        """The graph's ``astream``, as one app run (or part of the run it is nested in)."""
+        invocation = self._hermes.invocation(self, input, config)
+        if invocation is None:
+            return super().astream(input, config, **kwargs)
+        return self._ascheduled(invocation, input, config, kwargs)
+
+    def _scheduled(
+        self,
+        invocation: Invocation,
+        input: Any,
+        config: RunnableConfig | None,
+        kwargs: dict[str, Any],
+    ) -> Iterator[Any]:
+        # The run is current only while the graph steps (its nodes and their threads inherit
+        # it), never in the consumer's code between chunks; closing closes the graph at once.
+        chunks = super().stream(input, invocation.config(config), **kwargs)
+        token = invocation.enter()
         try:
-            chunks = context.run(self.graph.astream, input, _tracked(config, scope), **kwargs)
+            invocation.start()
+        finally:
+            invocation.leave(token)
+        complete = False
+        try:
             while True:
+                token = invocation.enter()
                 try:
-                    chunk = await asyncio.create_task(anext(chunks), context=context)
-                except StopAsyncIteration:
+                    chunk = next(chunks)
+                except StopIteration:
+                    complete = True
                     return
+                finally:
+                    invocation.leave(token)
                 yield chunk
         finally:
-            context.run(scope.__exit__, None, None, None)
-
-    def batch(
-        self,
-        inputs: Sequence[Any],
-        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
-        *,
-        return_exceptions: bool = False,
-        **kwargs: Any,
-    ) -> list[Any]:
-        """One run per input, in parallel up to the config's ``max_concurrency``."""
-        if not inputs:
-            return []
-        configs = get_config_list(config, len(inputs))
-
-        def one(pair: tuple[Any, RunnableConfig]) -> Any:
+            token = invocation.enter()
             try:
-                return self.invoke(pair[0], pair[1], **kwargs)
-            except Exception as error:
-                if return_exceptions:
-                    return error
-                raise
+                chunks.close()  # type: ignore[attr-defined]
+            finally:
+                invocation.leave(token)
+                invocation.end(complete=complete)
 
-        with get_executor_for_config(configs[0]) as executor:  # copies the context per input
-            return list(executor.map(one, list(zip(inputs, configs, strict=True))))
-
-    async def abatch(
+    async def _ascheduled(
         self,
-        inputs: Sequence[Any],
-        config: RunnableConfig | Sequence[RunnableConfig] | None = None,
-        *,
-        return_exceptions: bool = False,
-        **kwargs: Any,
-    ) -> list[Any]:
-        """One run per input, concurrently up to the config's ``max_concurrency``."""
-        if not inputs:
-            return []
-        configs = get_config_list(config, len(inputs))
-        limit = configs[0].get("max_concurrency")
-        gate = asyncio.Semaphore(limit) if limit else None
+        invocation: Invocation,
+        input: Any,
+        config: RunnableConfig | None,
+        kwargs: dict[str, Any],
+    ) -> AsyncIterator[Any]:
+        chunks = super().astream(input, invocation.config(config), **kwargs)
+        token = invocation.enter()
+        try:
+            invocation.start()
+        finally:
+            invocation.leave(token)
+        complete = False
+        try:
+            while True:
+                token = invocation.enter()
+                try:
+                    chunk = await anext(chunks)
+                except StopAsyncIteration:
+                    complete = True
+                    return
+                finally:
+                    invocation.leave(token)
+                yield chunk
+        finally:
+            token = invocation.enter()
+            try:
+                await chunks.aclose()  # type: ignore[attr-defined]
+            finally:
+                invocation.leave(token)
+                invocation.end(complete=complete)
 
-        async def one(item: Any, item_config: RunnableConfig) -> Any:
-            if gate is None:
-                return await self.ainvoke(item, item_config, **kwargs)
-            async with gate:
-                return await self.ainvoke(item, item_config, **kwargs)
 
-        calls = (one(item, cfg) for item, cfg in zip(inputs, configs, strict=True))
-        return list(await asyncio.gather(*calls, return_exceptions=return_exceptions))
+_CLASSES: dict[type[Any], type[InstrumentedGraph]] = {}
 
-    # -- everything else is the graph's -------------------------------------------------------
 
-    def with_config(self, config: RunnableConfig | None = None, **kwargs: Any) -> InstrumentedGraph:
-        """The graph with a bound config, still instrumented."""
-        bound = self.graph.with_config(config, **kwargs)
-        return InstrumentedGraph(bound, name=self.name, scheduler=self._scheduler)
+def _instrumented_class(base: type[Any]) -> type[InstrumentedGraph]:
+    """The subclass of both ``InstrumentedGraph`` and the graph's class ``base``.
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.graph, name)
-
-    def __repr__(self) -> str:
-        return f"instrument({self.graph!r}, name={self.name!r})"
+    It bears ``base``'s name and module, as LangChain's serialisation (``get_graph().to_json()``,
+    tracing) reads them from the class: an instrumented graph is drawn and dumped as the graph.
+    """
+    if issubclass(base, InstrumentedGraph):
+        return base
+    cls = _CLASSES.get(base)
+    if cls is None:
+        namespace = {
+            "__module__": base.__module__,
+            "__qualname__": base.__qualname__,
+            "__doc__": base.__doc__,
+        }
+        bases = (InstrumentedGraph,) if base is Pregel else (InstrumentedGraph, base)
+        cls = type(base.__name__, bases, namespace)
+        _CLASSES[base] = cls
+    return cls
 
 
 @overload
@@ -231,23 +213,41 @@ def instrument(
 
 @overload
 def instrument(
-    graph: Any, /, *, name: str | None = None, scheduler: Scheduler | None = None
+    graph: Pregel[Any, Any, Any, Any],
+    /,
+    *,
+    name: str | None = None,
+    scheduler: Scheduler | None = None,
 ) -> InstrumentedGraph: ...
 
 
 def instrument(
     graph: Any = None, /, *, name: str | None = None, scheduler: Scheduler | None = None
 ) -> Any:
-    """Wrap a compiled graph, or decorate a function that returns one (bare or with arguments).
+    """Instrument a compiled graph, or decorate a function that returns one (bare or with
+    arguments).
 
     ``name`` is the app class (default: the graph's or the function's name); ``scheduler``
-    defaults to the process's (``get_scheduler()``).
+    defaults to the process's (``get_scheduler()``). The graph passed in is left as it was;
+    instrumenting an instrumented graph gives it a new name and scheduler (one run, not two).
     """
     if graph is None:
         return functools.partial(_decorate, name=name, scheduler=scheduler)
-    if _is_graph(graph):
-        return InstrumentedGraph(graph, name=name or _graph_name(graph), scheduler=scheduler)
-    return _decorate(graph, name=name, scheduler=scheduler)
+    if isinstance(graph, Pregel):
+        return _instrument(graph, name or _graph_name(graph), scheduler)
+    if callable(graph) and not hasattr(graph, "invoke"):
+        return _decorate(graph, name=name, scheduler=scheduler)
+    raise TypeError(
+        f"instrument() takes a compiled LangGraph graph (StateGraph(...).compile() or an "
+        f"@entrypoint), or a function that returns one; got {type(graph).__name__}"
+    )
+
+
+def _instrument(graph: Pregel[Any, Any, Any, Any], name: str, scheduler: Scheduler | None) -> Any:
+    instrumented = copy.copy(graph)  # every attribute, as it is: nothing is rebuilt
+    instrumented.__class__ = _instrumented_class(type(graph))
+    instrumented.__dict__["_hermes"] = AppState(name, scheduler, graph_prior(graph, name))
+    return instrumented
 
 
 def _decorate(
@@ -256,22 +256,17 @@ def _decorate(
     @functools.wraps(build)
     def instrumented(*args: Any, **kwargs: Any) -> InstrumentedGraph:
         graph = build(*args, **kwargs)
-        return InstrumentedGraph(graph, name=name or build.__name__, scheduler=scheduler)
+        instrumented: InstrumentedGraph = instrument(
+            graph, name=name or build.__name__, scheduler=scheduler
+        )
+        return instrumented
 
     return instrumented
-
-
-def _is_graph(candidate: Any) -> bool:
-    return hasattr(candidate, "invoke") and hasattr(candidate, "stream")
 
 
 def _graph_name(graph: Any) -> str:
     name = getattr(graph, "name", None)
     return name if isinstance(name, str) and name else type(graph).__name__
-
-
-def _tracked(config: RunnableConfig | None, scope: RunScope) -> RunnableConfig:
-    return merge_configs(config, {"callbacks": [_NodeTracker(scope)]})
 
 
 __all__ = ["InstrumentedGraph", "instrument"]

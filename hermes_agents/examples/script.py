@@ -50,12 +50,13 @@ def show_learned(app: InstrumentedGraph, stage: str) -> None:
     probabilities and its mean fan-out width."""
     graph = app.pdgraph
     if graph is None or stage not in graph.stages:
-        print(f"{app.name}: nothing learned about {stage!r} yet")
+        print(f"{app.app_name}: nothing learned about {stage!r} yet")
         return
     odds = ", ".join(f"{name} {p:.2f}" for name, p in graph.successors(stage).items())
     fanout = graph.stages[stage].fanout.mean
     backend = graph.stages[stage].backend
-    print(f"{app.name}: learned {stage!r} (backend {backend}): next {odds}; fan-out {fanout:.1f}")
+    name = app.app_name
+    print(f"{name}: learned {stage!r} (backend {backend}): next {odds}; fan-out {fanout:.1f}")
 
 
 def _positive(text: str) -> int:

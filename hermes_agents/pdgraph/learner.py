@@ -80,21 +80,43 @@ class Visit:
         object.__setattr__(self, "calls", tuple(self.calls))
 
 
+def has_demand(visit: Visit) -> bool:
+    """Whether any call of ``visit`` used anything (a visit that called nothing did not)."""
+    return any(
+        call.prompt_tokens or call.output_tokens or call.prefix_tokens or call.seconds
+        for call in visit.calls
+    )
+
+
 class _StageWindow:
     """Sliding windows of one stage's observations."""
 
     def __init__(self, kind: StageKind, backend: str, capacity: int) -> None:
+        self.capacity = capacity
         self.kind = kind
         self.backend = backend
-        # Only the fields this kind uses: an LLM stage's wall seconds are not its demand.
-        used = ALLOWED_FIELDS[kind]
-        self.calls = {name: RingBuffer(capacity) for name in CALL_FIELDS if name in used}
+        self.demanding = False
+        """Whether any visit so far had demand (until then the kind may still change)."""
+        self.calls = self._call_buffers(kind)
         self.fanout = RingBuffer(capacity)
         self.successor = RingBuffer(capacity, np.int32)
         self.visit = RingBuffer(capacity, np.int32)
 
+    def _call_buffers(self, kind: StageKind) -> dict[str, RingBuffer]:
+        # Only the fields this kind uses: an LLM stage's wall seconds are not its demand.
+        used = ALLOWED_FIELDS[kind]
+        return {name: RingBuffer(self.capacity) for name in CALL_FIELDS if name in used}
+
+    def become(self, kind: StageKind, backend: str) -> None:
+        """Take the kind of the first visit with demand (the visits before had none)."""
+        self.kind, self.backend = kind, backend
+        self.calls = self._call_buffers(kind)
+
     def record(self, visit: Visit, number: int, successor: int) -> None:
-        self.backend = visit.backend
+        demanding = has_demand(visit)
+        if demanding or not self.demanding:  # a visit that did nothing names no backend
+            self.backend = visit.backend
+        self.demanding = self.demanding or demanding
         if visit.calls:
             self.fanout.append(len(visit.calls))
             for call in visit.calls:
@@ -114,6 +136,7 @@ class Learner:
 
     >>> learner = Learner("qa")
     >>> learner.observe([Visit("answer", calls=(Call(300, 80),))])
+    True
     >>> learner.graph().successors("answer")
     {'END': 1.0}
     """
@@ -139,15 +162,35 @@ class Learner:
         self.min_samples = min_samples
         self.min_visit_transitions = min_visit_transitions
         self.runs_observed = 0
+        self.runs_rejected = 0
+        """Runs not learned: a stage did calls of another kind than before (warned once)."""
+        self._warned = False
         self._stages: dict[str, _StageWindow] = {}
         self._index: dict[str, int] = {}
         self._entries: Counter[str] = Counter()
         self._graph: PDGraph | None = prior
 
-    def observe(self, run: Sequence[Visit]) -> None:
-        """Record one finished run (its visits in order)."""
+    def observe(self, run: Sequence[Visit]) -> bool:
+        """Record one finished run (its visits in order); True if it was learned.
+
+        A visit that did nothing (no call with any demand) fits any stage. A run in which a
+        stage does calls of another kind than it did before (an LLM stage now calling a tool
+        backend) is not learned: it is counted in ``runs_rejected`` and warned about once.
+        """
         if not run:
             raise ValidationError("a run needs at least one visit", "argument 'run'")
+        problem = self._conflict(run)
+        if problem is not None:
+            self.runs_rejected += 1
+            if not self._warned:
+                self._warned = True
+                logger.warning(
+                    "a run of %r was not learned (%s); further runs like it are counted in "
+                    "runs_rejected without warning",
+                    self.name,
+                    problem,
+                )
+            return False
         numbers: Counter[str] = Counter()
         for position, visit in enumerate(run):
             numbers[visit.stage] += 1
@@ -156,6 +199,23 @@ class Learner:
         self._entries[run[0].stage] += 1
         self.runs_observed += 1
         self._graph = None
+        return True
+
+    def _conflict(self, run: Sequence[Visit]) -> str | None:
+        """Why ``run`` cannot be learned (a stage changing its kind), or None."""
+        kinds = {name: (w.kind, w.demanding) for name, w in self._stages.items()}
+        for visit in run:
+            known = kinds.get(visit.stage)
+            demanding = has_demand(visit)
+            if known is None or (known[0] == visit.kind) or not known[1]:
+                kind = visit.kind if known is None or demanding else known[0]
+                kinds[visit.stage] = (kind, demanding or (known is not None and known[1]))
+            elif demanding:
+                return (
+                    f"stage {visit.stage!r} was observed as {known[0]} before, now "
+                    f"{visit.kind}; a stage keeps its kind"
+                )
+        return None
 
     def graph(self) -> PDGraph:
         """The current graph (rebuilt only after new observations)."""
@@ -183,13 +243,8 @@ class Learner:
             window = _StageWindow(visit.kind, visit.backend, self.window)
             self._stages[visit.stage] = window
             self._id(visit.stage)
-        elif window.kind != visit.kind:
-            raise ValidationError(
-                f"was observed as {window.kind} before, now {visit.kind}; a stage keeps its kind",
-                f"app {self.name!r}",
-                f"stage {visit.stage!r}",
-                "'kind'",
-            )
+        elif window.kind != visit.kind and has_demand(visit):
+            window.become(visit.kind, visit.backend)  # checked by _conflict: it had none yet
         return window
 
     def _id(self, stage: str) -> int:

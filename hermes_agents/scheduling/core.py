@@ -30,10 +30,8 @@ True
 
 from __future__ import annotations
 
-import heapq
 import logging
 import math
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from itertools import count
 
@@ -41,7 +39,7 @@ from hermes_agents.bounds import MAX_CALL_S
 from hermes_agents.cost import CostModel
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph import Call, StageKind, Visit
-from hermes_agents.prewarm import PlanStep, PrewarmPlanner, WarmHint
+from hermes_agents.prewarm import PrewarmPlanner, WarmHint
 from hermes_agents.scheduling.decisions import (
     RUN_ENDED,
     Decisions,
@@ -50,7 +48,11 @@ from hermes_agents.scheduling.decisions import (
     Withdrawal,
 )
 from hermes_agents.scheduling.interface import SUSPENDED_RUN_TTL_S
+from hermes_agents.scheduling.ordering import QueueOrder
+from hermes_agents.scheduling.planning import WarmupPlanning
 from hermes_agents.scheduling.policies import Policy
+from hermes_agents.scheduling.queues import Queues
+from hermes_agents.scheduling.run_changes import RunChanges
 from hermes_agents.scheduling.state import (
     TYPICAL_RUNS,
     BackendLimits,
@@ -66,15 +68,13 @@ logger = logging.getLogger(__name__)
 
 LOCAL_BACKEND = "local"
 """The backend of stages that call none (they run in the app's own process)."""
-MAX_UNCONFIGURED_BACKENDS = 1_000
-"""Unconfigured backends whose queues are kept; idle ones beyond it are forgotten (LRU)."""
 NOTHING = Decisions()
 """The step record when there is nothing to do."""
 MAX_OPEN_VISITS = 256
 """Named visits a run remembers (parallel branches rarely span more than a few)."""
 
 
-class SchedulerCore:
+class SchedulerCore(RunChanges, WarmupPlanning):
     """Runs, per-backend queues and admission in policy order (single-threaded; no I/O)."""
 
     def __init__(
@@ -96,11 +96,10 @@ class SchedulerCore:
         self.clock = clock
         self.models = models
         self.cost = cost or CostModel()
-        self.default_limits = default_limits
-        self.backends = {name: QueueState(name, limits) for name, limits in backends.items()}
-        self._configured = frozenset(backends)
-        self._unconfigured: OrderedDict[str, None] = OrderedDict()
-        """Backends made from ``default_limits`` on first use, least recently used first."""
+        self.queues = Queues(backends, default_limits)
+        self.backends = self.queues.states
+        """Backend name -> its queue (configured ones, and ones made on first use)."""
+        self.order = QueueOrder(policy)
         self.runs: dict[str, Run] = {}
         self.suspended: dict[str, tuple[Run, float]] = {}
         """Runs waiting for a human, with when they were suspended (oldest first)."""
@@ -110,7 +109,6 @@ class SchedulerCore:
         self.tasks: dict[int, Task] = {}
         self._ids = count(1)
         self._dirty: set[str] = set()
-        self._indexed = bool(getattr(policy, "order_stable", False))
         self._moved: dict[str, Run] = {}
         self._withdrawn: list[Withdrawal] = []
         self._freed: list[str] = []
@@ -119,6 +117,15 @@ class SchedulerCore:
         self._next_check_s: float | None = None
         self._hold_check_s = math.inf
         """When a running task may first overstay its backend's hold bound."""
+
+    @property
+    def default_limits(self) -> BackendLimits | None:
+        """The limits of backends the configuration does not name (None: refuse them)."""
+        return self.queues.default_limits
+
+    @default_limits.setter
+    def default_limits(self, limits: BackendLimits | None) -> None:
+        self.queues.default_limits = limits
 
     def start_run(
         self,
@@ -171,7 +178,7 @@ class SchedulerCore:
         a ``stage`` other than the current one enters that stage.
         """
         run = self._run(run_id)
-        state = self._backend(backend)
+        state = self.queues.get(backend)
         if visit is not None:
             self.enter_stage(run_id, stage or backend, visit=visit)
         elif stage is not None and stage != run.stage:
@@ -187,58 +194,10 @@ class SchedulerCore:
         self.tasks[task.task_id] = task
         run.tasks.add(task.task_id)
         state.waiting[task.task_id] = task
-        if self._indexed:
-            self._index(state, task)
+        if self.order.indexed:
+            self.order.index(state, task)
         self._dirty.add(backend)
         return task.task_id
-
-    def refresh_demand(self, app: str) -> None:
-        """``app``'s model arrived (loaded off the driver's loop): its runs in flight that
-        started without one rank by it from now on."""
-        if self.models is None:
-            return
-        demand = self.models.demand(app)
-        if demand is None:
-            return
-        for run in self.runs.values():
-            if run.app == app and run.demand is None:
-                run.demand = demand
-                self._run_moved(run)
-
-    def set_true_remaining(self, run_id: str, seconds: float) -> None:
-        """The simulator tells the ``oracle`` policy a run's true remaining work."""
-        run = self._run(run_id)
-        run.true_remaining_s = seconds
-        self._run_moved(run)
-
-    def suspend_run(self, run_id: str) -> None:
-        """Park the run (it waits for a human): its calls are withdrawn or released, the
-        prewarm planner and the queues no longer see it; ``resume_run`` brings it back."""
-        run = self.runs.pop(run_id, None)
-        if run is None:
-            return
-        self._plan_due = True
-        self._drop_tasks(run)
-        self.suspended[run_id] = (run, self.clock())
-
-    def resume_run(self, run_id: str, app: str) -> bool:
-        """Continue a suspended run (True), with its position, visits and attained service;
-        the wait counts as nothing (its arrival moves by it). A run not suspended here (it
-        expired, or this core never saw it) starts afresh as a run of ``app`` that is never
-        learned, being only part of a run (False)."""
-        self._expire_suspended()
-        if run_id in self.runs:
-            return True  # resumed twice: it is running already
-        parked = self.suspended.pop(run_id, None)
-        if parked is None:
-            self.start_run(run_id, app)
-            self._unlearned.add(run_id)
-            return False
-        run, since = parked
-        run.arrived_at += self.clock() - since
-        self.runs[run_id] = run
-        self._run_moved(run)
-        return True
 
     def step(self, awake: Mapping[str, bool | None] | None = None) -> Decisions:
         """Everything the driver must do now (see ``decisions``), and forget it here.
@@ -289,10 +248,8 @@ class SchedulerCore:
                 if bound is not None and len(state.waiting) > 1:
                     oldest = next(iter(state.waiting.values()))  # waiting: submission order
                     promote = now - oldest.submitted_at >= bound
-                if promote:
-                    best = oldest  # the wait bound: it has waited long enough
-                else:
-                    best = self._head(state) if self._indexed else self._scan(state, now)
+                # the wait bound: the oldest goes first once it has waited long enough
+                best = oldest if promote else self.order.best(state, now)
                 if not state.fits(best):
                     break  # strict order: no smaller task overtakes the head
                 state.promoted += promote
@@ -321,7 +278,8 @@ class SchedulerCore:
             return
         state.tokens_running -= task.tokens
         self._dirty.add(task.backend)
-        self._freed.append(task.backend)
+        if self.planner is not None:  # only prewarming reads freed slots (its beliefs)
+            self._freed.append(task.backend)
         seconds = self._service_s(task, state, usage)
         if not 0.0 <= seconds <= MAX_CALL_S:  # NaN fails too: never let it reach a rank
             seconds = min(task.estimate_s, MAX_CALL_S)
@@ -345,27 +303,18 @@ class SchedulerCore:
         """Take back every slot held past its backend's hold bound (the caller's later release
         finds nothing); then note when the next one may overstay."""
         now = self.clock()
-        earliest = math.inf
-        for state in self.backends.values():
-            hold = state.limits.max_hold_s
-            if hold is None:
-                continue
-            while state.running:
-                oldest = next(iter(state.running.values()))  # running keeps grant order
-                assert oldest.started_at is not None
-                if now - oldest.started_at < hold:
-                    earliest = min(earliest, oldest.started_at + hold)
-                    break
-                logger.warning(
-                    "a call of run %s held its slot on %r for %.0f s (the hold bound); the slot "
-                    "is taken back, the call goes on unscheduled",
-                    oldest.run.run_id,
-                    state.name,
-                    now - oldest.started_at,
-                )
-                state.reclaimed += 1
-                self.release(oldest.task_id)
-        self._hold_check_s = earliest
+        overdue, self._hold_check_s = self.queues.overdue(now)
+        for task in overdue:
+            assert task.started_at is not None
+            logger.warning(
+                "a call of run %s held its slot on %r for %.0f s (the hold bound); the slot "
+                "is taken back, the call goes on unscheduled",
+                task.run.run_id,
+                task.backend,
+                now - task.started_at,
+            )
+            self.backends[task.backend].reclaimed += 1
+            self.release(task.task_id)
 
     def drop_waiting(self) -> list[int]:
         """Take every waiting task out of its queue (their callers were failed open)."""
@@ -373,13 +322,6 @@ class SchedulerCore:
         for task_id in dropped:
             self.release(task_id)
         return dropped
-
-    def mark_partial(self, run_id: str) -> None:
-        """The run was seen only in part (a call ran unscheduled, it was registered again
-        after a daemon restart): it will not be learned as a whole run (``partial_runs``)."""
-        if run_id in self.runs and run_id not in self._unlearned:
-            self._unlearned.add(run_id)
-            self.partial_runs += 1
 
     def finish_run(self, run_id: str, *, learn: bool = True, partial: bool = False) -> None:
         """The run ended: free its slots, withdraw its waiting tasks (``step`` reports them:
@@ -415,38 +357,6 @@ class SchedulerCore:
                 self._withdrawn.append(Withdrawal(task_id, run.run_id, task.backend, RUN_ENDED))
             self.release(task_id)
 
-    def _expire_suspended(self) -> None:
-        """Drop, unlearned, the suspended runs older than ``suspended_ttl_s``."""
-        cutoff = self.clock() - self.suspended_ttl_s
-        for run_id, (_, since) in list(self.suspended.items()):
-            if since > cutoff:
-                break  # oldest first: the rest are younger
-            del self.suspended[run_id]
-            self._unlearned.discard(run_id)
-
-    def plan_warmups(self, awake: Mapping[str, bool | None] | None = None) -> PlanStep:
-        """Run the prewarm planner over the active runs at ``clock()`` (no planner: no hints;
-        ``step`` calls it when planning is due).
-
-        Fails open: a planner error is logged once and yields no hints.
-        """
-        if self.planner is None:
-            return PlanStep()
-        try:
-            return self.planner.plan(self.runs.values(), self.clock(), awake or {})
-        except Exception:  # fail open: prewarming must never break scheduling
-            if not self._planner_failed:
-                self._planner_failed = True
-                logger.warning("prewarm planning failed; no hints this time", exc_info=True)
-            return PlanStep()
-
-    def _planning_due(self) -> bool:
-        due = self._plan_due or (
-            self._next_check_s is not None and self.clock() >= self._next_check_s
-        )
-        self._plan_due = False
-        return due
-
     def _visit(self, step: VisitTrace) -> Visit:
         if not step.backend:  # a stage that made no scheduled call (pure code): no demand
             return Visit(step.stage, StageKind.TOOL, LOCAL_BACKEND, (Call(seconds=0.0),))
@@ -454,28 +364,10 @@ class SchedulerCore:
         kind = state.limits.kind if state is not None else StageKind.LLM
         return Visit(step.stage, kind, step.backend or "default", tuple(step.calls))
 
-    def _scan(self, state: QueueState, now: float) -> Task:
-        """The best waiting task, by asking the policy about each one (any policy)."""
-        return min(state.waiting.values(), key=lambda t: (self._priority(t, now), t.task_id))
-
-    def _head(self, state: QueueState) -> Task:
-        """The best waiting task from the heap (order-stable policies), skipping stale entries."""
-        heap = state.heap
-        while True:
-            _, task_id, version, task = heap[0]
-            if task_id in state.waiting and version == task.run.version:
-                return task
-            heapq.heappop(heap)
-
-    def _index(self, state: QueueState, task: Task) -> None:
-        # Order-stable priorities shift equally with the clock, so any fixed time will do.
-        entry = (self._priority(task, 0.0), task.task_id, task.run.version, task)
-        heapq.heappush(state.heap, entry)
-
     def _run_moved(self, run: Run) -> None:
         run.moved()
         self._plan_due = True
-        if self._indexed and run.tasks:
+        if self.order.indexed and run.tasks:
             self._moved[run.run_id] = run
 
     def _reindex_moved(self) -> None:
@@ -485,22 +377,11 @@ class SchedulerCore:
                 task = self.tasks[task_id]
                 if task.started_at is None:
                     state = self.backends[task.backend]
-                    self._index(state, task)
+                    self.order.index(state, task)
                     self._dirty.add(task.backend)
         self._moved.clear()
         for state in self.backends.values():
-            if len(state.heap) > 4 * len(state.waiting) + 64:  # mostly stale: rebuild it
-                state.heap = [
-                    e for e in state.heap if e[1] in state.waiting and e[2] == e[3].run.version
-                ]
-                heapq.heapify(state.heap)
-
-    def _priority(self, task: Task, now: float) -> float:
-        try:
-            return self.policy.priority(task, task.run, now)
-        except Exception:  # fail open: a broken policy degrades to FCFS, never to an error
-            logger.warning("policy %s failed; using arrival order", self.policy.name, exc_info=True)
-            return task.submitted_at
+            self.order.compact(state)
 
     def _service_s(self, task: Task, state: QueueState, usage: Usage | None) -> float:
         if usage is None:
@@ -516,29 +397,3 @@ class SchedulerCore:
         if run is None:
             raise ValidationError("no such active run; call start_run first", f"run {run_id!r}")
         return run
-
-    def _backend(self, name: str) -> QueueState:
-        state = self.backends.get(name)
-        if state is None:
-            if self.default_limits is None:
-                raise ValidationError(
-                    f"unknown backend; configure it or use one of {sorted(self.backends)}",
-                    f"backend {name!r}",
-                )
-            state = self.backends[name] = QueueState(name, self.default_limits)
-            self._unconfigured[name] = None
-            self._evict_backends()
-        elif name not in self._configured:
-            self._unconfigured.move_to_end(name)
-        return state
-
-    def _evict_backends(self) -> None:
-        """Forget idle unconfigured backends beyond ``MAX_UNCONFIGURED_BACKENDS``, least
-        recently used first (configured ones are never forgotten)."""
-        excess = len(self._unconfigured) - MAX_UNCONFIGURED_BACKENDS
-        for name in list(self._unconfigured)[: max(0, excess)]:
-            state = self.backends[name]
-            if not state.running and not state.waiting:
-                del self.backends[name]
-                del self._unconfigured[name]
-                self._dirty.discard(name)

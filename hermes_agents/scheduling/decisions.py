@@ -9,7 +9,7 @@ driver must do now (``driver.Driver`` applies it):
 - ``withdrawn``: waiting tasks taken out of their queue without a grant, and why (answer their
   callers with that reason: nobody may wait for a grant that will never come);
 - ``freed``: the backend of every slot given back since the last step (a prewarmer's belief
-  that a backend is busy ends with its last call);
+  that a backend is busy ends with its last call; reported only by a core with a planner);
 - ``hints`` and ``next_check_s``: warm-ups due now and when to ask again (prewarming);
 - ``finished``: traces of runs that ended whole, for the learner (the driver learns from them
   off the scheduler's lock and off any event loop: the core does no I/O).

@@ -186,18 +186,19 @@ class ProfileStore:
     def replay(self, learner: Learner, *, limit: int | None = None) -> int:
         """Feed the stored runs of ``learner.name`` into ``learner``, oldest first.
 
-        Returns how many it took; runs it rejects (a stage that changed its kind) are skipped
-        with a warning. Use this for learner options: ``store.replay(Learner(app, window=50))``.
+        Returns how many it learned; runs it cannot learn (a stage that changed its kind) are
+        counted in ``learner.runs_rejected`` (warned once), malformed ones skipped with a
+        warning. Use this for learner options: ``store.replay(Learner(app, window=50))``.
         """
         taken = 0
         for run in self.runs(learner.name, limit):
             try:
-                learner.observe(run)
+                learned = learner.observe(run)
             except ValidationError as error:
                 message = "profile store %s: skipped a stored run of app %r: %s"
                 logger.warning(message, self.path, learner.name, error)
             else:
-                taken += 1
+                taken += learned
         return taken
 
     def learner(self, app: str, prior: PDGraph | None = None) -> Learner:

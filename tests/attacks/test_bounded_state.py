@@ -9,9 +9,9 @@ from pathlib import Path
 
 from hermes_agents.pdgraph import Call, Visit
 from hermes_agents.scheduling import BackendLimits, SchedulerCore, Usage
-from hermes_agents.scheduling.core import MAX_UNCONFIGURED_BACKENDS
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.policies import policy_named
+from hermes_agents.scheduling.queues import MAX_UNCONFIGURED_BACKENDS
 from hermes_agents.scheduling.state import UNLIMITED
 from hermes_agents.store import ProfileStore
 

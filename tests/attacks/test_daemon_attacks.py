@@ -25,6 +25,7 @@ from hermes_agents.scheduling.daemon.connection import (
 )
 from hermes_agents.scheduling.daemon.server import private_directory
 from hermes_agents.scheduling.daemon.service import DaemonService
+from hermes_agents.scheduling.daemon.sessions import HELLO_TIMEOUT_S
 from hermes_agents.scheduling.policies import policy_named
 from hermes_agents.scheduling.state import UNLIMITED
 from tests.scheduling.daemon.procs import Daemon, short_socket_dir
@@ -154,10 +155,10 @@ def test_a_connection_that_never_says_hello_is_closed(workdir: Path) -> None:
     try:
         silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         silent.connect(str(daemon.socket))
-        silent.settimeout(service_module.HELLO_TIMEOUT_S + 5)
+        silent.settimeout(HELLO_TIMEOUT_S + 5)
         started = time.monotonic()
         assert silent.recv(100) == b""  # hung up on
-        assert time.monotonic() - started < service_module.HELLO_TIMEOUT_S + 4
+        assert time.monotonic() - started < HELLO_TIMEOUT_S + 4
         counters = query_status(daemon.address)["counters"]
         assert counters["hello_timeouts"] == 1
     finally:

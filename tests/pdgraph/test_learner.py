@@ -139,9 +139,34 @@ def test_bad_observations_are_rejected() -> None:
         Call(prompt_tokens=-1)
     with pytest.raises(ValidationError, match="'stage'"):
         Visit("END")
-    learner = Learner("a")
-    learner.observe([llm("x")])
-    with pytest.raises(ValidationError, match="stage 'x', 'kind'"):
-        learner.observe([tool("x", 1.0)])
     with pytest.raises(ValidationError, match="nothing to build"):
         Learner("empty").graph()
+
+
+def test_a_stage_changing_its_kind_is_counted_and_warned_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    learner = Learner("a")
+    assert learner.observe([llm("x")])
+    with caplog.at_level("WARNING"):
+        assert not learner.observe([tool("x", 1.0)])
+        assert not learner.observe([llm("y"), tool("x", 2.0)])  # nothing of it is kept
+    assert (learner.runs_observed, learner.runs_rejected) == (1, 2)
+    assert [r.getMessage() for r in caplog.records if "not learned" in r.getMessage()] == [
+        "a run of 'a' was not learned (stage 'x' was observed as llm before, now tool; a "
+        "stage keeps its kind); further runs like it are counted in runs_rejected without "
+        "warning"
+    ]
+    assert "y" not in learner.graph().stages
+
+
+def test_a_visit_that_did_nothing_fits_any_stage() -> None:
+    learner = Learner("a")
+    idle = Visit("x", StageKind.TOOL, "local", (Call(seconds=0.0),))
+    assert learner.observe([idle])  # first seen doing nothing (a pure-code visit)
+    assert learner.observe([llm("x")])  # then calling an LLM: the stage becomes one
+    assert learner.observe([idle])
+    graph = learner.graph()
+    assert graph.stages["x"].kind == StageKind.LLM
+    assert graph.stages["x"].backend != "local"
+    assert learner.runs_rejected == 0

@@ -13,11 +13,8 @@ and a warning says so.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import os
-import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -25,6 +22,7 @@ from itertools import count
 from typing import Any
 
 from hermes_agents.pdgraph import PDGraph
+from hermes_agents.scheduling.daemon.client_connection import SILENT_DAEMON_S, Connection
 from hermes_agents.scheduling.daemon.connection import (
     DEFAULT_CONNECT_TIMEOUT_S,
     DaemonUnavailableError,
@@ -33,19 +31,18 @@ from hermes_agents.scheduling.daemon.connection import (
     query,
     query_status,
 )
-from hermes_agents.scheduling.daemon.protocol import MAX_MESSAGE_BYTES, encode
+from hermes_agents.scheduling.daemon.protocol import encode
 from hermes_agents.scheduling.interface import SUSPENDED_RUN_TTL_S, Scheduler, Ticket
 from hermes_agents.scheduling.state import Usage
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_RETRY_S = 1.0
-SILENT_DAEMON_S = 5.0
-"""At least this long without a word from the daemon (pongs included) and it counts as down."""
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT_S",
     "DEFAULT_RETRY_S",
+    "SILENT_DAEMON_S",
     "DaemonScheduler",
     "DaemonUnavailableError",
     "listening",
@@ -67,146 +64,6 @@ class _RunRecord:
     """Some of its calls ran unscheduled, or the daemon restarted under it: not learned."""
 
 
-class _Connection:
-    """One live connection: the tickets it waits on and holds, and the thread that reads."""
-
-    def __init__(
-        self, owner: DaemonScheduler, sock: socket.socket, welcome: dict[str, Any], rest: bytearray
-    ) -> None:
-        self.owner = owner
-        self.sock = sock
-        self.pid = os.getpid()
-        self.alive = True
-        self.pending: dict[int, Ticket] = {}
-        """Tickets submitted and not answered yet."""
-        self.held: set[int] = set()
-        self._lock = threading.Lock()
-        self._buffer = rest
-        lease_s = welcome.get("lease_s", 30.0)
-        self.ping_every_s = max(0.05, float(lease_s) / 3)
-        self.silent_s = max(SILENT_DAEMON_S, 2 * self.ping_every_s)
-        """A daemon silent this long (not even a pong) is treated as gone: fail open."""
-        self._reader = threading.Thread(target=self._read_loop, daemon=True, name="hermes-client")
-
-    def start(self) -> None:
-        self.sock.settimeout(self.ping_every_s)
-        self._reader.start()
-
-    def add_pending(self, task: int, ticket: Ticket) -> bool:
-        with self._lock:
-            if self.alive:
-                self.pending[task] = ticket
-            return self.alive
-
-    def drop(self, task: int) -> bool:
-        """Forget ``task``; True if the daemon still knows it (so it must be told)."""
-        with self._lock:
-            known = self.pending.pop(task, None) is not None or task in self.held
-            self.held.discard(task)
-            return known and self.alive
-
-    def send(self, message: dict[str, Any] | bytes) -> bool:
-        data = message if isinstance(message, bytes) else encode(message)
-        try:
-            with self._lock:
-                if not self.alive:
-                    return False
-                self.sock.sendall(data)
-        except OSError:
-            self.lost()
-            return False
-        return True
-
-    def lost(self) -> None:
-        """The connection is gone: every ticket still waiting goes ahead unscheduled."""
-        with self._lock:
-            if not self.alive:
-                return
-            self.alive = False
-            waiting = list(self.pending.values())
-            self.pending.clear()
-            self.held.clear()
-        try:
-            self.sock.close()
-        finally:
-            self.owner._connection_lost(self, waiting)
-
-    def close(self) -> None:
-        if self.pid == os.getpid():
-            with contextlib.suppress(OSError):
-                self.sock.shutdown(socket.SHUT_RDWR)
-        self.lost()
-
-    def _read_loop(self) -> None:
-        heard_s = time.monotonic()
-        try:
-            while True:
-                while (end := self._buffer.find(b"\n")) >= 0:
-                    line = bytes(self._buffer[:end])
-                    del self._buffer[: end + 1]
-                    self._on_message(json.loads(line))
-                if len(self._buffer) > MAX_MESSAGE_BYTES:
-                    logger.warning("the hermes daemon sent an over-long message; disconnecting")
-                    break
-                try:
-                    chunk = self.sock.recv(65536)
-                except TimeoutError:
-                    if time.monotonic() - heard_s > self.silent_s:
-                        logger.warning(
-                            "the hermes daemon has not answered for %.0f s (stopped? stuck?); "
-                            "calls run unscheduled until it answers again",
-                            self.silent_s,
-                        )
-                        break
-                    if not self.send({"op": "ping", "unscheduled": self.owner.unscheduled_calls}):
-                        break
-                    continue
-                if not chunk:
-                    break
-                heard_s = time.monotonic()
-                self._buffer += chunk
-        except Exception:  # a broken socket or a garbled answer: the connection is done
-            logger.debug("hermes client connection ended", exc_info=True)
-        finally:
-            self.lost()
-
-    def _on_message(self, message: dict[str, Any]) -> None:
-        op = message.get("op")
-        task = message.get("task")
-        if not isinstance(task, int):
-            task = None
-        if op == "grant" and task is not None:
-            ticket = self._take(task, hold=True)
-            rank = message.get("rank")
-            if ticket is not None:
-                ticket.grant(float(rank) if isinstance(rank, float | int) else None)
-        elif op == "withdrawn" and task is not None:
-            ticket = self._take(task, hold=False)
-            if ticket is not None:
-                ticket.withdraw(str(message.get("reason", "withdrawn by the daemon")))
-        elif op == "error":
-            self._on_error(message, task)
-
-    def _take(self, task: int, *, hold: bool) -> Ticket | None:
-        with self._lock:
-            ticket = self.pending.pop(task, None)
-            if ticket is not None and hold:
-                self.held.add(task)
-            return ticket
-
-    def _on_error(self, message: dict[str, Any], task: int | None) -> None:
-        problem = f"the hermes daemon refused a request: {message.get('error')}"
-        if message.get("fatal"):
-            logger.warning("%s; disconnecting", problem)
-            self.sock.close()
-            return
-        ticket = self._take(task, hold=False) if task is not None else None
-        if ticket is None:
-            logger.warning(problem)
-            return
-        self.owner.fail_open(ticket, problem)
-
-
 class DaemonScheduler(Scheduler):
     """Slots from the shared daemon at ``address`` (``unix:///path`` or ``tcp://host:port``)."""
 
@@ -224,7 +81,7 @@ class DaemonScheduler(Scheduler):
         self.retry_s = retry_s
         self._token = token
         self._lock = threading.Lock()
-        self._connection: _Connection | None = None
+        self._connection: Connection | None = None
         self._next_attempt_s = 0.0
         self._outage = False
         self._task_ids = count(1)
@@ -381,12 +238,12 @@ class DaemonScheduler(Scheduler):
     def _tell_release(self, ticket: Ticket, extra: dict[str, Any]) -> None:
         connection, task = ticket.handle, ticket.task
         ticket.task = None
-        if task is None or not isinstance(connection, _Connection):
+        if task is None or not isinstance(connection, Connection):
             return
         if connection.drop(task):
             connection.send({"op": "release", "task": task, **extra})
 
-    def _live(self) -> _Connection | None:
+    def _live(self) -> Connection | None:
         """The open connection, or a new one if a retry is due; None while unreachable."""
         connection = self._connection
         if connection is not None and connection.alive and connection.pid == os.getpid():
@@ -399,7 +256,7 @@ class DaemonScheduler(Scheduler):
                 return None
             return self._connect()
 
-    def _connect(self) -> _Connection | None:
+    def _connect(self) -> Connection | None:
         try:
             sock, welcome, rest = open_connection(
                 self.address, token=self._token, timeout_s=self.connect_timeout_s
@@ -410,7 +267,7 @@ class DaemonScheduler(Scheduler):
                 self._outage = True
                 self.count_unscheduled(0, f"the hermes daemon is unreachable ({error})")
             return None
-        connection = _Connection(self, sock, welcome, rest)
+        connection = Connection(self, sock, welcome, rest)
         for message in list(self._priors.values()):  # a restarted daemon knows nothing
             connection.send(message)
         for run_id, record in list(self._runs.items()):
@@ -425,7 +282,7 @@ class DaemonScheduler(Scheduler):
         self.recovered(back if was_out else None)
         return connection
 
-    def _connection_lost(self, connection: _Connection, waiting: list[Ticket]) -> None:
+    def _connection_lost(self, connection: Connection, waiting: list[Ticket]) -> None:
         reason = f"lost the hermes daemon at {self.address}"
         if self._connection is connection:
             self._connection = None

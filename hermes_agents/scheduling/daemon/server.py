@@ -30,7 +30,8 @@ from pathlib import Path
 from hermes_agents.errors import HermesError
 from hermes_agents.scheduling.daemon.metrics import serve_metrics
 from hermes_agents.scheduling.daemon.protocol import MAX_MESSAGE_BYTES
-from hermes_agents.scheduling.daemon.service import DaemonService, Session
+from hermes_agents.scheduling.daemon.service import DaemonService
+from hermes_agents.scheduling.daemon.sessions import Session
 from hermes_agents.settings import MAX_UNIX_PATH_BYTES
 
 logger = logging.getLogger(__name__)

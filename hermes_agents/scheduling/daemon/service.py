@@ -16,18 +16,16 @@ one timer on its loop that calls ``flush``.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import math
-import resource
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from itertools import count
 from typing import Any
 
 from hermes_agents.errors import HermesError
 from hermes_agents.pdgraph import PDGraph
 from hermes_agents.scheduling.core import SchedulerCore
+from hermes_agents.scheduling.daemon.profiles import graph_reply, load_profile, prior_of
 from hermes_agents.scheduling.daemon.protocol import (
     PROTOCOL_VERSION,
     ProtocolError,
@@ -35,8 +33,20 @@ from hermes_agents.scheduling.daemon.protocol import (
     encode,
     error_message,
 )
+from hermes_agents.scheduling.daemon.sessions import (
+    HELLO_TIMEOUT_S,
+    IDLE_LEASES,
+    INTERNAL_ERROR_LOG_S,
+    MAX_CONNECTIONS,
+    MAX_TASKS_PER_CLIENT,
+    CallbackAlarm,
+    Counters,
+    Session,
+    SessionAnswers,
+    same_token,
+    task_of,
+)
 from hermes_agents.scheduling.daemon.snapshot import snapshot
-from hermes_agents.scheduling.decisions import Grant, Withdrawal
 from hermes_agents.scheduling.driver import Driver, Learning
 from hermes_agents.scheduling.learning import LearningWorker
 from hermes_agents.scheduling.prewarming import Prewarmer
@@ -44,62 +54,6 @@ from hermes_agents.scheduling.state import Usage
 from hermes_agents.version import VERSION
 
 logger = logging.getLogger(__name__)
-
-MAX_CONNECTIONS = min(1_024, resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 64)
-"""Connections served at once (1,024, or fewer if the file descriptor limit is lower); more are
-refused (a fatal error), so that no local user can exhaust the daemon's file descriptors."""
-MAX_TASKS_PER_CLIENT = 10_000
-"""Tasks one connection may have queued or running; more are refused (run unscheduled)."""
-HELLO_TIMEOUT_S = 5.0
-"""A connection must say hello within this long."""
-INTERNAL_ERROR_LOG_S = 10.0
-"""At most one traceback per this many seconds for internal errors (a bug hit in a loop)."""
-IDLE_LEASES = 3
-"""A greeted connection silent for this many leases is closed (live clients ping every third
-of a lease)."""
-
-
-@dataclass(eq=False)
-class Session:
-    """One client connection: what it owns in the core, and how to reach it."""
-
-    session_id: int
-    send: Callable[[bytes], None]
-    close: Callable[[], None]
-    needs_token: bool
-    last_heard_s: float
-    opened_s: float = 0.0
-    client: str = ""
-    greeted: bool = False
-    closed: bool = False
-    unscheduled: int = 0
-    runs: dict[str, str] = field(default_factory=dict)
-    """Client run id -> core run id."""
-    tasks: dict[int, int] = field(default_factory=dict)
-    """Client task id -> core task id."""
-    one_call_runs: dict[int, str] = field(default_factory=dict)
-    """Client task id -> the core run of a one-call app (``submit`` with ``run`` null)."""
-    outbox: list[bytes] = field(default_factory=list)
-
-
-@dataclass
-class Counters:
-    """What the daemon counts over its lifetime (``status`` and the metrics show them)."""
-
-    connections: int = 0
-    protocol_errors: int = 0
-    leases_expired: int = 0
-    slots_reclaimed: int = 0
-    hello_timeouts: int = 0
-    """Connections closed for saying nothing (no hello) within ``HELLO_TIMEOUT_S``."""
-    idle_closed: int = 0
-    """Greeted connections closed after ``IDLE_LEASES`` leases of silence (half-open)."""
-    internal_errors: int = 0
-    """Messages that hit a bug in the daemon (answered with an error, logged rarely)."""
-    refused: int = 0
-    """Connections refused past ``MAX_CONNECTIONS`` and tasks past ``MAX_TASKS_PER_CLIENT``."""
-    unscheduled_closed: int = 0
-    """Fail-open calls reported by clients that have since disconnected."""
 
 
 class DaemonService:
@@ -130,9 +84,9 @@ class DaemonService:
             learning = self.learner = LearningWorker(core.models)
         self.driver = Driver(
             core,
-            _SessionAnswers(self),
+            SessionAnswers(self),
             warmups=prewarmer,
-            alarm=_CallbackAlarm(self),
+            alarm=CallbackAlarm(self),
             learning=learning,
         )
         self.started_at_s = core.clock()
@@ -184,10 +138,10 @@ class DaemonService:
             self._handlers[op](session, message)
         except ProtocolError as error:
             self.counters.protocol_errors += 1
-            task = error.task if error.task is not None else _task(message)
+            task = error.task if error.task is not None else task_of(message)
             self.reject(session, str(error), fatal=error.fatal, task=task, op=error.op)
         except HermesError as error:  # a request the core refused (unknown backend, ...)
-            self.reject(session, str(error), task=_task(message), op=message.get("op"))
+            self.reject(session, str(error), task=task_of(message), op=message.get("op"))
         except Exception:  # never let one client's message take the daemon down
             self.counters.internal_errors += 1
             now = self.core.clock()
@@ -200,7 +154,7 @@ class DaemonService:
                     self.counters.internal_errors,
                     INTERNAL_ERROR_LOG_S,
                 )
-            self.reject(session, "internal error in the daemon; see its log", task=_task(message))
+            self.reject(session, "internal error in the daemon; see its log", task=task_of(message))
 
     def reject(
         self,
@@ -296,7 +250,7 @@ class DaemonService:
                 op="hello",
                 fatal=True,
             )
-        if session.needs_token and not _same(message.get("token"), self.token):
+        if session.needs_token and not same_token(message.get("token"), self.token):
             raise ProtocolError(
                 "missing or wrong token; set HERMES_SCHEDULER_TOKEN to the daemon's token",
                 op="hello",
@@ -372,23 +326,10 @@ class DaemonService:
         self._forget_task(session, message["task"], None if usage is None else Usage(**usage))
 
     def _prior(self, session: Session, message: dict[str, Any]) -> None:
-        try:
-            prior = PDGraph.from_dict(message["graph"])
-        except HermesError as error:
-            raise ProtocolError(f"field 'graph': {error}", op="prior") from None
-        if prior.name != message["app"]:
-            raise ProtocolError(
-                f"field 'graph': names app {prior.name!r}, not {message['app']!r}", op="prior"
-            )
-        self._load_profile(message["app"], prior)
+        self._load_profile(message["app"], prior_of(message))
 
     def _graph(self, session: Session, message: dict[str, Any]) -> None:
-        models = self.core.models
-        graph = models.graph(message["app"]) if models is not None else None
-        reply: dict[str, Any] = {"op": "graph", "app": message["app"], "graph": None}
-        if graph is not None:
-            reply.update(graph=graph.to_dict(), version=graph.version)
-        session.outbox.append(encode(reply))
+        session.outbox.append(encode(graph_reply(self.core.models, message["app"])))
 
     def _end(self, session: Session, message: dict[str, Any]) -> None:
         run_id = session.runs.pop(message["run"], None)
@@ -418,17 +359,7 @@ class DaemonService:
     # -- helpers ------------------------------------------------------------------------------
 
     def _load_profile(self, app: str, prior: PDGraph | None = None) -> None:
-        """Start learning ``app`` from what the profile store holds (and ``prior``), so that a
-        restarted daemon ranks and prewarms with its stored profile. On the learning thread:
-        the loop never reads the store; runs already in flight get the model when it arrives
-        (``flush``)."""
-        models = self.core.models
-        if models is None or (prior is None and models.demand(app) is not None):
-            return  # known already
-        if self.learner is None:
-            models.add(app, prior)
-        else:
-            self.learner.load(app, prior)
+        load_profile(self.core.models, self.learner, app, prior)
 
     def _core_run(self, session: Session, run: str, op: str, task: int | None = None) -> str:
         run_id = session.runs.get(run)
@@ -454,66 +385,3 @@ class DaemonService:
                 session.send(data)
             except Exception:  # a broken transport: the connection's loss handler cleans up
                 logger.debug("sending to session %d failed", session.session_id, exc_info=True)
-
-
-class _SessionAnswers:
-    """The driver's ``Answers`` for the daemon: each answer goes to the session owning the
-    task, as a line in its outbox."""
-
-    def __init__(self, service: DaemonService) -> None:
-        self.service = service
-
-    def granted(self, grant: Grant) -> None:
-        owner = self.service._owners.get(grant.task_id)
-        if owner is None:
-            return
-        session, task = owner
-        run = self.service.core.runs.get(grant.run_id)
-        rank = run.rank if run is not None else math.inf
-        if math.isfinite(rank):
-            session.outbox.append(b'{"op":"grant","task":%d,"rank":%r}\n' % (task, rank))
-        else:
-            session.outbox.append(b'{"op":"grant","task":%d}\n' % task)
-
-    def withdrawn(self, withdrawal: Withdrawal) -> None:
-        owner = self.service._owners.pop(withdrawal.task_id, None)
-        if owner is None:
-            return
-        session, task = owner
-        session.tasks.pop(task, None)
-        reply = {"op": "withdrawn", "task": task, "reason": withdrawal.reason}
-        session.outbox.append(encode(reply))
-
-    def fail_all(self, reason: str) -> None:
-        for session in self.service.sessions.values():
-            for task, core_task in list(session.tasks.items()):
-                pending = self.service.core.tasks.get(core_task)
-                if pending is not None and pending.started_at is None:
-                    session.tasks.pop(task)
-                    self.service._owners.pop(core_task, None)
-                    problem = f"{reason}; run this call unscheduled"
-                    session.outbox.append(encode(error_message(problem, task=task)))
-
-
-class _CallbackAlarm:
-    """The driver's ``Alarm``: whatever the server set as ``on_next_check`` (its loop timer)."""
-
-    def __init__(self, service: DaemonService) -> None:
-        self.service = service
-
-    def set(self, when_s: float) -> None:
-        target = self.service.on_next_check
-        if target is not None:
-            target(when_s)
-
-
-def _same(given: object, expected: str | None) -> bool:
-    if expected is None or not isinstance(given, str):
-        return False
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
-def _task(message: dict[str, Any]) -> int | None:
-    """The task id a refused message was about, so the client can fail that call open."""
-    task = message.get("task")
-    return task if isinstance(task, int) and not isinstance(task, bool) else None

@@ -10,7 +10,8 @@ import pytest
 from hermes_agents.errors import HermesError
 from hermes_agents.scheduling import BackendLimits, SchedulerCore, policy_named
 from hermes_agents.scheduling.daemon.metrics import render
-from hermes_agents.scheduling.daemon.service import DaemonService, Session
+from hermes_agents.scheduling.daemon.service import DaemonService
+from hermes_agents.scheduling.daemon.sessions import Session
 from hermes_agents.scheduling.daemon.snapshot import snapshot
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.state import UNLIMITED

@@ -1,0 +1,138 @@
+"""The daemon's sessions and bookkeeping: one ``Session`` per client connection, the
+``Counters`` it keeps, its limits and timeouts, and the driver's ``Answers`` and ``Alarm`` for
+the daemon (answers go into the owning session's outbox; the alarm is the server's timer).
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import resource
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from hermes_agents.scheduling.daemon.protocol import encode, error_message
+from hermes_agents.scheduling.decisions import Grant, Withdrawal
+
+if TYPE_CHECKING:
+    from hermes_agents.scheduling.daemon.service import DaemonService
+
+MAX_CONNECTIONS = min(1_024, resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 64)
+"""Connections served at once (1,024, or fewer if the file descriptor limit is lower); more are
+refused (a fatal error), so that no local user can exhaust the daemon's file descriptors."""
+MAX_TASKS_PER_CLIENT = 10_000
+"""Tasks one connection may have queued or running; more are refused (run unscheduled)."""
+HELLO_TIMEOUT_S = 5.0
+"""A connection must say hello within this long."""
+INTERNAL_ERROR_LOG_S = 10.0
+"""At most one traceback per this many seconds for internal errors (a bug hit in a loop)."""
+IDLE_LEASES = 3
+"""A greeted connection silent for this many leases is closed (live clients ping every third
+of a lease)."""
+
+
+@dataclass(eq=False)
+class Session:
+    """One client connection: what it owns in the core, and how to reach it."""
+
+    session_id: int
+    send: Callable[[bytes], None]
+    close: Callable[[], None]
+    needs_token: bool
+    last_heard_s: float
+    opened_s: float = 0.0
+    client: str = ""
+    greeted: bool = False
+    closed: bool = False
+    unscheduled: int = 0
+    runs: dict[str, str] = field(default_factory=dict)
+    """Client run id -> core run id."""
+    tasks: dict[int, int] = field(default_factory=dict)
+    """Client task id -> core task id."""
+    one_call_runs: dict[int, str] = field(default_factory=dict)
+    """Client task id -> the core run of a one-call app (``submit`` with ``run`` null)."""
+    outbox: list[bytes] = field(default_factory=list)
+
+
+@dataclass
+class Counters:
+    """What the daemon counts over its lifetime (``status`` and the metrics show them)."""
+
+    connections: int = 0
+    protocol_errors: int = 0
+    leases_expired: int = 0
+    slots_reclaimed: int = 0
+    hello_timeouts: int = 0
+    """Connections closed for saying nothing (no hello) within ``HELLO_TIMEOUT_S``."""
+    idle_closed: int = 0
+    """Greeted connections closed after ``IDLE_LEASES`` leases of silence (half-open)."""
+    internal_errors: int = 0
+    """Messages that hit a bug in the daemon (answered with an error, logged rarely)."""
+    refused: int = 0
+    """Connections refused past ``MAX_CONNECTIONS`` and tasks past ``MAX_TASKS_PER_CLIENT``."""
+    unscheduled_closed: int = 0
+    """Fail-open calls reported by clients that have since disconnected."""
+
+
+class SessionAnswers:
+    """The driver's ``Answers`` for the daemon: each answer goes to the session owning the
+    task, as a line in its outbox."""
+
+    def __init__(self, service: DaemonService) -> None:
+        self.service = service
+
+    def granted(self, grant: Grant) -> None:
+        owner = self.service._owners.get(grant.task_id)
+        if owner is None:
+            return
+        session, task = owner
+        run = self.service.core.runs.get(grant.run_id)
+        rank = run.rank if run is not None else math.inf
+        if math.isfinite(rank):
+            session.outbox.append(b'{"op":"grant","task":%d,"rank":%r}\n' % (task, rank))
+        else:
+            session.outbox.append(b'{"op":"grant","task":%d}\n' % task)
+
+    def withdrawn(self, withdrawal: Withdrawal) -> None:
+        owner = self.service._owners.pop(withdrawal.task_id, None)
+        if owner is None:
+            return
+        session, task = owner
+        session.tasks.pop(task, None)
+        reply = {"op": "withdrawn", "task": task, "reason": withdrawal.reason}
+        session.outbox.append(encode(reply))
+
+    def fail_all(self, reason: str) -> None:
+        for session in self.service.sessions.values():
+            for task, core_task in list(session.tasks.items()):
+                pending = self.service.core.tasks.get(core_task)
+                if pending is not None and pending.started_at is None:
+                    session.tasks.pop(task)
+                    self.service._owners.pop(core_task, None)
+                    problem = f"{reason}; run this call unscheduled"
+                    session.outbox.append(encode(error_message(problem, task=task)))
+
+
+class CallbackAlarm:
+    """The driver's ``Alarm``: whatever the server set as ``on_next_check`` (its loop timer)."""
+
+    def __init__(self, service: DaemonService) -> None:
+        self.service = service
+
+    def set(self, when_s: float) -> None:
+        target = self.service.on_next_check
+        if target is not None:
+            target(when_s)
+
+
+def same_token(given: object, expected: str | None) -> bool:
+    if expected is None or not isinstance(given, str):
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def task_of(message: dict[str, Any]) -> int | None:
+    """The task id a refused message was about, so the client can fail that call open."""
+    task = message.get("task")
+    return task if isinstance(task, int) and not isinstance(task, bool) else None
