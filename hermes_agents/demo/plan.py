@@ -39,7 +39,7 @@ class PlannedApp:
     index: int
     """Position in arrival order (0-based)."""
     app: str
-    """Example app name (a key of ``hermes_agents.examples.EXAMPLES``)."""
+    """Example app name (a key of ``hermes_agents.apps.EXAMPLES``)."""
     arrival_s: float
     """Seconds after the start of the run at which the app is invoked."""
     task: Mapping[str, Any]

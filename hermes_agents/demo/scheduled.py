@@ -40,7 +40,7 @@ rag's draft, which is about as long as the reload or longer, earns a wake."""
 
 
 def examples_module() -> Any:
-    """``hermes_agents.examples`` (its LangChain clients come with the ``local`` extra)."""
+    """``hermes_agents.apps`` (its LangChain clients come with the ``local`` extra)."""
     with needs_extra("local"):
         from hermes_agents import examples
     return examples

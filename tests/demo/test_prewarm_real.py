@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from hermes_agents.apps import Toolkit, local_toolkit
 from hermes_agents.demo.probe import ColdStartProbe
 from hermes_agents.demo.scheduled import EMBEDDINGS_SLEEP_S, hermes_scheduler, instrumented_apps
-from hermes_agents.examples import Toolkit, local_toolkit
 from hermes_agents.local import LlamaServer
 from hermes_agents.store import ProfileStore
 

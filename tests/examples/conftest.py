@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hermes_agents.examples import Toolkit, example_limits, local_toolkit
+from hermes_agents.apps import Toolkit, example_limits, local_toolkit
 from hermes_agents.local import LlamaServer
 from hermes_agents.scheduling import LocalScheduler, SchedulerCore, policy_named
 from hermes_agents.scheduling.state import UNLIMITED

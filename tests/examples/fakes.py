@@ -9,7 +9,7 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import FakeListChatModel
 
-from hermes_agents.examples import Toolkit
+from hermes_agents.apps import Toolkit
 from hermes_agents.langchain import scheduled
 from hermes_agents.scheduling import Scheduler
 

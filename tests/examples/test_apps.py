@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
+from hermes_agents.apps import EXAMPLES, Toolkit, code_test, map_reduce, rag, react, supervisor
 from hermes_agents.errors import ValidationError
-from hermes_agents.examples import EXAMPLES, Toolkit, code_test, map_reduce, rag, react, supervisor
 from tests.examples.fakes import REPLY, KeywordEmbeddings, fake_toolkit, node_visits
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hermes_agents.examples import EXAMPLES, example_limits
+from hermes_agents.apps import EXAMPLES, example_limits
 from hermes_agents.langgraph import InstrumentedGraph, instrument
 from hermes_agents.pdgraph import END, PDGraph, StageKind
 from hermes_agents.scheduling import LocalScheduler

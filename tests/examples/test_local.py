@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 
-from hermes_agents.examples import EXAMPLES, Toolkit, map_reduce, rag
+from hermes_agents.apps import EXAMPLES, Toolkit, map_reduce, rag
 from hermes_agents.langgraph import InstrumentedGraph, instrument
 from hermes_agents.pdgraph import Visit
 from hermes_agents.scheduling import LocalScheduler

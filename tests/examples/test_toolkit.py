@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 
+from hermes_agents.apps import Toolkit, example_limits, local_toolkit
+from hermes_agents.apps.script import parse_args
 from hermes_agents.errors import HermesError, ValidationError
-from hermes_agents.examples import Toolkit, example_limits, local_toolkit
-from hermes_agents.examples.script import parse_args
 from hermes_agents.langchain import HermesChatModel, HermesEmbeddings
 from hermes_agents.pdgraph import StageKind
 from hermes_agents.scheduling import LocalScheduler

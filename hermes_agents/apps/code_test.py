@@ -25,7 +25,7 @@ from typing import Annotated, Any, TypedDict
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 
-from hermes_agents.examples.toolkit import ExampleApp, Graph, Toolkit
+from hermes_agents.apps.toolkit import ExampleApp, Graph, Toolkit
 
 __all__ = [
     "APP",

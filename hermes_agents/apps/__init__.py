@@ -15,8 +15,8 @@ llama.cpp servers (``hermes_agents.local.LlamaServer``)::
     graph.invoke(app.make_input(random.Random(0)))
 """
 
-from hermes_agents.examples import code_test, map_reduce, rag, react, supervisor
-from hermes_agents.examples.toolkit import (
+from hermes_agents.apps import code_test, map_reduce, rag, react, supervisor
+from hermes_agents.apps.toolkit import (
     DEFAULT_MAX_TOKENS,
     ExampleApp,
     Graph,

@@ -22,8 +22,8 @@ import numpy as np
 from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 
+from hermes_agents.apps.toolkit import ExampleApp, Graph, Toolkit
 from hermes_agents.errors import ValidationError
-from hermes_agents.examples.toolkit import ExampleApp, Graph, Toolkit
 
 __all__ = [
     "ANSWER_TOKENS",

@@ -16,7 +16,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
-from hermes_agents.examples.toolkit import ExampleApp, Graph, Toolkit
+from hermes_agents.apps.toolkit import ExampleApp, Graph, Toolkit
 
 __all__ = [
     "APP",

