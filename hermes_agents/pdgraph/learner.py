@@ -55,6 +55,23 @@ class Call:
     seconds: float = 0.0
 
     def __post_init__(self) -> None:
+        prompt, output, prefix, seconds = (
+            self.prompt_tokens,
+            self.output_tokens,
+            self.prefix_tokens,
+            self.seconds,
+        )
+        if (  # the common case, checked in one expression (this runs for every call)
+            prompt.__class__ is int
+            and output.__class__ is int
+            and prefix.__class__ is int
+            and seconds.__class__ is float
+            and 0 <= prompt <= MAX_TOKENS
+            and 0 <= output <= MAX_TOKENS
+            and 0 <= prefix <= MAX_TOKENS
+            and 0.0 <= seconds <= MAX_CALL_S
+        ):
+            return
         for name in CALL_FIELDS:
             value = getattr(self, name)
             limit = MAX_CALL_S if name == "seconds" else MAX_TOKENS

@@ -117,6 +117,7 @@ class SchedulerCore(RunChanges, WarmupPlanning):
         self._next_check_s: float | None = None
         self._hold_check_s = math.inf
         """When a running task may first overstay its backend's hold bound."""
+        self._idle = NOTHING
 
     @property
     def default_limits(self) -> BackendLimits | None:
@@ -223,7 +224,9 @@ class SchedulerCore(RunChanges, WarmupPlanning):
         if not (grants or hints or self._withdrawn or self._freed or self._finished):
             if next_check_s is None:
                 return NOTHING  # the common case, made cheap: nothing to do
-            return Decisions(next_check_s=next_check_s)
+            if self._idle.next_check_s != next_check_s:
+                self._idle = Decisions(next_check_s=next_check_s)
+            return self._idle  # nothing to do but to ask again then
         withdrawn, freed, finished = self._withdrawn, self._freed, self._finished
         if withdrawn:  # handed over, not copied; an empty list stays here (never shared)
             self._withdrawn = []
@@ -240,7 +243,8 @@ class SchedulerCore(RunChanges, WarmupPlanning):
         now = self.clock()
         if self._moved:
             self._reindex_moved()
-        for name in sorted(self._dirty):
+        dirty = self._dirty
+        for name in dirty if len(dirty) == 1 else sorted(dirty):
             state = self.backends[name]
             bound = state.limits.max_wait_s
             while state.waiting:

@@ -16,6 +16,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from itertools import count
 from typing import Any
 
@@ -29,7 +30,7 @@ from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.policies import Policy, policy_named
 from hermes_agents.scheduling.prewarming import Prewarmer, PrewarmSetup
 from hermes_agents.scheduling.snapshot import core_snapshot, prewarm_snapshot
-from hermes_agents.scheduling.state import UNLIMITED, BackendLimits, DemandModels, Run, Usage
+from hermes_agents.scheduling.state import UNLIMITED, BackendLimits, DemandModels, Usage
 
 SCHEDULER_ERROR = "hermes scheduler error"
 
@@ -241,10 +242,11 @@ class LocalScheduler(Scheduler):
         except Exception:
             self.count_unscheduled(0, SCHEDULER_ERROR)
 
-    def _rank_of(self, run: Run) -> float | None:
-        """``run``'s rank now (read by a drop-in right after the grant, for a priority hint)."""
+    def _rank_of(self, run_id: str) -> float | None:
+        """The run's rank now (read by a drop-in right after the grant, for a priority hint)."""
         with self._lock:
-            return _finite(run.rank)
+            run = self.core.runs.get(run_id)
+            return _finite(run.rank) if run is not None else None
 
     def _learn(self, finished: Sequence[FinishedRun]) -> None:
         models = self.core.models
@@ -265,9 +267,7 @@ class _TicketAnswers:
     def granted(self, grant: Grant) -> None:
         ticket = self.scheduler._waiting.pop(grant.task_id, None)
         if ticket is not None:
-            run = self.scheduler.core.runs.get(grant.run_id)
-            if run is not None:  # the rank, when a drop-in asks for it (a priority hint)
-                ticket.rank_of = lambda: self.scheduler._rank_of(run)
+            ticket.rank_of = partial(self.scheduler._rank_of, grant.run_id)  # read on demand
             ticket.grant()
 
     def withdrawn(self, withdrawal: Withdrawal) -> None:

@@ -100,6 +100,23 @@ _UNSCHEDULED = 0
 class Slot:
     """One call's admission (see the module docstring)."""
 
+    __slots__ = (
+        "_released",
+        "_started",
+        "_tokens_used",
+        "backend",
+        "default_stage",
+        "estimate_s",
+        "outer",
+        "scheduler",
+        "stage",
+        "ticket",
+        "timeout",
+        "tokens",
+        "usage",
+        "visit",
+    )
+
     def __init__(
         self,
         scheduler: Scheduler | None,
