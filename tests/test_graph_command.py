@@ -189,3 +189,31 @@ def test_a_file_that_is_not_a_store(tmp_path: Path, capsys: pytest.CaptureFixtur
     status, _, err = _run(capsys, "--list", "--store", str(bogus))
     assert status == 2
     assert "not an SQLite database" in err
+
+
+def test_bad_stored_runs_are_listed_and_removed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from hermes_agents.pdgraph import Call, StageKind, Visit
+    from hermes_agents.store import ProfileStore
+
+    path = tmp_path / "profiles.sqlite3"
+    with ProfileStore(path) as store:
+        good = [Visit("think", StageKind.LLM, "llm", (Call(10, 2, seconds=0.1),))]
+        for _ in range(3):
+            store.record_run("qa", good)
+        store.record_run("qa", [Visit("think", StageKind.TOOL, "tools", (Call(seconds=1.0),))])
+        with store._connected(write=True) as conn:  # a row written by a broken old version
+            conn.execute(
+                "INSERT INTO runs (app, observed_at, visits) VALUES (?, 0, ?)",
+                ("qa", '[{"stage": 1}]'),
+            )
+    assert main(["graph", "qa", "--store", str(path), "--bad"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 2
+    assert all(line.startswith("run ") for line in listed)
+    assert main(["graph", "qa", "--store", str(path), "--remove-bad"]) == 0
+    assert "removed 2 bad run(s)" in capsys.readouterr().out
+    with ProfileStore(path) as store:
+        assert len(store.runs("qa")) == 3
+        assert store.bad_runs("qa") == []

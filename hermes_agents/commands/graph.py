@@ -62,6 +62,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     output.add_argument("--mermaid", action="store_true", help="print a Mermaid flowchart")
     output.add_argument("--png", type=Path, metavar="OUT", help="draw the graph into a PNG")
     output.add_argument("--json", action="store_true", help="print the stages and graph as JSON")
+    output.add_argument(
+        "--bad",
+        action="store_true",
+        help="list the app's stored runs that cannot be learned (unreadable, out of bounds, "
+        "stages that do not fit), with why",
+    )
+    output.add_argument(
+        "--remove-bad", action="store_true", help="delete the runs --bad lists from the store"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -78,6 +87,8 @@ def main(args: argparse.Namespace) -> int:
             console().print(_apps_table(profiles, path))
             return 0
         profile = _find(profiles, args.app, path)
+        if args.bad or args.remove_bad:
+            return _bad_runs(store, profile.name, remove=args.remove_bad)
         graph = learned_graph(store, profile.name)
         visits = _visits(store, profile.name)
     if graph is None:  # a profile row with neither runs nor prior cannot happen; be safe
@@ -90,6 +101,19 @@ def main(args: argparse.Namespace) -> int:
         print(json.dumps(describe(graph, visits, profile), indent=2))
     else:
         console().print(_stages_table(graph, visits, profile))
+    return 0
+
+
+def _bad_runs(store: ProfileStore, app: str, *, remove: bool) -> int:
+    """Print (and with ``remove`` delete) the stored runs of ``app`` that cannot be learned."""
+    bad = store.bad_runs(app)
+    for row_id, why in bad:
+        print(f"run {row_id}: {why}")
+    if remove and bad:
+        deleted = store.remove_runs(app, [row_id for row_id, _ in bad])
+        print(f"removed {deleted} bad run(s) of {app!r}")
+    elif not bad:
+        print(f"every stored run of {app!r} can be learned")
     return 0
 
 

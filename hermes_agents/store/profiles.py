@@ -137,6 +137,37 @@ class ProfileStore:
             )
         return runs
 
+    def bad_runs(self, app: str) -> list[tuple[int, str]]:
+        """The stored runs of ``app`` that cannot be learned, as (row id, why): unreadable
+        rows, and runs its learner refuses (a stage whose kind changed, a value out of
+        bounds). ``remove_runs`` deletes them."""
+        with self._connected() as conn:
+            rows = conn.execute(
+                "SELECT id, visits FROM runs WHERE app = ? ORDER BY id", (app,)
+            ).fetchall()
+        learner = Learner(app, self.prior(app))
+        bad: list[tuple[int, str]] = []
+        for row_id, text in rows:
+            try:
+                run = decode_run(text)
+                rejected = learner.runs_rejected
+                learned = learner.observe(run)
+            except ValidationError as error:
+                bad.append((int(row_id), str(error)))
+                continue
+            if not learned or learner.runs_rejected > rejected:
+                bad.append((int(row_id), "its stages do not fit the app's other runs"))
+        return bad
+
+    def remove_runs(self, app: str, row_ids: Sequence[int]) -> int:
+        """Delete these stored runs of ``app``; returns how many were deleted."""
+        with self._connected(write=True) as conn:
+            deleted = sum(
+                conn.execute("DELETE FROM runs WHERE app = ? AND id = ?", (app, row)).rowcount
+                for row in row_ids
+            )
+        return int(deleted)
+
     def save_prior(self, app: str, graph: PDGraph) -> None:
         """Store ``graph`` (its workload JSON and version) as the prior of ``app``."""
         if not isinstance(app, str) or not app:
