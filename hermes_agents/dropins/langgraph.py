@@ -42,6 +42,7 @@ from langgraph.pregel import Pregel
 from hermes_agents.dropins.langgraph_prior import graph_prior
 from hermes_agents.dropins.langgraph_runs import AppState, Invocation
 from hermes_agents.pdgraph import PDGraph
+from hermes_agents.scheduling.default import check_environment
 from hermes_agents.scheduling.interface import Scheduler
 
 G = TypeVar("G")
@@ -231,6 +232,8 @@ def instrument(
     defaults to the process's (``get_scheduler()``). The graph passed in is left as it was;
     instrumenting an instrumented graph gives it a new name and scheduler (one run, not two).
     """
+    if scheduler is None:
+        check_environment()  # a bad HERMES_SCHEDULER / HERMES_CONFIG fails here, not later
     if graph is None:
         return functools.partial(_decorate, name=name, scheduler=scheduler)
     if isinstance(graph, Pregel):

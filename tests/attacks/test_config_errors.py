@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
@@ -14,6 +15,7 @@ from langchain_core.language_models import FakeListChatModel
 
 from hermes_agents.errors import ValidationError
 from hermes_agents.langchain import HermesChatModel, HermesEmbeddings
+from hermes_agents.langgraph import instrument
 from hermes_agents.openai import OpenAI
 from hermes_agents.scheduling import set_scheduler
 from hermes_agents.scheduling.slot import Slot
@@ -24,7 +26,23 @@ MAKERS: dict[str, Callable[[], object]] = {
     "chat model": lambda: HermesChatModel(inner=FakeListChatModel(responses=["hi"])),
     "embeddings": lambda: HermesEmbeddings(DeterministicFakeEmbedding(size=2)),
     "tool": lambda: tool(lambda: 1),
+    "instrument": lambda: instrument(_graph()),
 }
+
+
+def _graph() -> Any:
+    from typing import TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+
+    class State(TypedDict):
+        n: int
+
+    builder = StateGraph(State)
+    builder.add_node("step", lambda state: {"n": state["n"] + 1})
+    builder.add_edge(START, "step")
+    builder.add_edge("step", END)
+    return builder.compile()
 
 
 @pytest.fixture(autouse=True)
