@@ -342,3 +342,58 @@ def test_bad_arguments_fail_fast(store: ProfileStore, path: Path) -> None:
         store.record_run("", [llm("answer")])
     with pytest.raises(ValidationError, match="keep_runs"):
         ProfileStore(path, keep_runs=0)
+
+
+def test_a_version_1_store_is_upgraded_and_keeps_its_runs(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(
+        "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL,"
+        " observed_at REAL NOT NULL, visits TEXT NOT NULL);"
+        "CREATE INDEX runs_by_app ON runs (app, id);"
+        "CREATE TABLE priors (app TEXT PRIMARY KEY, version INTEGER NOT NULL,"
+        " saved_at REAL NOT NULL, graph TEXT NOT NULL);"
+        f"PRAGMA application_id = {0x4845524D}; PRAGMA user_version = 1;"
+    )
+    conn.execute(
+        "INSERT INTO runs (app, observed_at, visits) VALUES ('qa', 0, ?)",
+        ('[{"stage": "answer", "kind": "llm", "backend": "llm", "calls": [[10, 2, 0, 0.1]]}]',),
+    )
+    conn.commit()
+    conn.close()
+    with ProfileStore(path) as store:
+        assert len(store.runs("qa")) == 1  # an old run has no graph version: still replayed
+        store.record_run("qa", [Visit("answer", calls=(Call(10, 2),))], graph="abc")
+        assert len(store.runs("qa", graph="abc")) == 2
+        assert len(store.runs("qa", graph="other")) == 1  # the old one, of no known version
+
+
+def test_runs_of_another_version_of_the_graph_are_not_replayed(tmp_path: Path) -> None:
+    from hermes_agents.pdgraph import PDGraph
+    from hermes_agents.scheduling.models import AppModels
+
+    def graph(stages: dict[str, dict[str, float]]) -> PDGraph:
+        llm = {"kind": "llm", "backend": "llm", "prompt_tokens": {"const": 5}}
+        llm["output_tokens"] = {"const": 1}
+        return PDGraph.from_dict(
+            {
+                "name": "qa",
+                "entry": "think",
+                "stages": {name: {**llm, "next": nxt} for name, nxt in stages.items()},
+            }
+        )
+
+    old = graph({"think": {"answer": 1.0}, "answer": {"END": 1.0}})
+    new = graph({"think": {"search": 1.0}, "search": {"answer": 1.0}, "answer": {"END": 1.0}})
+    with ProfileStore(tmp_path / "p.sqlite3") as store:
+        models = AppModels(store=store)
+        models.add("qa", old)
+        for _ in range(3):
+            models.observe("qa", [Visit("think", calls=(Call(5, 1),)), Visit("answer")])
+        assert models.add("qa", old).runs_observed == 3
+        fresh = AppModels(store=store)
+        assert fresh.add("qa", new).runs_observed == 0  # the app changed: old runs left out
+        again = AppModels(store=store)
+        assert again.add("qa", old).runs_observed == 3

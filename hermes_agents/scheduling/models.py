@@ -13,6 +13,7 @@ from hermes_agents.cost import CostModel
 from hermes_agents.errors import HermesError
 from hermes_agents.pdgraph import Learner, PDGraph, RemainingDemand, Visit
 from hermes_agents.store import ProfileStore
+from hermes_agents.store.runjson import structure_id
 
 logger = logging.getLogger(__name__)
 
@@ -119,10 +120,12 @@ class AppModels:
         """Learn from one finished run of ``app`` (and keep it in the store, if any)."""
         learner = self.add(app)
         with self._lock:
-            learner.observe(run)
-        if self.store is not None:
+            learned = learner.observe(run)
+        if learned and self.store is not None:  # a run it refused is not kept either
             try:
-                self.store.record_run(app, run)
+                prior = learner.prior
+                graph = structure_id(prior) if prior is not None else None
+                self.store.record_run(app, run, graph=graph)
             except HermesError:  # fail open: losing a profile row never breaks a run
                 self._warn_store()
 

@@ -16,7 +16,7 @@ from types import TracebackType
 from hermes_agents import settings
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph import DEFAULT_SAMPLES, Learner, PDGraph, Visit
-from hermes_agents.store.runjson import decode_run, encode_run
+from hermes_agents.store.runjson import decode_run, encode_run, structure_id
 from hermes_agents.store.sqlitefile import ProfileStoreError, check_file, connect, create_file
 
 __all__ = ["FILE_NAME", "AppProfile", "ProfileStore"]
@@ -102,33 +102,56 @@ class ProfileStore:
         self._conn: sqlite3.Connection | None = connect(self.path, self._fix, busy_timeout_s)
 
     def record_run(
-        self, app: str, visits: Sequence[Visit], *, observed_at: float | None = None
+        self,
+        app: str,
+        visits: Sequence[Visit],
+        *,
+        observed_at: float | None = None,
+        graph: str | None = None,
     ) -> int:
-        """Append one finished run of ``app`` (its visits in order); returns its row id."""
+        """Append one finished run of ``app`` (its visits in order); returns its row id.
+
+        ``graph`` names the version of the app's graph the run came from
+        (``structure_id(prior)``): a replay onto another version skips it.
+        """
         if not isinstance(app, str) or not app:
             raise ValidationError("an app name must be a non-empty string", "argument 'app'")
         text = encode_run(visits)
         when = self._clock() if observed_at is None else observed_at
         with self._connected(write=True) as conn:
             cursor = conn.execute(
-                "INSERT INTO runs (app, observed_at, visits) VALUES (?, ?, ?)", (app, when, text)
+                "INSERT INTO runs (app, observed_at, visits, graph) VALUES (?, ?, ?, ?)",
+                (app, when, text, graph),
             )
             conn.execute(_PRUNE, (app, self.keep_runs))
         return int(cursor.lastrowid or 0)
 
-    def runs(self, app: str, limit: int | None = None) -> list[tuple[Visit, ...]]:
-        """The ``limit`` (default ``keep_runs``) most recent runs of ``app``, oldest first."""
+    def runs(
+        self, app: str, limit: int | None = None, *, graph: str | None = None
+    ) -> list[tuple[Visit, ...]]:
+        """The ``limit`` (default ``keep_runs``) most recent runs of ``app``, oldest first;
+        with ``graph``, only those of that version of its graph (and of no known version)."""
         with self._connected() as conn:
             rows = conn.execute(
-                "SELECT id, visits FROM runs WHERE app = ? ORDER BY id DESC LIMIT ?",
+                "SELECT id, visits, graph FROM runs WHERE app = ? ORDER BY id DESC LIMIT ?",
                 (app, self.keep_runs if limit is None else limit),
             ).fetchall()
         runs, bad = [], []
-        for row_id, text in reversed(rows):
+        stale = 0
+        for row_id, text, version in reversed(rows):
+            if graph is not None and version is not None and version != graph:
+                stale += 1
+                continue
             try:
                 runs.append(decode_run(text))
             except ValidationError as error:
                 bad.append((row_id, error))
+        if stale:
+            logger.info(
+                "profile store %s: %d run(s) of app %r came from another version of its graph; "
+                "not replayed",
+                *(self.path, stale, app),
+            )
         if bad:
             ids = [row_id for row_id, _ in bad]
             logger.warning(
@@ -219,10 +242,12 @@ class ProfileStore:
 
         Returns how many it learned; runs it cannot learn (a stage that changed its kind) are
         counted in ``learner.runs_rejected`` (warned once), malformed ones skipped with a
-        warning. Use this for learner options: ``store.replay(Learner(app, window=50))``.
+        warning, and runs of another version of the app's graph (its prior's ``structure_id``)
+        left out. Use this for learner options: ``store.replay(Learner(app, window=50))``.
         """
         taken = 0
-        for run in self.runs(learner.name, limit):
+        graph = structure_id(learner.prior) if learner.prior is not None else None
+        for run in self.runs(learner.name, limit, graph=graph):
             try:
                 learned = learner.observe(run)
             except ValidationError as error:

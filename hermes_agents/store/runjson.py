@@ -6,6 +6,7 @@ prefix_tokens, seconds], ...]}, ...]``: the visits in order, each with its paral
 
 from __future__ import annotations
 
+import hashlib
 import json
 import numbers
 from collections.abc import Sequence
@@ -13,11 +14,22 @@ from collections.abc import Sequence
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph.jsonio import reject_unknown
 from hermes_agents.pdgraph.learner import CALL_FIELDS, Call, Visit
-from hermes_agents.pdgraph.model import StageKind
+from hermes_agents.pdgraph.model import PDGraph, StageKind
 
 __all__ = ["decode_run", "encode_run"]
 
 _VISIT_KEYS = ("stage", "kind", "backend", "calls")
+
+
+def structure_id(graph: PDGraph) -> str:
+    """A short name for the version of an app's graph: its entry, stages and their possible
+    successors (not the probabilities or demands, which learning changes). Stored runs carry it;
+    runs of another version of the app are not replayed onto it."""
+    shape = {
+        "entry": graph.entry,
+        "stages": {name: sorted(stage.next) for name, stage in sorted(graph.stages.items())},
+    }
+    return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def encode_run(visits: Sequence[Visit]) -> str:

@@ -25,14 +25,15 @@ __all__ = [
 
 APPLICATION_ID = 0x4845524D
 """``PRAGMA application_id`` of every profile store ("HERM" in ASCII)."""
-SCHEMA_VERSION = 1
-"""``PRAGMA user_version`` of the schema this version writes and reads."""
+SCHEMA_VERSION = 2
+"""``PRAGMA user_version`` of the schema this version writes and reads (version 1 files are
+upgraded when opened: their runs gain a ``graph`` column, NULL for the runs already there)."""
 
 _HEADER = b"SQLite format 3\x00"
 _TABLES = frozenset({"runs", "priors"})
 _SCHEMA = (
     "CREATE TABLE runs (id INTEGER PRIMARY KEY AUTOINCREMENT, app TEXT NOT NULL,"
-    " observed_at REAL NOT NULL, visits TEXT NOT NULL)",
+    " observed_at REAL NOT NULL, visits TEXT NOT NULL, graph TEXT)",
     "CREATE INDEX runs_by_app ON runs (app, id)",
     "CREATE TABLE priors (app TEXT PRIMARY KEY, version INTEGER NOT NULL,"
     " saved_at REAL NOT NULL, graph TEXT NOT NULL)",
@@ -112,7 +113,7 @@ def check_file(path: Path, fix: str, timeout_s: float) -> None:
         raise ProfileStoreError(
             path, f"{problem}schema {SCHEMA_VERSION})", f"upgrade hermes-agents, or {fix}"
         )
-    if version < SCHEMA_VERSION or not tables >= _TABLES:
+    if version < 1 or not tables >= _TABLES:
         raise ProfileStoreError(
             path, f"is damaged (schema {version}, tables {sorted(tables)})", fix
         )
@@ -127,9 +128,25 @@ def connect(path: Path, fix: str, timeout_s: float) -> sqlite3.Connection:
         if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             conn.execute("PRAGMA journal_mode = WAL")  # someone switched our own file back
         conn.execute("PRAGMA synchronous = NORMAL")  # durable enough in WAL mode, and faster
+        _upgrade(conn)
     except sqlite3.Error as error:
         raise ProfileStoreError(path, f"cannot be opened ({error})", fix) from error
     return conn
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Bring a version 1 store to version 2 (once, whoever opens it first)."""
+    if int(conn.execute("PRAGMA user_version").fetchone()[0]) >= SCHEMA_VERSION:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if int(conn.execute("PRAGMA user_version").fetchone()[0]) < 2:
+            conn.execute("ALTER TABLE runs ADD COLUMN graph TEXT")
+            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
 
 
 def _describe(conn: sqlite3.Connection) -> tuple[int, int, set[str]]:
