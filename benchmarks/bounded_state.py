@@ -5,7 +5,8 @@ Run: ``.venv/bin/python benchmarks/bounded_state.py [--apps 10000]``
 
 Drives a ``DaemonService`` (no socket) with one finished run per distinct app name and backend
 name, learning on its worker thread, and prints the traced Python memory (``tracemalloc``)
-before, at the peak of in-memory models (``MAX_APPS``), and after the names stop. Never a test.
+before, at the peak of in-memory models (``MAX_APPS``), and after an idle hour evicts them
+(``MAX_IDLE_APP_S``). Never a test.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import tracemalloc
 
 from hermes_agents.scheduling.core import SchedulerCore
 from hermes_agents.scheduling.daemon.service import DaemonService
-from hermes_agents.scheduling.models import MAX_APPS, AppModels
+from hermes_agents.scheduling.models import MAX_APPS, MAX_IDLE_APP_S, AppModels
 from hermes_agents.scheduling.policies import policy_named
 from hermes_agents.scheduling.state import UNLIMITED
 
@@ -51,13 +52,21 @@ def main() -> None:
     service.learner.drain(60)
     gc.collect()
     after = tracemalloc.get_traced_memory()[0]
+    in_memory = len(models._learners)
+    later = [time.monotonic() + MAX_IDLE_APP_S + 1]
+    models.clock = lambda: later[0]  # an hour later, with no app in use
+    models.evict_idle()
+    gc.collect()
+    idle = tracemalloc.get_traced_memory()[0]
     report = {
         "apps": args.apps,
-        "apps_in_memory": len(models._learners),
+        "apps_in_memory": in_memory,
         "max_apps": MAX_APPS,
         "evicted": models.evicted,
         "backends_kept": len(core.backends),
         "grown_mb": round((after - before) / 1e6, 1),
+        "after_idle_eviction_mb": round((idle - before) / 1e6, 1),
+        "apps_in_memory_after": len(models._learners),
     }
     print(json.dumps(report))
 

@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "graph": "show an app's learned PDGraph: a table, Mermaid or a PNG",
     "serve": "run the shared scheduler daemon on a Unix socket (and optional TCP port)",
     "status": "show a running daemon's apps, ranks, queues, grants and fail-open counts",
+    "check": "check the config and environment, and probe the daemon and each configured backend",
 }
 """Subcommand name -> one-line help. The module is ``hermes_agents.commands.<name>``."""
 
@@ -33,6 +34,7 @@ examples:
   hermes demo                  # 30 agent apps on a local LLM, three ways (about 4 minutes)
   hermes bench                 # policies compared in the simulator (seconds)
   hermes serve                 # one scheduler for many processes; prints the export line
+  hermes check                 # is the config right, does the daemon answer, are backends up?
   hermes COMMAND --help        # a command's flags, defaults and examples
 """
 

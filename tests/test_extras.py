@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMMAND_MODULES = (
     "hermes_agents.cli",
     "hermes_agents.commands.bench",
+    "hermes_agents.commands.check",
     "hermes_agents.commands.demo",
     "hermes_agents.commands.graph",
     "hermes_agents.commands.serve",

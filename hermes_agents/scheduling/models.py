@@ -17,8 +17,10 @@ from hermes_agents.store.runjson import structure_id
 
 logger = logging.getLogger(__name__)
 
-MAX_APPS = 1_000
+MAX_APPS = 500
 """App classes whose models are kept in memory (``AppModels.max_apps``)."""
+MAX_IDLE_APP_S = 3_600.0
+"""An app class unused this long is evicted from memory too (``AppModels.max_idle_s``)."""
 
 
 class AppModels:
@@ -49,6 +51,7 @@ class AppModels:
         seed: int = 0,
         store: ProfileStore | None = None,
         max_apps: int = MAX_APPS,
+        max_idle_s: float = MAX_IDLE_APP_S,
     ) -> None:
         self.cost = cost or CostModel()
         self.refresh_every = refresh_every
@@ -56,9 +59,12 @@ class AppModels:
         self.clock = clock
         self.seed = seed
         self.max_apps = max_apps
+        self.max_idle_s = max_idle_s
         self.evicted = 0
         """App classes evicted from memory so far (least recently used first)."""
         self._learners: OrderedDict[str, Learner] = OrderedDict()
+        self._used_s: dict[str, float] = {}
+        """When each app class in memory was last used (``clock``)."""
         self._demand: dict[str, RemainingDemand] = {}
         self._built_s: dict[str, float] = {}
         self.store = store
@@ -87,6 +93,7 @@ class AppModels:
         with self._lock:
             self._learners[app] = learner
             self._learners.move_to_end(app)
+            self._used_s[app] = self.clock()
             self._demand.pop(app, None)
             self._evict()
         self._save_prior(app, prior)
@@ -108,6 +115,7 @@ class AppModels:
             if learner is None:
                 return None
             self._learners.move_to_end(app)
+            self._used_s[app] = self.clock()
             if current is None or self._stale(app, current, learner):
                 graph = self.graph(app)
                 if graph is None:
@@ -129,10 +137,24 @@ class AppModels:
             except HermesError:  # fail open: losing a profile row never breaks a run
                 self._warn_store()
 
+    def evict_idle(self) -> int:
+        """Drop the classes unused for ``max_idle_s`` (and any beyond ``max_apps``); returns
+        how many. Called whenever a class is added; call it to shrink on a quiet scheduler."""
+        with self._lock:
+            before = self.evicted
+            self._evict()
+            return self.evicted - before
+
     def _evict(self) -> None:
-        """Drop the least recently used classes beyond ``max_apps`` (under the lock)."""
-        while len(self._learners) > self.max_apps:
-            app, _ = self._learners.popitem(last=False)
+        """Drop the least recently used classes beyond ``max_apps`` or idle for
+        ``max_idle_s`` (under the lock; the order is least recently used first)."""
+        cutoff = self.clock() - self.max_idle_s
+        while self._learners:
+            app = next(iter(self._learners))
+            if len(self._learners) <= self.max_apps and self._used_s.get(app, 0.0) > cutoff:
+                break
+            del self._learners[app]
+            self._used_s.pop(app, None)
             self._demand.pop(app, None)
             self._built_s.pop(app, None)
             self.evicted += 1

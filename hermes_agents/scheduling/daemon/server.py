@@ -37,6 +37,10 @@ from hermes_agents.settings import MAX_UNIX_PATH_BYTES
 logger = logging.getLogger(__name__)
 
 MAX_PENDING_OUTPUT_BYTES = 4 * 1024 * 1024
+LINES_PER_TURN = 64
+"""Lines of one connection handled per turn of the loop (then the others get theirs)."""
+BYTES_PER_TURN = 16 * 1024
+"""Bytes of one connection's lines handled per turn of the loop."""
 
 
 @dataclass(frozen=True)
@@ -64,31 +68,55 @@ class _LineConnection(asyncio.Protocol):
         self.service = service
         self.needs_token = needs_token
         self.buffer = bytearray()
-        self.transport: asyncio.WriteTransport | None = None
+        self.transport: asyncio.Transport | None = None
         self.session: Session | None = None
+        self._paused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.WriteTransport)
+        assert isinstance(transport, asyncio.Transport)
         self.transport = transport
         self.session = self.service.open(self._write, transport.close, needs_token=self.needs_token)
 
     def data_received(self, data: bytes) -> None:
-        session = self.session
-        assert session is not None
         self.buffer += data
-        start = 0
-        while not session.closed:
+        self._process()
+
+    def _process(self) -> None:
+        """Handle the buffered lines, at most ``LINES_PER_TURN`` (or ``BYTES_PER_TURN``) per
+        turn of the loop: a flooding client waits for its next turn (its reading paused), the
+        others are served in between. Nothing more is read from a connection being closed."""
+        session, transport = self.session, self.transport
+        assert session is not None
+        assert transport is not None
+        start = handled = 0
+        while (
+            not session.closed
+            and not transport.is_closing()
+            and handled < LINES_PER_TURN
+            and start < BYTES_PER_TURN
+        ):
             end = self.buffer.find(b"\n", start)
             if end < 0:
                 break
             self.service.receive(session, bytes(self.buffer[start:end]))
-            start = end + 1
+            start, handled = end + 1, handled + 1
         del self.buffer[:start]
-        if len(self.buffer) > MAX_MESSAGE_BYTES and not session.closed:
-            self.service.counters.protocol_errors += 1
-            self.service.reject(
-                session, f"message longer than {MAX_MESSAGE_BYTES} bytes", fatal=True
-            )
+        if session.closed or transport.is_closing():
+            self.buffer.clear()
+        elif b"\n" in self.buffer:  # more lines: the next turn, after the other clients
+            if not self._paused:
+                self._paused = True
+                transport.pause_reading()
+            asyncio.get_running_loop().call_soon(self._process)
+        else:
+            if self._paused:
+                self._paused = False
+                transport.resume_reading()
+            if len(self.buffer) > MAX_MESSAGE_BYTES:
+                self.service.counters.protocol_errors += 1
+                self.service.reject(
+                    session, f"message longer than {MAX_MESSAGE_BYTES} bytes", fatal=True
+                )
         self.service.flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
