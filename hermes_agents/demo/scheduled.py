@@ -39,11 +39,11 @@ finishes after the app arrives still hides part of the reload; ``PrewarmSetup``'
 rag's draft, which is about as long as the reload or longer, earns a wake."""
 
 
-def examples_module() -> Any:
+def apps_module() -> Any:
     """``hermes_agents.apps`` (its LangChain clients come with the ``local`` extra)."""
     with needs_extra("local"):
-        from hermes_agents import examples
-    return examples
+        from hermes_agents import apps
+    return apps
 
 
 def _local_cost() -> CostModel:
@@ -55,7 +55,7 @@ def _limited(
 ) -> LocalScheduler:
     """The examples' limits (``slots`` on the chat server) under ``policy``."""
     return LocalScheduler.in_process(
-        examples_module().example_limits(llm_slots=slots),
+        apps_module().example_limits(llm_slots=slots),
         policy=policy,
         models=models,
         cost=models.cost,
@@ -94,7 +94,7 @@ def instrumented_apps(
 ) -> dict[str, InstrumentedGraph]:
     """The example apps on ``bare``'s models (a ``Toolkit``), scheduled by ``scheduler``
     (backends ``llm`` and ``embeddings``) and instrumented, by name."""
-    examples = examples_module()
+    examples = apps_module()
     toolkit = examples.Toolkit(
         chat=scheduled(bare.chat, backend="llm", scheduler=scheduler),
         embeddings=scheduled(bare.embeddings, backend="embeddings", scheduler=scheduler),

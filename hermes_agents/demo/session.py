@@ -30,7 +30,7 @@ from hermes_agents.demo.probe import ColdStartProbe
 from hermes_agents.demo.runner import AppOutcome, Invoke, run_plan
 from hermes_agents.demo.scheduled import (
     EMBEDDINGS_SLEEP_S,
-    examples_module,
+    apps_module,
     fcfs_scheduler,
     forget_stale,
     hermes_scheduler,
@@ -270,7 +270,7 @@ def _hermes_run(
 
 def run_demo(options: DemoOptions, console: Console) -> DemoResult:
     """Run the whole demo and return the three runs' summaries."""
-    examples = examples_module()
+    examples = apps_module()
     started = time.monotonic()
 
     def task(name: str, rng: random.Random) -> Mapping[str, Any]:
