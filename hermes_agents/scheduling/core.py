@@ -8,9 +8,7 @@ driver loop (``driver.Driver``):
 3. ``release`` reports a task's actual demand: the run's attained service grows, its rank is
    refreshed, its backend frees a slot; ``cancel`` withdraws a waiting task;
 4. ``finish_run`` ends a run: its waiting tasks are withdrawn (their callers must be told),
-   its trace is kept for the learner; ``suspend_run`` parks a run that waits for a human (no
-   slot, no rank, no warm-up) until ``resume_run``, or until ``suspended_ttl_s`` passes and it
-   is dropped unlearned;
+   its trace is kept for the learner (``run_changes``: suspend, resume, partial runs);
 5. ``step(awake)`` returns one ``Decisions`` record: the tasks admitted now (per backend up to
    its capacity, in policy order), the tasks withdrawn and why, the slots freed, the warm-up
    hints due (the prewarm planner runs inside the step, fed the backends' awake beliefs), when
@@ -320,12 +318,10 @@ class SchedulerCore(RunChanges, WarmupPlanning):
             self.backends[task.backend].reclaimed += 1
             self.release(task.task_id)
 
-    def drop_waiting(self) -> list[int]:
+    def drop_waiting(self) -> None:
         """Take every waiting task out of its queue (their callers were failed open)."""
-        dropped = [task for state in self.backends.values() for task in state.waiting]
-        for task_id in dropped:
+        for task_id in [task for state in self.backends.values() for task in state.waiting]:
             self.release(task_id)
-        return dropped
 
     def finish_run(self, run_id: str, *, learn: bool = True, partial: bool = False) -> None:
         """The run ended: free its slots, withdraw its waiting tasks (``step`` reports them:
