@@ -194,7 +194,7 @@ def test_settings_and_identity_come_from_the_inner_model(scheduler: LocalSchedul
     assert model.tags == ["fast"]
     assert model.metadata is not None
     assert model.metadata["team"] == "a"
-    assert model._llm_type == "hermes-fake-list-chat-model"
+    assert model._llm_type == inner._llm_type == "fake-list-chat-model"
     assert model._identifying_params == {"responses": ["x"], "hermes_backend": "small"}
     model.invoke("hi")
     assert scheduler.core.backends["small"].granted == 1

@@ -37,9 +37,10 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.messages.ai import UsageMetadata, add_usage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from hermes_agents.dropins.langchain_embeddings import HermesEmbeddings
+from hermes_agents.dropins.langchain_models import inner_attribute, rebind_models
 from hermes_agents.dropins.sizing import call_slot, rough_tokens
 from hermes_agents.errors import ValidationError
 from hermes_agents.scheduling.default import check_environment
@@ -58,7 +59,6 @@ _SHARED_FIELDS = (
 LangChain applies them in the wrapper, which calls the inner model's core methods."""
 
 _MAX_OUTPUT_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
-_MAX_DEPTH = 32
 
 
 class HermesChatModel(BaseChatModel):
@@ -74,8 +74,9 @@ class HermesChatModel(BaseChatModel):
     """The chat model that does the work."""
     backend: str = "llm"
     """The backend its calls are scheduled on."""
-    scheduler: Scheduler | None = None
-    """The scheduler; None for ``get_scheduler()`` at each call."""
+    scheduler: Scheduler | None = Field(default=None, exclude=True)
+    """The scheduler; None for ``get_scheduler()`` at each call. Not serialised: a loaded
+    wrapper uses ``get_scheduler()``."""
 
     def __init__(self, **data: Any) -> None:
         if data.get("scheduler") is None:
@@ -92,9 +93,33 @@ class HermesChatModel(BaseChatModel):
         shared["metadata"] = dict(inner.metadata) if inner.metadata is not None else None
         return {**shared, **data}
 
+    def __getattr__(self, name: str) -> Any:
+        # Reached only for names the wrapper lacks: pydantic's own lookup (private attributes,
+        # extras) first, then the inner model's configuration (see _inner_attribute).
+        try:
+            return cast(Any, super()).__getattr__(name)
+        except AttributeError:
+            return inner_attribute(self, name)
+
+    @classmethod
+    def is_lc_serializable(cls) -> bool:
+        """True: ``dumpd(wrapper)`` holds the inner model's own serialisation, not the
+        scheduler."""
+        return True
+
+    @classmethod
+    def get_lc_namespace(cls) -> list[str]:
+        """``["hermes_agents", "langchain"]``, the public module ``load`` imports it from."""
+        return ["hermes_agents", "langchain"]
+
+    def get_name(self, suffix: str | None = None, *, name: str | None = None) -> str:
+        """The inner model's name (its ``name`` or class name): the run name callbacks,
+        tracers and ``astream_events`` filters see."""
+        return self.inner.get_name(suffix, name=name or self.name)
+
     @property
     def _llm_type(self) -> str:
-        return f"hermes-{self.inner._llm_type}"
+        return self.inner._llm_type
 
     @property
     def _identifying_params(self) -> Mapping[str, Any]:
@@ -262,7 +287,7 @@ class HermesChatModel(BaseChatModel):
 
     def _adopt(self, runnable: Runnable[Any, Any], method: str) -> Runnable[Any, Any]:
         """``runnable`` with every chat model in it replaced by a wrapper like this one."""
-        adopted, found = _rebind(runnable, self, 0)
+        adopted, found = rebind_models(runnable, self, 0)
         if not found:
             logger.warning(
                 "%s.%s returned a runnable without a chat model in it; its calls run unscheduled",
@@ -270,34 +295,6 @@ class HermesChatModel(BaseChatModel):
                 method,
             )
         return cast(Runnable[Any, Any], adopted)
-
-
-def _rebind(value: object, wrapper: HermesChatModel, depth: int) -> tuple[object, bool]:
-    """Replace the chat models in a runnable tree (bindings, sequences, maps, fallbacks) by
-    wrappers; returns the new value and whether anything was replaced."""
-    if value is wrapper.inner:
-        return wrapper, True
-    if isinstance(value, HermesChatModel) or depth >= _MAX_DEPTH:
-        return value, False
-    if isinstance(value, BaseChatModel):  # a configured copy of the inner model
-        return wrapper.model_copy(update={"inner": value}), True
-    if isinstance(value, list | tuple):
-        pairs = [_rebind(item, wrapper, depth + 1) for item in value]
-        if any(found for _, found in pairs):
-            return type(value)(item for item, _ in pairs), True
-    elif isinstance(value, dict):
-        entries = {key: _rebind(item, wrapper, depth + 1) for key, item in value.items()}
-        if any(found for _, found in entries.values()):
-            return {key: item for key, (item, _) in entries.items()}, True
-    elif isinstance(value, Runnable) and isinstance(value, BaseModel):
-        updates = {}
-        for name in type(value).model_fields:
-            new, found = _rebind(getattr(value, name), wrapper, depth + 1)
-            if found:
-                updates[name] = new
-        if updates:
-            return value.model_copy(update=updates), True
-    return value, False
 
 
 def _manager(method: Callable[..., Any], run_manager: object) -> dict[str, Any]:

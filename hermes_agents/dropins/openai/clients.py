@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, cast, get_args, overload
+import inspect
+from collections.abc import Callable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Literal,
+    Self,
+    TypeVar,
+    cast,
+    get_args,
+    get_type_hints,
+    overload,
+)
 
 import httpx2
 import openai
@@ -209,6 +221,47 @@ class AsyncOpenAI(_HermesSettings, openai.AsyncOpenAI):
 
 
 _Client = _HermesSettings
+
+
+def _mirror_openai(
+    client: type[_HermesSettings], base: type[openai.OpenAI | openai.AsyncOpenAI]
+) -> None:
+    """Give ``client``'s ``__init__``, ``copy`` and ``with_options`` openai's signature and type
+    hints plus the ``hermes_*`` parameters, for ``inspect.signature``, ``get_type_hints``, IDEs
+    and documentation tools (the code takes them as ``**kwargs``)."""
+    for name in ("__init__", "copy"):
+        method = _forwarder(getattr(_HermesSettings, name))
+        ours = inspect.signature(getattr(_HermesSettings, name)).parameters.values()
+        theirs = inspect.signature(getattr(base, name))
+        hermes = [p for p in ours if p.name.startswith("hermes_")]
+        params = [p for p in theirs.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        method.__signature__ = theirs.replace(parameters=[*params, *hermes])  # type: ignore[attr-defined]
+        hints = get_type_hints(getattr(base, name))
+        method.__annotations__ = {
+            **{k: v for k, v in hints.items() if k != "return"},
+            **{
+                k: v
+                for k, v in get_type_hints(getattr(_HermesSettings, name)).items()
+                if k.startswith("hermes_")
+            },
+            "return": hints["return"],
+        }
+        method.__name__ = name
+        method.__qualname__ = f"{client.__name__}.{name}"
+        method.__doc__ = getattr(_HermesSettings, name).__doc__
+        for alias in ("copy", "with_options") if name == "copy" else (name,):
+            setattr(client, alias, method)  # with_options is copy, as in openai
+
+
+def _forwarder(method: Callable[..., Any]) -> Callable[..., Any]:
+    def forward(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return method(self, *args, **kwargs)
+
+    return forward
+
+
+_mirror_openai(OpenAI, openai.OpenAI)
+_mirror_openai(AsyncOpenAI, openai.AsyncOpenAI)
 
 
 def _configure(
