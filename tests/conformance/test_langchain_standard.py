@@ -16,8 +16,8 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models import BaseChatModel
 from langchain_core.load import dumpd, load
-from langchain_openai import ChatOpenAI
-from langchain_tests.integration_tests import ChatModelIntegrationTests
+from langchain_openai import ChatOpenAI, OpenAIEmbeddings
+from langchain_tests.integration_tests import ChatModelIntegrationTests, EmbeddingsIntegrationTests
 from langchain_tests.unit_tests import ChatModelUnitTests, EmbeddingsUnitTests
 from pydantic import SecretStr
 from syrupy.assertion import SnapshotAssertion
@@ -197,4 +197,63 @@ class TestBareChatOpenAILocal(ChatModelIntegrationTests):
             "api_key": "local",
             "timeout": 60.0,
             "max_tokens": 64,
+        }
+
+
+_EMBEDDINGS: dict[str, str] = {}
+"""The llama.cpp embeddings server (``base_url``, ``model``), set by ``_embeddings_server``."""
+
+
+@pytest.fixture(scope="module")
+def _embeddings_server(model_path: Path) -> Iterator[None]:
+    with LlamaServer(model_path, slots=1, embeddings=True) as server:
+        _EMBEDDINGS.update(base_url=server.base_url, model=server.model_name)
+        yield
+        _EMBEDDINGS.clear()
+
+
+def _local_embeddings() -> OpenAIEmbeddings:
+    return OpenAIEmbeddings(
+        model=_EMBEDDINGS["model"],
+        base_url=_EMBEDDINGS["base_url"],
+        api_key=SecretStr("local"),
+        check_embedding_ctx_length=False,  # llama.cpp tokenizes itself (no tiktoken offline)
+        timeout=60.0,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio  # the suite's async tests (strict mode runs only marked ones)
+@pytest.mark.usefixtures("_embeddings_server")
+class TestHermesEmbeddingsLocal(EmbeddingsIntegrationTests):
+    """The embeddings integration suite, for the wrapper around ``OpenAIEmbeddings`` on a local
+    llama.cpp embeddings server."""
+
+    @property
+    def embeddings_class(self) -> type[HermesEmbeddings]:
+        return HermesEmbeddings
+
+    @property
+    def embedding_model_params(self) -> dict[str, Any]:
+        return {"inner": _local_embeddings()}
+
+
+@pytest.mark.slow
+@pytest.mark.asyncio
+@pytest.mark.usefixtures("_embeddings_server")
+class TestBareOpenAIEmbeddingsLocal(EmbeddingsIntegrationTests):
+    """The same suite for the bare ``OpenAIEmbeddings`` on the same server."""
+
+    @property
+    def embeddings_class(self) -> type[OpenAIEmbeddings]:
+        return OpenAIEmbeddings
+
+    @property
+    def embedding_model_params(self) -> dict[str, Any]:
+        return {
+            "model": _EMBEDDINGS["model"],
+            "base_url": _EMBEDDINGS["base_url"],
+            "api_key": "local",
+            "check_embedding_ctx_length": False,
+            "timeout": 60.0,
         }
