@@ -35,6 +35,21 @@ def test_apps_are_admitted_while_another_process_holds_the_store(workdir: Path) 
     ProfileStore(store).close()  # the file exists, in WAL mode
     daemon = Daemon(workdir, "--store", str(store)).start()
     scheduler = DaemonScheduler(daemon.address)
+    try:
+        _admitted_while_locked(store, scheduler)
+        deadline = time.monotonic() + 30
+        while (graph := scheduler.learned_graph("qa")) is None or graph.version < 20:
+            assert time.monotonic() < deadline, "learning never caught up after the lock"
+            time.sleep(0.1)
+    finally:  # whatever failed, no daemon is left behind
+        scheduler.close()
+        daemon.stop()
+    with ProfileStore(store) as profiles:
+        assert len(profiles.runs("qa")) == 20  # every run reached the store in the end
+
+
+def _admitted_while_locked(store: Path, scheduler: DaemonScheduler) -> None:
+    """Run 20 app runs while another connection holds the store's write lock."""
     locker = sqlite3.connect(store, isolation_level=None, timeout=1)
     try:
         locker.execute("BEGIN EXCLUSIVE")  # nobody else may write now
@@ -59,11 +74,3 @@ def test_apps_are_admitted_while_another_process_holds_the_store(workdir: Path) 
         locker.execute("ROLLBACK")
         locker.close()
     print(f"20 runs admitted in {held_s:.2f} s with the store locked")
-    deadline = time.monotonic() + 30
-    while (graph := scheduler.learned_graph("qa")) is None or graph.version < 20:
-        assert time.monotonic() < deadline, "learning never caught up after the lock"
-        time.sleep(0.1)
-    scheduler.close()
-    daemon.stop()
-    with ProfileStore(store) as profiles:
-        assert len(profiles.runs("qa")) == 20  # every run reached the store in the end
