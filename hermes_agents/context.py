@@ -24,9 +24,9 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from hermes_agents.bounds import MAX_NAME_CHARS
+
 _RUNNABLE_CONFIG = "langchain_core.runnables.config"
-MAX_NAME_CHARS = 256
-"""Longest stage or visit name (``bounds.MAX_NAME_CHARS``): deeper nests are shortened."""
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 
 from hermes_agents.errors import ValidationError
 from hermes_agents.scheduling.state import BackendLimits, QueueState, Task
@@ -56,7 +56,7 @@ class Queues:
             hold = state.limits.max_hold_s
             if hold is None:
                 continue
-            for task in _running_oldest_first(state):
+            for task in state.running.values():  # running keeps grant order: oldest first
                 assert task.started_at is not None
                 if now - task.started_at < hold:
                     earliest = min(earliest, task.started_at + hold)
@@ -71,7 +71,3 @@ class Queues:
             if not state.running and not state.waiting:
                 del self.states[name]
                 del self._unconfigured[name]
-
-
-def _running_oldest_first(state: QueueState) -> Iterator[Task]:
-    yield from state.running.values()  # running keeps grant order

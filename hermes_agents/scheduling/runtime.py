@@ -30,7 +30,7 @@ from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.policies import Policy, policy_named
 from hermes_agents.scheduling.prewarming import Prewarmer, PrewarmSetup
 from hermes_agents.scheduling.snapshot import core_snapshot, prewarm_snapshot
-from hermes_agents.scheduling.state import UNLIMITED, BackendLimits, DemandModels, Usage
+from hermes_agents.scheduling.state import UNLIMITED, BackendLimits, Usage
 
 SCHEDULER_ERROR = "hermes scheduler error"
 
@@ -82,11 +82,6 @@ class LocalScheduler(Scheduler):
         )
         prewarmer = prewarm.prewarmer(core.clock) if prewarm is not None else None
         return cls(core, prewarmer=prewarmer)
-
-    @property
-    def models(self) -> DemandModels | None:
-        """The core's demand models (learners per app class)."""
-        return self.core.models
 
     # -- the scheduler interface --------------------------------------------------------------
 

@@ -59,11 +59,6 @@ _WARNED_USAGE: set[str] = set()
 """Backends whose bad usage was warned about (once each)."""
 
 
-def outer_call(backend: str) -> Slot | None:
-    """The call on ``backend`` this context is inside, if any (see the module docstring)."""
-    return _held.get().get(backend)
-
-
 @contextlib.contextmanager
 def nested_calls(slot: Slot) -> Iterator[None]:
     """Mark calls made inside as part of ``slot``'s call.
@@ -248,7 +243,7 @@ class Slot:
 
     def _submit(self) -> Ticket | None:
         """Queue the call's ticket; None for a nested call (it holds no slot of its own)."""
-        self.outer = _held.get().get(self.backend)  # outer_call(), inlined: the hot path
+        self.outer = _held.get().get(self.backend)  # the call this one is nested in, if any
         if self.outer is not None:
             return None
         if self.scheduler is None:
