@@ -135,20 +135,8 @@ class LocalScheduler(Scheduler):
             self.driver.learn(decisions)
 
     def withdraw(self, ticket: Ticket) -> None:
-        task = ticket.task
-        ticket.task = None
-        if task is None:
-            return
-
-        def cancel() -> None:
-            self._waiting.pop(task, None)
-            try:
-                self.core.cancel(task)  # granted meanwhile: this releases it
-            finally:
-                if isinstance(ticket.handle, str):
-                    self.core.finish_run(ticket.handle, learn=False)
-
-        self._act(cancel)
+        if ticket.task is not None:  # a grant that raced the withdrawal is released too
+            self._act(lambda: self._drop(ticket))
 
     def has_run(self, run_id: str) -> bool:
         return run_id in self.core.runs
@@ -185,21 +173,18 @@ class LocalScheduler(Scheduler):
 
     # -- the driver loop ----------------------------------------------------------------------
 
-    def _act(self, change: Callable[[], object], *, ticket: Ticket | None = None) -> None:
+    def _act(self, change: Callable[[], object]) -> None:
         """Change the core, then run the driver step, under the lock; learn after it.
 
-        Fails open: a change that raises fails ``ticket`` open (when given); the step runs
-        anyway, so a slot freed before the failure is still granted.
+        Fails open: a change that raises is logged (once per outage); the step runs anyway, so
+        a slot freed before the failure is still granted. (``submit`` and ``release`` are this,
+        written out for the hot path.)
         """
         with self._lock:
             try:
                 change()
             except Exception:
-                if ticket is not None:
-                    self._drop(ticket)
-                    self.fail_open(ticket, SCHEDULER_ERROR)
-                else:
-                    self.count_unscheduled(0, SCHEDULER_ERROR)
+                self.count_unscheduled(0, SCHEDULER_ERROR)
             decisions = self.driver.step()
         self.driver.learn(decisions)
 
@@ -220,7 +205,8 @@ class LocalScheduler(Scheduler):
         self._waiting[ticket.task] = ticket
 
     def _drop(self, ticket: Ticket) -> None:
-        """Undo what a failed submit left in the core (best effort: it failed once)."""
+        """Take the ticket's task and one-call run out of the core (a withdrawal, or what a
+        failed submit left; best effort)."""
         task, ticket.task = ticket.task, None
         try:
             if task is not None:
@@ -229,7 +215,7 @@ class LocalScheduler(Scheduler):
             if isinstance(ticket.handle, str):
                 self.core.finish_run(ticket.handle, learn=False)
         except Exception:
-            pass
+            self.count_unscheduled(0, SCHEDULER_ERROR)
 
     def _finish_quietly(self, run_id: str) -> None:
         try:
