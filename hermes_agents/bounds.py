@@ -88,20 +88,28 @@ def usage_problem(
 
 def checked_name(value: object, field: str) -> str:
     """``value`` as a name (see ``name_problem``), or ``ValidationError`` naming ``field``."""
-    if value in _GOOD_NAMES:  # the hot path: names seen before (a set lookup)
-        return value  # type: ignore[return-value]
-    problem = name_problem(value)
+    problem = remembered_name_problem(value)
     if problem is not None:
         raise ValidationError(problem, f"field {field!r}")
     assert isinstance(value, str)
-    if len(_GOOD_NAMES) < MAX_GOOD_NAMES:
-        _GOOD_NAMES.add(value)
     return value
 
 
+def remembered_name_problem(value: object) -> str | None:
+    """``name_problem``, remembering good names (``GOOD_NAMES``): names seen before cost one
+    set lookup."""
+    if type(value) is str and value in GOOD_NAMES:  # the hot path: names seen before
+        return None
+    problem = name_problem(value)
+    if problem is None and len(GOOD_NAMES) < MAX_GOOD_NAMES:
+        GOOD_NAMES.add(value)
+    return problem
+
+
 MAX_GOOD_NAMES = 4096
-_GOOD_NAMES: set[object] = set()
-"""Names already found good (bounded: beyond it names are simply checked each time)."""
+GOOD_NAMES: set[object] = set()
+"""Names already found good (bounded: beyond it names are simply checked each time); a hot
+path may test membership itself before calling ``checked_name``."""
 
 
 def name_problem(value: object) -> str | None:

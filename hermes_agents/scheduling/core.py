@@ -36,14 +36,15 @@ from itertools import count
 from hermes_agents.bounds import MAX_CALL_S
 from hermes_agents.cost import CostModel
 from hermes_agents.errors import ValidationError
-from hermes_agents.pdgraph import Call, StageKind, Visit
+from hermes_agents.pdgraph import StageKind
 from hermes_agents.prewarm import PrewarmPlanner, WarmHint
+from hermes_agents.scheduling.capacity_changes import CapacityChanges
 from hermes_agents.scheduling.decisions import (
-    RUN_ENDED,
     Decisions,
     FinishedRun,
     Grant,
     Withdrawal,
+    new_record,
 )
 from hermes_agents.scheduling.interface import SUSPENDED_RUN_TTL_S
 from hermes_agents.scheduling.ordering import QueueOrder
@@ -51,6 +52,7 @@ from hermes_agents.scheduling.planning import WarmupPlanning
 from hermes_agents.scheduling.policies import Policy
 from hermes_agents.scheduling.queues import Queues
 from hermes_agents.scheduling.run_changes import RunChanges
+from hermes_agents.scheduling.run_end import RunEnd
 from hermes_agents.scheduling.state import (
     TYPICAL_RUNS,
     BackendLimits,
@@ -61,18 +63,18 @@ from hermes_agents.scheduling.state import (
     Usage,
     VisitTrace,
 )
+from hermes_agents.scheduling.tiers import STANDARD_CLASS, ClassLevel, Tier
+from hermes_agents.scheduling.upkeep import QueueUpkeep
 
 logger = logging.getLogger(__name__)
 
-LOCAL_BACKEND = "local"
-"""The backend of stages that call none (they run in the app's own process)."""
 NOTHING = Decisions()
 """The step record when there is nothing to do."""
 MAX_OPEN_VISITS = 256
 """Named visits a run remembers (parallel branches rarely span more than a few)."""
 
 
-class SchedulerCore(RunChanges, WarmupPlanning):
+class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityChanges):
     """Runs, per-backend queues and admission in policy order (single-threaded; no I/O)."""
 
     def __init__(
@@ -99,6 +101,8 @@ class SchedulerCore(RunChanges, WarmupPlanning):
         """Backend name -> its queue (configured ones, and ones made on first use)."""
         self.order = QueueOrder(policy)
         self.runs: dict[str, Run] = {}
+        self.levels: dict[str, ClassLevel] = {}
+        """App class -> its tier and default SLO (``scheduling.tiers``; others: standard)."""
         self.suspended: dict[str, tuple[Run, float]] = {}
         """Runs waiting for a human, with when they were suspended (oldest first)."""
         self._unlearned: set[str] = set()
@@ -108,6 +112,8 @@ class SchedulerCore(RunChanges, WarmupPlanning):
         self._ids = count(1)
         self._dirty: set[str] = set()
         self._moved: dict[str, Run] = {}
+        self._grants: list[Grant] = []
+        """Admitted since the last step (``schedule`` hands them over)."""
         self._withdrawn: list[Withdrawal] = []
         self._freed: list[str] = []
         self._finished: list[FinishedRun] = []
@@ -116,6 +122,9 @@ class SchedulerCore(RunChanges, WarmupPlanning):
         self._hold_check_s = math.inf
         """When a running task may first overstay its backend's hold bound."""
         self._idle = NOTHING
+        """The record of a step with nothing to do (``_asking_again``)."""
+        self._idle_hold_s = math.inf
+        """The hold check time ``_idle`` was made for."""
 
     @property
     def default_limits(self) -> BackendLimits | None:
@@ -133,12 +142,18 @@ class SchedulerCore(RunChanges, WarmupPlanning):
         *,
         deadline: float | None = None,
         true_remaining_s: float | None = None,
+        tier: Tier | None = None,
     ) -> None:
-        """Register a run of app class ``app``."""
+        """Register a run of app class ``app``; without a ``deadline`` or ``tier``, the class's
+        (``levels``: its SLO from now, its tier)."""
         if run_id in self.runs:
             raise ValidationError("a run with this id is already active", f"run {run_id!r}")
         demand = self.models.demand(app) if self.models is not None else None
-        self.runs[run_id] = Run(run_id, app, self.clock(), demand, deadline, true_remaining_s)
+        level = self.levels.get(app, STANDARD_CLASS)
+        if deadline is None and level.slo_s is not None:
+            deadline = self.clock() + level.slo_s
+        tier = tier or level.tier
+        self.runs[run_id] = Run(run_id, app, self.clock(), demand, deadline, true_remaining_s, tier)
         self._plan_due = True
 
     def enter_stage(self, run_id: str, stage: str, *, visit: str | None = None) -> None:
@@ -176,8 +191,11 @@ class SchedulerCore(RunChanges, WarmupPlanning):
         The call belongs to the named ``visit`` (entered if new), else to the current visit;
         a ``stage`` other than the current one enters that stage.
         """
-        run = self._run(run_id)
-        state = self.queues.get(backend)
+        run = self.runs.get(run_id)
+        if run is None:
+            run = self._run(run_id)  # raises: no such run
+        queues = self.queues
+        state = self.backends[backend] if backend in queues.configured else queues.get(backend)
         if visit is not None:
             self.enter_stage(run_id, stage or backend, visit=visit)
         elif stage is not None and stage != run.stage:
@@ -185,18 +203,41 @@ class SchedulerCore(RunChanges, WarmupPlanning):
         elif run.stage is None:
             self.enter_stage(run_id, backend)
         trace = run.open_visits[visit] if visit is not None else run.trace[-1]
-        task = Task(next(self._ids), run, backend, estimate_s, tokens, self.clock(), trace)
-        trace.backend = trace.backend or backend
+        now = self.clock()
+        task = Task(next(self._ids), run, backend, estimate_s, tokens, now, trace)
+        if not trace.backend:
+            trace.backend = backend
         if run.demand is None:  # no model: rank by the call (a one-call app of known size)
             run.fallback_s = estimate_s or state.typical_s
             self._run_moved(run)
         self.tasks[task.task_id] = task
         run.tasks.add(task.task_id)
-        state.waiting[task.task_id] = task
-        if self.order.indexed:
-            self.order.index(state, task)
-        self._dirty.add(backend)
+        if not state.waiting and state.fits(task):
+            self._admit(state, task, now)  # nobody waits: it goes first, whatever the order
+        else:
+            state.waiting[task.task_id] = task
+            if self.order.indexed:
+                self.order.index(state, task)
+            self._dirty.add(backend)
         return task.task_id
+
+    def needs_step(self) -> bool:
+        """Whether ``step`` has anything new to say before the next time it asked for (a
+        change to schedule, decisions to hand over, a plan due, a suspended run to expire).
+
+        A driver may skip a step after a change when this is False; the alarm it arms for
+        ``next_check_s`` always steps (check times are not changes).
+        """
+        return bool(
+            self._dirty
+            or self._moved
+            or self._grants
+            or self._withdrawn
+            or self._freed
+            or self._finished
+            or self.suspended
+            or (self._plan_due and self.planner is not None)
+        )
 
     def step(self, awake: Mapping[str, bool | None] | None = None) -> Decisions:
         """Everything the driver must do now (see ``decisions``), and forget it here.
@@ -205,26 +246,26 @@ class SchedulerCore(RunChanges, WarmupPlanning):
         missing), for the prewarm planner; it plans when a run started, moved or ended since
         the last plan, or when the time it asked for has come.
         """
+        now = self.clock()
         if self.suspended:
             self._expire_suspended()
-        hold_check_s = self._hold_check_s
-        if hold_check_s != math.inf and hold_check_s <= self.clock():
+        if self._hold_check_s <= now:
             self._reclaim_overdue()
-        grants = self.schedule() if self._dirty or self._moved else []
+        if self._dirty or self._moved:
+            self._admit_waiting(now)
+        grants = self._grants
+        if grants:
+            self._grants = []
         hints: tuple[WarmHint, ...] = ()
+        idle = self._idle
         if self.planner is not None and self._planning_due():
             planned = self.plan_warmups(awake)
             hints, self._next_check_s = tuple(planned.hints), planned.next_check_s
-        next_check_s = self._next_check_s
-        hold_check_s = self._hold_check_s
-        if hold_check_s != math.inf and (next_check_s is None or hold_check_s < next_check_s):
-            next_check_s = hold_check_s
+            idle = self._idle = self._asking_again()
+        elif self._hold_check_s != self._idle_hold_s:
+            idle = self._idle = self._asking_again()
         if not (grants or hints or self._withdrawn or self._freed or self._finished):
-            if next_check_s is None:
-                return NOTHING  # the common case, made cheap: nothing to do
-            if self._idle.next_check_s != next_check_s:
-                self._idle = Decisions(next_check_s=next_check_s)
-            return self._idle  # nothing to do but to ask again then
+            return idle  # the common case, made cheap: nothing to do but to ask again then
         withdrawn, freed, finished = self._withdrawn, self._freed, self._finished
         if withdrawn:  # handed over, not copied; an empty list stays here (never shared)
             self._withdrawn = []
@@ -232,40 +273,74 @@ class SchedulerCore(RunChanges, WarmupPlanning):
             self._freed = []
         if finished:
             self._finished = []
-        return Decisions(grants, withdrawn or (), freed or (), hints, next_check_s, finished or ())
+        return new_record(  # Decisions(...), as in _admit
+            Decisions,
+            (grants, withdrawn or (), freed or (), hints, idle.next_check_s, finished or ()),
+        )
 
-    def schedule(self) -> list[Grant]:
-        """Admit every task that fits now, best priority first, on backends that changed
-        (the grants of ``step``; drivers call ``step``)."""
-        grants: list[Grant] = []
-        now = self.clock()
+    def _asking_again(self) -> Decisions:
+        """The record of a step with nothing to do: when to ask again (planner or hold bound),
+        or ``NOTHING``."""
+        next_check_s, hold_check_s = self._next_check_s, self._hold_check_s
+        self._idle_hold_s = hold_check_s
+        if hold_check_s != math.inf and (next_check_s is None or hold_check_s < next_check_s):
+            next_check_s = hold_check_s
+        if next_check_s is None:
+            return NOTHING
+        if self._idle.next_check_s == next_check_s:
+            return self._idle
+        return Decisions(next_check_s=next_check_s)
+
+    def schedule(self, now: float | None = None) -> list[Grant]:
+        """The grants not handed out yet: tasks admitted when submitted (nobody waited), then
+        every waiting task that fits now, best priority first, on backends that changed (the
+        grants of ``step``; drivers call ``step``)."""
+        self._admit_waiting(self.clock() if now is None else now)
+        grants = self._grants
+        if grants:
+            self._grants = []
+        return grants
+
+    def _admit_waiting(self, now: float) -> None:
+        """Admit the waiting tasks that fit, on the backends that changed."""
         if self._moved:
             self._reindex_moved()
         dirty = self._dirty
         for name in dirty if len(dirty) == 1 else sorted(dirty):
             state = self.backends[name]
+            waiting = state.waiting
             bound = state.limits.max_wait_s
-            while state.waiting:
+            while waiting:
                 promote = False
-                if bound is not None and len(state.waiting) > 1:
-                    oldest = next(iter(state.waiting.values()))  # waiting: submission order
-                    promote = now - oldest.submitted_at >= bound
-                # the wait bound: the oldest goes first once it has waited long enough
-                best = oldest if promote else self.order.best(state, now)
+                if len(waiting) == 1:  # the only one waiting goes first, whatever the order
+                    best = next(iter(waiting.values()))
+                else:
+                    oldest = next(iter(waiting.values()))  # waiting: submission order
+                    # the wait bound: the oldest goes first once it has waited long enough
+                    promote = bound is not None and now - oldest.submitted_at >= bound
+                    best = oldest if promote else self.order.best(state, now)
                 if not state.fits(best):
                     break  # strict order: no smaller task overtakes the head
                 state.promoted += promote
-                del state.waiting[best.task_id]
-                best.started_at = now
-                state.running[best.task_id] = best
-                state.tokens_running += best.tokens
-                state.granted += 1
-                grants.append(Grant(best.task_id, best.run.run_id, name, now - best.submitted_at))
-            hold = state.limits.max_hold_s
-            if hold is not None and state.running and now + hold < self._hold_check_s:
-                self._hold_check_s = now + hold
-        self._dirty.clear()
-        return grants
+                del waiting[best.task_id]
+                self._admit(state, best, now)
+            if not waiting and state.heap:
+                state.heap.clear()  # nobody waits: every entry left is stale
+        dirty.clear()
+
+    def _admit(self, state: QueueState, task: Task, now: float) -> None:
+        """``task`` takes a slot of ``state`` now (its grant goes out with the next step)."""
+        task.started_at = now
+        state.running[task.task_id] = task
+        state.tokens_running += task.tokens
+        state.granted += 1
+        waited_s = now - task.submitted_at  # Grant(...), without the named tuple's Python __new__
+        self._grants.append(
+            new_record(Grant, (task.task_id, task.run.run_id, state.name, waited_s))
+        )
+        hold = state.limits.max_hold_s
+        if hold is not None and now + hold < self._hold_check_s:
+            self._hold_check_s = now + hold
 
     def release(self, task_id: int, usage: Usage | None = None) -> None:
         """A task finished (or failed): free its slot and credit its run with the service."""
@@ -279,109 +354,32 @@ class SchedulerCore(RunChanges, WarmupPlanning):
             self._dirty.add(task.backend)
             return
         state.tokens_running -= task.tokens
-        self._dirty.add(task.backend)
+        if state.waiting:  # a freed slot matters to those who wait
+            self._dirty.add(task.backend)
         if self.planner is not None:  # only prewarming reads freed slots (its beliefs)
             self._freed.append(task.backend)
         seconds = self._service_s(task, state, usage)
         if not 0.0 <= seconds <= MAX_CALL_S:  # NaN fails too: never let it reach a rank
             seconds = min(task.estimate_s, MAX_CALL_S)
+        if state.observer is not None and usage is not None:  # auto capacity
+            state.observer(usage.seconds, seconds)
         state.served += 1  # the backend's typical call, a running mean (see QueueState)
         state.typical_s += (seconds - state.typical_s) / min(state.served, TYPICAL_RUNS)
         run = task.run
         run.attained_s += seconds
         run.done_in_stage_s += seconds
         self._run_moved(run)
-        if usage is not None:
-            try:
-                call = Call(*usage)  # checks the bounds: garbage is priced, never learned
-            except ValidationError:
-                return
-            task.visit.calls.append(call)
+        if usage is not None:  # checked when the run's visits are made (``_visit``)
+            task.visit.calls.append(usage)
 
     cancel = release
     """Withdraw a waiting task, or release a running one without usage."""
-
-    def _reclaim_overdue(self) -> None:
-        """Take back every slot held past its backend's hold bound (the caller's later release
-        finds nothing); then note when the next one may overstay."""
-        now = self.clock()
-        overdue, self._hold_check_s = self.queues.overdue(now)
-        for task in overdue:
-            assert task.started_at is not None
-            logger.warning(
-                "a call of run %s held its slot on %r for %.0f s (the hold bound); the slot "
-                "is taken back, the call goes on unscheduled",
-                task.run.run_id,
-                task.backend,
-                now - task.started_at,
-            )
-            self.backends[task.backend].reclaimed += 1
-            self.release(task.task_id)
-
-    def drop_waiting(self) -> None:
-        """Take every waiting task out of its queue (their callers were failed open)."""
-        for task_id in [task for state in self.backends.values() for task in state.waiting]:
-            self.release(task_id)
-
-    def finish_run(self, run_id: str, *, learn: bool = True, partial: bool = False) -> None:
-        """The run ended: free its slots, withdraw its waiting tasks (``step`` reports them:
-        their callers must be told) and keep its trace for the learner (``step``'s
-        ``finished``).
-
-        ``learn=False`` drops the trace: a run cut short (its client vanished) is not a sample
-        of the app's demand; nor is a suspended run that never resumed, or a run started by a
-        ``resume_run`` that found nothing to resume. ``partial=True`` also counts it in
-        ``partial_runs`` (a run that raised or was cancelled).
-        """
-        if partial:
-            self.mark_partial(run_id)
-        run = self.runs.pop(run_id, None)
-        if run is None:
-            self.suspended.pop(run_id, None)
-            self._unlearned.discard(run_id)
-            return
-        self._plan_due = True
-        self._drop_tasks(run)
-        if run_id in self._unlearned:
-            self._unlearned.discard(run_id)
-            learn = False
-        if learn and run.trace:
-            visits = tuple(self._visit(step) for step in run.trace)
-            self._finished.append(FinishedRun(run_id, run.app, visits))
-
-    def _drop_tasks(self, run: Run) -> None:
-        """Withdraw the run's waiting tasks (``step`` reports them) and free its slots."""
-        for task_id in sorted(run.tasks):
-            task = self.tasks[task_id]
-            if task.started_at is None:
-                self._withdrawn.append(Withdrawal(task_id, run.run_id, task.backend, RUN_ENDED))
-            self.release(task_id)
-
-    def _visit(self, step: VisitTrace) -> Visit:
-        if not step.backend:  # a stage that made no scheduled call (pure code): no demand
-            return Visit(step.stage, StageKind.TOOL, LOCAL_BACKEND, (Call(seconds=0.0),))
-        state = self.backends.get(step.backend)
-        kind = state.limits.kind if state is not None else StageKind.LLM
-        return Visit(step.stage, kind, step.backend or "default", tuple(step.calls))
 
     def _run_moved(self, run: Run) -> None:
         run.moved()
         self._plan_due = True
         if self.order.indexed and run.tasks:
             self._moved[run.run_id] = run
-
-    def _reindex_moved(self) -> None:
-        """Give the waiting tasks of runs that moved fresh heap entries."""
-        for run in self._moved.values():
-            for task_id in run.tasks:
-                task = self.tasks[task_id]
-                if task.started_at is None:
-                    state = self.backends[task.backend]
-                    self.order.index(state, task)
-                    self._dirty.add(task.backend)
-        self._moved.clear()
-        for state in self.backends.values():
-            self.order.compact(state)
 
     def _service_s(self, task: Task, state: QueueState, usage: Usage | None) -> float:
         if usage is None:

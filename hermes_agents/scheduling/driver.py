@@ -111,25 +111,28 @@ class Driver:
     def step(self) -> Decisions:
         """Ask the core and carry out its decisions, except learning (see ``learn``)."""
         core = self.core
+        warmups = self.warmups
         try:
-            awake = self._awake() if self.warmups is not None and core.planner else {}
-            decisions = core.step(awake)
+            decisions = core.step(self._awake() if warmups is not None and core.planner else None)
         except Exception:
             self._core_failed()
             return NOTHING
-        self._failing = False
+        if self._failing:
+            self._failing = False
         if decisions is NOTHING:
             return decisions
-        warmups = self.warmups
-        for grant in decisions.grants:
-            if warmups is not None:
-                try:
-                    warmups.arrived(grant.backend, grant.run_id)
-                except Exception:
-                    self._warmups_failed()
-            self.answers.granted(grant)
-        for withdrawal in decisions.withdrawn:
-            self.answers.withdrawn(withdrawal)
+        if decisions.grants:
+            granted = self.answers.granted
+            for grant in decisions.grants:
+                if warmups is not None:
+                    try:
+                        warmups.arrived(grant.backend, grant.run_id)
+                    except Exception:
+                        self._warmups_failed()
+                granted(grant)
+        if decisions.withdrawn:
+            for withdrawal in decisions.withdrawn:
+                self.answers.withdrawn(withdrawal)
         if warmups is not None:
             try:
                 for backend in decisions.freed:
@@ -142,6 +145,13 @@ class Driver:
         if when_s is not None and when_s != self._alarm_at and self.alarm is not None:
             self._arm(when_s)
         return decisions
+
+    def step_on_change(self) -> Decisions:
+        """``step``, skipped (``NOTHING``) when the core has nothing new to say
+        (``core.needs_step``): what drivers call after each change; the alarm calls ``step``."""
+        if self.core.needs_step():
+            return self.step()
+        return NOTHING
 
     def learn(self, decisions: Decisions) -> None:
         """Hand ``decisions.finished`` to the learner (off any lock; never raises)."""

@@ -5,7 +5,7 @@ Like httpx's ``BaseTransport``: one small protocol, several implementations
 no drop-in ever looks at which one it holds. An implementation provides:
 
 ==========================================  =================================================
-``start_run(run_id, app, deadline=None)``    an app run of class ``app`` starts
+``start_run(run_id, app, deadline, tier)``   an app run of class ``app`` starts
 ``move_run(run_id, stage, visit=None)``      the run starts a (new) visit of ``stage``
 ``finish_run(run_id)``                       the run ended (its trace is learned)
 ``suspend_run(run_id)``                      the run waits for a human (an interrupt)
@@ -17,6 +17,7 @@ no drop-in ever looks at which one it holds. An implementation provides:
 ``add_prior(app, prior)``                    the app's structural PDGraph (before any run)
 ``learned_graph(app)``                       the app's current PDGraph, or None
 ``snapshot()``                               the state as JSON data (``hermes status``)
+``throttled(backend, status, retry_after)``  a call was refused with 429/503 (optional)
 ``close()``                                  free sockets, threads, workers
 ==========================================  =================================================
 
@@ -34,6 +35,7 @@ import contextvars
 import logging
 import math
 import sys
+import time
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -44,6 +46,7 @@ from hermes_agents.bounds import checked_name
 from hermes_agents.errors import ValidationError
 from hermes_agents.scheduling.state import Usage
 from hermes_agents.scheduling.ticket import Answer, Ticket
+from hermes_agents.scheduling.tiers import Tier, checked_deadline_s, checked_tier
 
 if TYPE_CHECKING:
     from hermes_agents.pdgraph import PDGraph
@@ -112,7 +115,7 @@ class Scheduler(ABC):
         ``estimate_s``: expected service seconds; ``tokens``: prompt + output tokens (for
         token budgets); ``timeout``: seconds to wait for admission before ``TimeoutError``.
         """
-        return _slot_type()(
+        return (_SLOT or _slot_type())(
             self,
             backend,
             stage=stage,
@@ -122,12 +125,24 @@ class Scheduler(ABC):
             timeout=timeout,
         )
 
-    def run(self, app: str, *, deadline: float | None = None) -> RunScope:
+    def run(
+        self,
+        app: str,
+        *,
+        deadline: float | None = None,
+        deadline_s: float | None = None,
+        tier: str | None = None,
+    ) -> RunScope:
         """Scope an app run of class ``app``; calls inside it share the run's rank.
 
-        ``deadline`` is on the ``time.monotonic()`` clock (for the least-slack policy).
+        ``deadline_s``: the run should end this many seconds after it starts (deadline
+        policies: ``hermes-ddl``, ``edf``, ``least-slack``); ``deadline``: the same as a time
+        on the ``time.monotonic()`` clock (give one or the other). ``tier``: ``critical``,
+        ``standard`` or ``sheddable`` (``+tiers`` policies); None takes the class's from the
+        configuration (``[apps.NAME]``), as does a missing deadline (its ``slo_s``). Bad values
+        raise a ``ValidationError`` here, before the run starts.
         """
-        return RunScope(self, app, deadline)
+        return RunScope(self, app, deadline, deadline_s=deadline_s, tier=tier)
 
     def enter_stage(self, stage: str, *, visit: str | None = None) -> None:
         """The current run starts a (new) visit of ``stage`` (a loop iteration counts).
@@ -167,8 +182,11 @@ class Scheduler(ABC):
     # -- what an implementation provides ------------------------------------------------------
 
     @abstractmethod
-    def start_run(self, run_id: str, app: str, *, deadline: float | None = None) -> None:
-        """An app run of class ``app`` starts (``deadline``: on ``time.monotonic()``)."""
+    def start_run(
+        self, run_id: str, app: str, *, deadline: float | None = None, tier: Tier | None = None
+    ) -> None:
+        """An app run of class ``app`` starts (``deadline``: on ``time.monotonic()``; ``tier``:
+        None takes the class's)."""
 
     @abstractmethod
     def move_run(self, run_id: str, stage: str, *, visit: str | None = None) -> None:
@@ -228,6 +246,13 @@ class Scheduler(ABC):
     def snapshot(self) -> dict[str, Any]:
         """The scheduler's state as JSON data (the shape of ``hermes status --json``)."""
 
+    def throttled(  # noqa: B027 (optional: only schedulers with ``auto`` backends listen)
+        self, backend: str, status: int, retry_after_s: float | None = None
+    ) -> None:
+        """A call on ``backend`` was refused with ``status`` 429 or 503 (and ``Retry-After``):
+        an ``auto`` window shrinks (``hermes_agents.capacity``). Never blocks or raises. The
+        default ignores it."""
+
     def close(self) -> None:  # noqa: B027 (optional hook: most schedulers hold nothing)
         """Free what the scheduler holds (sockets, threads, prewarm workers)."""
 
@@ -248,14 +273,28 @@ _SLOT: type[Slot] | None = None
 class RunScope:
     """One app run: ``with scheduler.run("app"):`` or ``async with``; calls inside share it."""
 
-    def __init__(self, scheduler: Scheduler, app: str, deadline: float | None) -> None:
+    def __init__(
+        self,
+        scheduler: Scheduler,
+        app: str,
+        deadline: float | None,
+        *,
+        deadline_s: float | None = None,
+        tier: str | None = None,
+    ) -> None:
         self.scheduler = scheduler
         self.app = checked_name(app, "app")
         if deadline is not None and not (
-            isinstance(deadline, int | float) and math.isfinite(deadline)
+            isinstance(deadline, int | float)
+            and not isinstance(deadline, bool)
+            and math.isfinite(deadline)
         ):
             raise ValidationError(f"must be a finite time, got {deadline!r}", "field 'deadline'")
+        if deadline is not None and deadline_s is not None:
+            raise ValidationError("give deadline or deadline_s, not both", "field 'deadline_s'")
         self.deadline = deadline
+        self.deadline_s = None if deadline_s is None else checked_deadline_s(deadline_s)
+        self.tier = None if tier is None else checked_tier(tier)
         self.run_id = f"{app}-{uuid.uuid4().hex[:12]}"
         self._token: contextvars.Token[RunContext | None] | None = None
 
@@ -264,7 +303,13 @@ class RunScope:
         self.scheduler.move_run(self.run_id, stage, visit=visit)
 
     def __enter__(self) -> RunScope:
-        self.scheduler.start_run(self.run_id, self.app, deadline=self.deadline)
+        deadline = self.deadline
+        if self.deadline_s is not None:
+            deadline = time.monotonic() + self.deadline_s  # the run starts now
+        if self.tier is None:  # implementations that predate tiers keep working
+            self.scheduler.start_run(self.run_id, self.app, deadline=deadline)
+        else:
+            self.scheduler.start_run(self.run_id, self.app, deadline=deadline, tier=self.tier)
         self._token = current_run.set(RunContext(self.scheduler, self.run_id))
         return self
 

@@ -28,7 +28,8 @@ class Queues:
     ) -> None:
         self.states = {name: QueueState(name, value) for name, value in limits.items()}
         self.default_limits = default_limits
-        self._configured = frozenset(limits)
+        self.configured = frozenset(limits)
+        """The backends the configuration names (never evicted)."""
         self._unconfigured: OrderedDict[str, None] = OrderedDict()
 
     def get(self, name: str) -> QueueState:
@@ -43,7 +44,7 @@ class Queues:
             state = self.states[name] = QueueState(name, self.default_limits)
             self._unconfigured[name] = None
             self._evict()
-        elif name not in self._configured:
+        elif name not in self.configured:
             self._unconfigured.move_to_end(name)
         return state
 

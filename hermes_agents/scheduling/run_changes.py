@@ -6,8 +6,10 @@ simulator's oracle. A part of ``SchedulerCore`` (a mixin: it works on the core's
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from hermes_agents.scheduling.state import DemandModels, Run
+from hermes_agents.scheduling.tiers import Tier
 
 
 class RunChanges:
@@ -22,24 +24,27 @@ class RunChanges:
     _unlearned: set[str]
     _plan_due: bool
 
-    def start_run(
-        self,
-        run_id: str,
-        app: str,
-        *,
-        deadline: float | None = None,
-        true_remaining_s: float | None = None,
-    ) -> None:
-        raise NotImplementedError  # SchedulerCore's
+    if TYPE_CHECKING:  # the core's own methods (stubs here would shadow them)
 
-    def _drop_tasks(self, run: Run) -> None:
-        raise NotImplementedError  # SchedulerCore's
+        def start_run(
+            self,
+            run_id: str,
+            app: str,
+            *,
+            deadline: float | None = None,
+            true_remaining_s: float | None = None,
+            tier: Tier | None = None,
+        ) -> None:  # SchedulerCore's
+            ...
 
-    def _run_moved(self, run: Run) -> None:
-        raise NotImplementedError  # SchedulerCore's
+        def _drop_tasks(self, run: Run) -> None:  # RunEnd's
+            ...
 
-    def _run(self, run_id: str) -> Run:
-        raise NotImplementedError  # SchedulerCore's
+        def _run_moved(self, run: Run) -> None:  # SchedulerCore's
+            ...
+
+        def _run(self, run_id: str) -> Run:  # SchedulerCore's
+            ...
 
     def refresh_demand(self, app: str) -> None:
         """``app``'s model arrived (loaded off the driver's loop): its runs in flight that

@@ -18,19 +18,24 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from itertools import count
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hermes_agents.cost import CostModel
 from hermes_agents.pdgraph import PDGraph
 from hermes_agents.scheduling.core import SchedulerCore
 from hermes_agents.scheduling.decisions import FinishedRun, Grant, Withdrawal
 from hermes_agents.scheduling.driver import Driver
-from hermes_agents.scheduling.interface import Scheduler, Ticket
+from hermes_agents.scheduling.interface import Scheduler, Ticket, current_run
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.policies import Policy, policy_named
 from hermes_agents.scheduling.prewarming import Prewarmer, PrewarmSetup
 from hermes_agents.scheduling.snapshot import core_snapshot, prewarm_snapshot
 from hermes_agents.scheduling.state import UNLIMITED, BackendLimits, Usage
+from hermes_agents.scheduling.ticket import Answer
+from hermes_agents.scheduling.tiers import Tier
+
+if TYPE_CHECKING:
+    from hermes_agents.capacity.runtime import CapacityRuntime
 
 SCHEDULER_ERROR = "hermes scheduler error"
 
@@ -43,6 +48,8 @@ class LocalScheduler(Scheduler):
         self.core = core
         self.prewarmer = prewarmer
         """Carries the core's prewarm hints to backends (needs a core with a planner)."""
+        self.capacity: CapacityRuntime | None = None
+        """Moves the windows of ``auto`` backends (``capacity.build.run_in_process``)."""
         self._lock = threading.Lock()
         self._waiting: dict[int, Ticket] = {}
         self._one_call_ids = count(1)
@@ -85,8 +92,10 @@ class LocalScheduler(Scheduler):
 
     # -- the scheduler interface --------------------------------------------------------------
 
-    def start_run(self, run_id: str, app: str, *, deadline: float | None = None) -> None:
-        self._act(lambda: self.core.start_run(run_id, app, deadline=deadline))
+    def start_run(
+        self, run_id: str, app: str, *, deadline: float | None = None, tier: Tier | None = None
+    ) -> None:
+        self._act(lambda: self.core.start_run(run_id, app, deadline=deadline, tier=tier))
 
     def move_run(self, run_id: str, stage: str, *, visit: str | None = None) -> None:
         self._act(lambda: self.core.enter_stage(run_id, stage, visit=visit))
@@ -110,11 +119,24 @@ class LocalScheduler(Scheduler):
     def submit(self, ticket: Ticket) -> None:
         with self._lock:  # _act, unrolled: this is the hot path
             try:
-                self._queue(ticket)
+                run_id = ticket.run_id
+                if run_id is None:  # a one-call app: its run ends with the slot
+                    run_id = f"call-{next(self._one_call_ids)}"
+                    self.core.start_run(run_id, f"call:{ticket.backend}")
+                    ticket.handle = run_id
+                task = ticket.task = self.core.submit(
+                    run_id,
+                    ticket.backend,
+                    stage=ticket.stage,
+                    estimate_s=ticket.estimate_s,
+                    tokens=ticket.tokens,
+                    visit=ticket.visit,
+                )
+                self._waiting[task] = ticket
             except Exception:
                 self._drop(ticket)
                 self.fail_open(ticket, SCHEDULER_ERROR)
-            decisions = self.driver.step()
+            decisions = self.driver.step()  # a queued call is always news
         if decisions.finished:
             self.driver.learn(decisions)
 
@@ -130,6 +152,8 @@ class LocalScheduler(Scheduler):
                 self.count_unscheduled(0, SCHEDULER_ERROR)
             if isinstance(ticket.handle, str):  # a one-call app: nothing to learn
                 self._finish_quietly(ticket.handle)
+            if not self.core.needs_step():
+                return  # driver.step_on_change(), written out: nothing new, nothing to learn
             decisions = self.driver.step()
         if decisions.finished:
             self.driver.learn(decisions)
@@ -140,6 +164,12 @@ class LocalScheduler(Scheduler):
 
     def has_run(self, run_id: str) -> bool:
         return run_id in self.core.runs
+
+    def current_run_id(self) -> str | None:
+        context = current_run.get()  # Scheduler.current_run_id, written out: the hot path
+        if context is not None and context.scheduler is self and context.run_id in self.core.runs:
+            return context.run_id
+        return None
 
     def add_prior(self, app: str, prior: PDGraph) -> None:
         models = self.core.models
@@ -163,8 +193,16 @@ class LocalScheduler(Scheduler):
     def close(self) -> None:
         """Stop prewarming (timer and worker threads); queued calls are unaffected."""
         self._alarm.cancel()
+        if self.capacity is not None:
+            self.capacity.close()
         if self.prewarmer is not None:
             self.prewarmer.close()
+
+    def throttled(self, backend: str, status: int, retry_after_s: float | None = None) -> None:
+        if self.capacity is not None:
+            from hermes_agents.capacity.window import Throttle  # auto backends only
+
+            self.capacity.throttled(backend, Throttle(status, retry_after_s))
 
     def apply(self, change: Callable[[SchedulerCore], object]) -> None:
         """Run ``change(core)`` under the lock, then one driver step, then learn: for drivers
@@ -185,24 +223,8 @@ class LocalScheduler(Scheduler):
                 change()
             except Exception:
                 self.count_unscheduled(0, SCHEDULER_ERROR)
-            decisions = self.driver.step()
+            decisions = self.driver.step_on_change()
         self.driver.learn(decisions)
-
-    def _queue(self, ticket: Ticket) -> None:
-        run_id = ticket.run_id
-        if run_id is None:  # a one-call app: its run ends with the slot
-            run_id = f"call-{next(self._one_call_ids)}"
-            self.core.start_run(run_id, f"call:{ticket.backend}")
-            ticket.handle = run_id
-        ticket.task = self.core.submit(
-            run_id,
-            ticket.backend,
-            stage=ticket.stage,
-            estimate_s=ticket.estimate_s,
-            tokens=ticket.tokens,
-            visit=ticket.visit,
-        )
-        self._waiting[ticket.task] = ticket
 
     def _drop(self, ticket: Ticket) -> None:
         """Take the ticket's task and one-call run out of the core (a withdrawal, or what a
@@ -223,6 +245,15 @@ class LocalScheduler(Scheduler):
         except Exception:
             self.count_unscheduled(0, SCHEDULER_ERROR)
 
+    def run_rank(self, run_id: str) -> float | None:
+        """The active run's Gittins rank now (None: unknown run, or no finite rank)."""
+        return self._rank_of(run_id)
+
+    def run_app(self, run_id: str) -> str | None:
+        """The app class of the active run ``run_id`` (None: unknown run)."""
+        run = self.core.runs.get(run_id)
+        return run.app if run is not None else None
+
     def _rank_of(self, run_id: str) -> float | None:
         """The run's rank now (read by a drop-in right after the grant, for a priority hint)."""
         with self._lock:
@@ -236,7 +267,9 @@ class LocalScheduler(Scheduler):
                 models.observe(run.app, run.visits)
 
     def _on_alarm(self) -> None:
-        self._act(lambda: None)
+        with self._lock:  # a check time came: always step (``_act`` steps only on changes)
+            decisions = self.driver.step()
+        self.driver.learn(decisions)
 
 
 class _TicketAnswers:
@@ -244,12 +277,14 @@ class _TicketAnswers:
 
     def __init__(self, scheduler: LocalScheduler) -> None:
         self.scheduler = scheduler
+        self._waiting = scheduler._waiting
+        self._rank_of = scheduler._rank_of
 
     def granted(self, grant: Grant) -> None:
-        ticket = self.scheduler._waiting.pop(grant.task_id, None)
+        ticket = self._waiting.pop(grant.task_id, None)
         if ticket is not None:
-            ticket.rank_of = partial(self.scheduler._rank_of, grant.run_id)  # read on demand
-            ticket.grant()
+            ticket.rank_of = partial(self._rank_of, grant.run_id)  # read on demand
+            ticket.settle(Answer.GRANTED)  # ticket.grant(), one call less: the hot path
 
     def withdrawn(self, withdrawal: Withdrawal) -> None:
         ticket = self.scheduler._waiting.pop(withdrawal.task_id, None)

@@ -33,6 +33,7 @@ from collections.abc import Iterator, Mapping
 from types import MappingProxyType, TracebackType
 
 from hermes_agents.bounds import (
+    GOOD_NAMES,
     MAX_CALL_S,
     MAX_TOKENS,
     checked_name,
@@ -55,6 +56,9 @@ _held: contextvars.ContextVar[Mapping[str, Slot]] = contextvars.ContextVar(
     "hermes_held_slots", default=MappingProxyType({})
 )
 """The calls this context is inside, by backend (never mutated: replaced)."""
+_new_usage = tuple.__new__
+"""``Usage(...)`` from a tuple of all its fields, without the named tuple's Python-level
+``__new__`` (the release path)."""
 _WARNED_USAGE: set[str] = set()
 """Backends whose bad usage was warned about (once each)."""
 
@@ -92,24 +96,21 @@ _UNSCHEDULED = 0
 """Calls that ran unscheduled because no default scheduler could be built."""
 
 
-class Slot:
-    """One call's admission (see the module docstring)."""
+class Slot(Ticket):
+    """One call's admission (see the module docstring); it is the call's ``Ticket`` too, so
+    one object per call goes to the scheduler (``stage``, ``visit`` and ``run_id`` become
+    the ones found when it is entered)."""
 
     __slots__ = (
+        "_holding",
         "_released",
         "_started",
         "_tokens_used",
-        "backend",
         "default_stage",
-        "estimate_s",
         "outer",
         "scheduler",
-        "stage",
-        "ticket",
         "timeout",
-        "tokens",
         "usage",
-        "visit",
     )
 
     def __init__(
@@ -124,35 +125,45 @@ class Slot:
         tokens: int = 0,
         timeout: float | None = None,
     ) -> None:
-        self.scheduler = scheduler
-        self.backend = checked_name(backend, "backend")
-        self.stage = None if stage is None else checked_name(stage, "stage")
-        self.visit = None if visit is None else checked_name(visit, "visit")
-        self.default_stage = default_stage
+        # names seen before are good (a set lookup, written out: this runs for every call)
+        if not (backend.__class__ is str and backend in GOOD_NAMES):
+            backend = checked_name(backend, "backend")
+        if stage is not None and not (stage.__class__ is str and stage in GOOD_NAMES):
+            stage = checked_name(stage, "stage")
+        if visit is not None:
+            visit = checked_name(visit, "visit")
         if not (estimate_s.__class__ is float and 0.0 <= estimate_s <= MAX_CALL_S):
             estimate_s = checked_seconds(estimate_s, "estimate_s")  # ints, or a clear error
         if not (tokens.__class__ is int and 0 <= tokens <= MAX_TOKENS):
             tokens = checked_tokens(tokens, "tokens")
-        self.estimate_s = estimate_s
-        self.tokens = tokens
         if timeout is not None:
             checked_seconds(timeout, "timeout")
+        Ticket.__init__(self, backend, None, stage, visit, estimate_s, tokens)
+        self.scheduler = scheduler
+        self.default_stage = default_stage
         self.timeout = timeout
         self.usage: Usage | None = None
         """The call's usage, if known in full; else ``report``'s tokens and measured seconds."""
-        self.ticket: Ticket | None = None
         self.outer: Slot | None = None
+        self._holding = False
+        """Whether its scheduler holds a slot for it (granted, not released yet)."""
         self._tokens_used: tuple[int, int, int] | None = None
         self._started = 0.0
         self._released = False
 
     @property
+    def ticket(self) -> Ticket | None:
+        """Itself while its scheduler holds a slot for it; None when it holds none (nested,
+        unscheduled, withdrawn, or released)."""
+        return self if self._holding else None
+
+    @property
     def rank(self) -> float | None:
         """The run's rank when admitted (lower is more urgent), for backends that take a
         priority hint; the outer call's when nested; None when unknown or unscheduled."""
-        if self.ticket is not None:
-            return self.ticket.rank
-        return self.outer.rank if self.outer is not None else None
+        if self.outer is not None:
+            return self.outer.rank
+        return Ticket.rank.fget(self)  # type: ignore[attr-defined,no-any-return]
 
     def report(self, prompt_tokens: int, output_tokens: int, cached_tokens: int = 0) -> None:
         """The call's actual token usage, as its response says."""
@@ -192,23 +203,22 @@ class Slot:
             if self._released:
                 return
             self._released = True
-        ticket, self.ticket = self.ticket, None
-        if ticket is None or self.scheduler is None:
+        if not self._holding or self.scheduler is None:
             return
+        self._holding = False
         seconds = time.monotonic() - self._started
         usage = self.usage
         if usage is None and self._tokens_used is None:
-            usage = Usage(seconds=min(seconds, MAX_CALL_S))  # measured: in bounds
+            usage = _new_usage(Usage, (0, 0, 0, min(seconds, MAX_CALL_S)))  # measured: in bounds
         else:
             usage = usage or Usage(*(self._tokens_used or (0, 0, 0)), seconds=seconds)
             problem = usage_problem(*usage)
             if problem is not None:  # garbage from a backend (or the caller): never learned
                 self._warn_usage(problem)
                 usage = Usage(seconds=min(max(seconds, 0.0), MAX_CALL_S))
-        self.scheduler.release(ticket, usage)
+        self.scheduler.release(self, usage)
 
-    def __enter__(self) -> Slot:
-        return self.enter()
+    __enter__ = enter
 
     def __exit__(
         self,
@@ -216,6 +226,8 @@ class Slot:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if error is not None:
+            self.failed(error)
         self.release()
 
     async def __aenter__(self) -> Slot:
@@ -227,7 +239,23 @@ class Slot:
         error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        if error is not None:
+            self.failed(error)
         self.release()
+
+    def failed(self, error: BaseException) -> None:
+        """The call raised ``error`` (call before ``release``): a 429/503 answer goes to the
+        scheduler (``Scheduler.throttled``: an ``auto`` window shrinks). Never raises."""
+        if not self._holding or self.scheduler is None:
+            return  # unscheduled or nested: its scheduler holds no slot for it
+        try:
+            from hermes_agents.capacity.throttle import throttle_of
+
+            throttle = throttle_of(error)
+            if throttle is not None:
+                self.scheduler.throttled(self.backend, throttle.status, throttle.retry_after_s)
+        except Exception:  # fail open: the user's own exception is what propagates
+            logger.debug("reporting a throttle on %r failed", self.backend, exc_info=True)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -258,21 +286,15 @@ class Slot:
                 stage, visit = node.node, node.visit
             else:
                 stage = self.default_stage
-        ticket = Ticket(
-            self.backend,
-            run_id=self.scheduler.current_run_id(),
-            stage=stage,
-            visit=visit,
-            estimate_s=self.estimate_s,
-            tokens=self.tokens,
-        )
-        self.scheduler.submit(ticket)
-        self.ticket = ticket
-        return ticket
+        self.run_id = self.scheduler.current_run_id()
+        self.stage, self.visit = stage, visit
+        self._holding = True  # until answered otherwise (``_answered``, ``_withdraw``)
+        self.scheduler.submit(self)
+        return self
 
     def _answered(self, ticket: Ticket, answer: Answer) -> None:
         """Not granted: nothing to release; a withdrawal raises."""
-        self.ticket = None  # nothing to release: the scheduler holds nothing for it
+        self._holding = False  # nothing to release: the scheduler holds nothing for it
         if answer is Answer.WITHDRAWN:
             raise RunEndedError(
                 f"a call on {self.backend!r} was withdrawn: {ticket.reason}; make the calls "
@@ -280,6 +302,6 @@ class Slot:
             )
 
     def _withdraw(self, ticket: Ticket) -> None:
-        self.ticket = None
+        self._holding = False
         assert self.scheduler is not None
         self.scheduler.withdraw(ticket)

@@ -13,8 +13,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
+import numpy as np
+
 from hermes_agents.errors import ValidationError
-from hermes_agents.pdgraph import Call, PDGraph, RemainingDemand, StageKind, Visit
+from hermes_agents.pdgraph import PDGraph, RemainingDemand, StageKind, Visit
+from hermes_agents.scheduling.tiers import Tier
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +117,8 @@ class VisitTrace:
 
     stage: str
     backend: str = ""
-    calls: list[Call] = field(default_factory=list)
+    calls: list[Usage] = field(default_factory=list)
+    """The calls' usage as released (bounds checked when the run's visits are made)."""
 
 
 @dataclass(eq=False)
@@ -127,6 +131,7 @@ class Run:
     demand: RemainingDemand | None
     deadline: float | None = None
     true_remaining_s: float | None = None
+    tier: Tier = Tier.STANDARD
     attained_s: float = 0.0
     stage: str | None = None
     done_in_stage_s: float = 0.0
@@ -140,6 +145,7 @@ class Run:
     """Bumped on every move: queue entries made before it are stale."""
     _rank: float | None = None
     _mean: float | None = None
+    _quantile: tuple[float, float] | None = None
 
     @property
     def rank(self) -> float:
@@ -157,9 +163,22 @@ class Run:
             self._mean = self._estimate(self._conditional_mean)
         return self._mean
 
+    def remaining_quantile_s(self, quantile: float) -> float:
+        """The ``quantile`` (0..1) of the remaining duration from the start of the current
+        visit (1.0: the worst case of the walks): the PDGraph's critical path to END, every LLM
+        call priced by the cost model, KV load included (``FirstPassage.duration_s``); without
+        a model, the call's estimate. Cached until the run moves."""
+        cached = self._quantile
+        if cached is not None and cached[0] == quantile:
+            return cached[1]
+        value = self._estimate(lambda demand: self._conditional_quantile(demand, quantile))
+        self._quantile = (quantile, value)
+        return value
+
     def moved(self) -> None:
         """Forget cached estimates: the run's position or service changed."""
         self._rank = self._mean = None
+        self._quantile = None
         self.version += 1
 
     def _where(self) -> str:
@@ -172,6 +191,10 @@ class Run:
         if survivors.size == 0:
             return self.done_in_stage_s
         return float(survivors.mean()) - self.done_in_stage_s
+
+    def _conditional_quantile(self, demand: RemainingDemand, quantile: float) -> float:
+        durations = demand.first_passage(self._where(), self.visits).duration_s
+        return float(np.quantile(durations, quantile))
 
     def _estimate(self, compute: Callable[[RemainingDemand], float]) -> float:
         if self.demand is None or self.stage not in self.demand.graph.stages:
@@ -190,7 +213,7 @@ class Run:
             return self.fallback_s
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Task:
     """One call waiting for, or holding, a slot (policies read it through ``TaskView``)."""
 
@@ -230,6 +253,12 @@ class QueueState:
     estimate rank by it)."""
     served: int = 0
     """Calls released so far."""
+    capacity_reason: str | None = None
+    """Why the capacity is what it is when ``auto`` moves it (None: the configured cap)."""
+    capacity_changes: int = 0
+    """Times its capacity was changed at run time (``set_capacity``)."""
+    observer: Callable[[float, float], None] | None = None
+    """Told of each release with usage: (measured seconds, seconds credited); ``auto``."""
 
     def fits(self, task: Task) -> bool:
         if len(self.running) >= self.limits.max_concurrency:

@@ -66,7 +66,6 @@ class Ticket:
     def __init__(
         self,
         backend: str,
-        *,
         run_id: str | None = None,
         stage: str | None = None,
         visit: str | None = None,
@@ -100,21 +99,24 @@ class Ticket:
 
     def grant(self, rank: float | None = None) -> bool:
         """The call may run now; False if it was answered already."""
-        return self._settle(Answer.GRANTED, "", rank)
+        return self.settle(Answer.GRANTED, "", rank)
 
     def withdraw(self, reason: str) -> bool:
         """The call left the queue without a grant; False if it was answered already."""
-        return self._settle(Answer.WITHDRAWN, reason, None)
+        return self.settle(Answer.WITHDRAWN, reason, None)
 
     def fail_open(self, reason: str) -> bool:
         """The call runs unscheduled; False if it was answered already (count it only then:
         use ``Scheduler.fail_open``)."""
-        return self._settle(Answer.UNSCHEDULED, reason, None)
+        return self.settle(Answer.UNSCHEDULED, reason, None)
 
     # -- waiting (slots) ----------------------------------------------------------------------
 
     def wait(self, timeout: float | None = None) -> Answer:
         """Block until answered; ``TimeoutError`` after ``timeout`` seconds."""
+        answer = self.answer  # set once, never unset: no lock needed to see it
+        if answer is not None:
+            return answer
         with _LOCK:
             if self.answer is not None:
                 return self.answer
@@ -149,7 +151,9 @@ class Ticket:
         assert self.answer is not None
         return self.answer
 
-    def _settle(self, answer: Answer, reason: str, rank: float | None) -> bool:
+    def settle(self, answer: Answer, reason: str = "", rank: float | None = None) -> bool:
+        """Answer the ticket (``grant``, ``withdraw`` and ``fail_open`` are shorthands for it);
+        False if it was answered already."""
         with _LOCK:
             if self.answer is not None:
                 return False

@@ -53,6 +53,20 @@ def test_names_that_cannot_be_printed_or_stored_are_refused(
         scheduler.slot("llm", stage=name)
 
 
+@pytest.mark.parametrize("name", [["llm"], {"llm": 1}, None, 7, b"llm"])
+def test_a_name_that_is_not_a_string_is_a_validation_error_not_a_type_error(
+    scheduler: LocalScheduler, name: object
+) -> None:
+    # an unhashable name once escaped as TypeError from the known-names lookup
+    with pytest.raises(ValidationError, match=r"'app'.*must be a string"):
+        scheduler.run(name)  # type: ignore[arg-type]
+    if name is not None:
+        with pytest.raises(ValidationError, match=r"'backend'.*must be a string"):
+            scheduler.slot(name)  # type: ignore[arg-type]
+        with pytest.raises(ValidationError, match=r"'stage'.*must be a string"):
+            scheduler.slot("llm", stage=name)  # type: ignore[arg-type]
+
+
 def test_a_deadline_must_be_finite(scheduler: LocalScheduler) -> None:
     with pytest.raises(ValidationError, match="deadline"):
         scheduler.run("qa", deadline=math.inf)

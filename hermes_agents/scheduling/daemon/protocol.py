@@ -7,10 +7,13 @@ daemon only ever sees metadata (app, stage, backend, demand estimate), never a p
 Client -> daemon (every field is checked; unknown fields are refused)::
 
     hello    version:int  client:str?  token:str?  unscheduled:int?   first, exactly once
-    run      run:str  app:str  deadline_s:float|null?  partial:bool?
+    run      run:str  app:str  deadline_s:float|null?  tier:str|null?  partial:bool?
                                                             an app run starts (deadline: s from
-                                                            now; partial: registered again after
-                                                            a daemon restart, not learned)
+                                                            now, 0.001 to a year; tier: critical,
+                                                            standard or sheddable, null: the
+                                                            daemon's config; partial: registered
+                                                            again after a daemon restart, not
+                                                            learned)
     stage    run:str  stage:str  visit:str?                 the run visits a stage
     submit   task:int  run:str|null  backend:str  stage:str|null?  visit:str|null?
              estimate_s:float?  tokens:int?
@@ -54,7 +57,9 @@ from hermes_agents.bounds import (
     MAX_DEADLINE_S,
     MAX_TOKENS,
     name_problem,
+    remembered_name_problem,
 )
+from hermes_agents.scheduling.tiers import MIN_DEADLINE_S
 
 PROTOCOL_VERSION: Final = 1
 MAX_MESSAGE_BYTES: Final = 64 * 1024
@@ -110,9 +115,10 @@ SCHEMAS: Final[Mapping[str, Mapping[str, Field]]] = {
             (int, float),
             required=False,
             nullable=True,
-            minimum=-MAX_DEADLINE_S,
+            minimum=MIN_DEADLINE_S,
             maximum=MAX_DEADLINE_S,
         ),
+        "tier": Field((str,), required=False, nullable=True),
     },
     "stage": {"run": _STR, "stage": _STR, "visit": Field((str,), required=False)},
     "submit": {
@@ -141,12 +147,15 @@ def encode(message: Mapping[str, Any]) -> bytes:
     return json.dumps(message, separators=(",", ":"), allow_nan=False).encode() + b"\n"
 
 
+_DECODER: Final = json.JSONDecoder()
+
+
 def decode(line: bytes) -> dict[str, Any]:
     """Parse and check one client line (without its newline); raises ``ProtocolError``."""
     if len(line) > MAX_MESSAGE_BYTES:
         raise ProtocolError(f"message longer than {MAX_MESSAGE_BYTES} bytes", fatal=True)
     try:
-        message = json.loads(line)
+        message = _DECODER.decode(line.decode())  # strict UTF-8: a bad byte is a bad message
     except (UnicodeDecodeError, ValueError) as error:
         raise ProtocolError(f"not a JSON object: {error}") from error
     except RecursionError:  # JSON nested deeper than the parser's stack (under the size cap)
@@ -168,9 +177,12 @@ def decode(line: bytes) -> dict[str, Any]:
     return message
 
 
+_KNOWN_FIELDS: Final = {op: frozenset(schema) | {"op"} for op, schema in SCHEMAS.items()}
+
+
 def _check_fields(message: Mapping[str, Any], schema: Mapping[str, Field], op: str) -> None:
-    unknown = sorted(set(message) - set(schema) - {"op"})
-    if unknown:
+    if not message.keys() <= _KNOWN_FIELDS[op]:
+        unknown = sorted(set(message) - _KNOWN_FIELDS[op])
         raise ProtocolError(f"unknown field(s) {', '.join(map(repr, unknown))}", op=op)
     for name, rule in schema.items():
         if name not in message:
@@ -184,6 +196,17 @@ def _check_fields(message: Mapping[str, Any], schema: Mapping[str, Field], op: s
 
 def _check_value(value: object, rule: Field) -> str | None:
     """What is wrong with ``value`` under ``rule``, or None."""
+    if type(value) is str and str in rule.kinds:  # the common cases first (every message)
+        return remembered_name_problem(value)
+    if type(value) is int and int in rule.kinds:
+        low, high = rule.minimum, rule.maximum
+        if (low is None or value >= low) and value <= MAX_ID and (high is None or value <= high):
+            return None
+    elif type(value) is float and float in rule.kinds:  # NaN fails both tests: checked below
+        low, high = rule.minimum, rule.maximum
+        finite = -math.inf < value < math.inf
+        if finite and (low is None or value >= low) and (high is None or value <= high):
+            return None
     if value is None:
         return None if rule.nullable else "must not be null"
     if (isinstance(value, bool) and bool not in rule.kinds) or not isinstance(value, rule.kinds):
