@@ -13,7 +13,7 @@ A command checks everything it needs before it starts work with ``require("cli")
 >>> require("nothing-like-it")
 Traceback (most recent call last):
 ...
-hermes_agents.errors.ValidationError: extra 'nothing-like-it': unknown; use one of cli, local
+hermes_agents.errors.ValidationError: extra 'nothing-like-it': unknown; use one of cli, local, redis
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ __all__ = ["EXTRAS", "MissingExtraError", "needs_extra", "require"]
 EXTRAS: Mapping[str, tuple[str, ...]] = {
     "cli": ("rich", "matplotlib"),
     "local": ("rich", "matplotlib", "xllamacpp", "langchain_openai"),
+    "redis": ("redis",),
 }
 """Extra (as in ``pip install 'hermes-agents[EXTRA]'``) -> the top-level modules it brings."""
 

@@ -15,6 +15,15 @@ Variable               Meaning
 ``HERMES_SCHEDULER_TOKEN``
                        The token a ``tcp://`` daemon asks for. Unset: read the file at
                        ``token_path()``, which ``hermes serve --tcp-port`` writes.
+``HERMES_REDIS_USERNAME``, ``HERMES_REDIS_PASSWORD``
+                       Credentials for a ``redis://`` / ``rediss://`` scheduler whose URL
+                       carries none (credentials in the URL win).
+``HERMES_REDIS_CA_FILE``
+                       PEM file of the CA that signed a ``rediss://`` server's certificate
+                       (default: the system's CAs).
+``HERMES_REDIS_LEASE_TTL_S``
+                       Seconds a process's lease on a backend lasts unrenewed (default 10;
+                       renewed every third of it while the process has calls there).
 ``HERMES_DATA_DIR``    Directory for learned profiles and other persistent data; ``~`` is
                        expanded. Unset: ``$XDG_DATA_HOME/hermes``, else
                        ``~/.local/share/hermes``.
@@ -55,12 +64,16 @@ __all__ = [
     "data_dir",
     "default_scheduler_address",
     "default_socket_path",
+    "redacted_address",
+    "redis_ca_file",
+    "redis_credentials",
+    "redis_lease_ttl_s",
     "scheduler_address",
     "scheduler_token",
     "token_path",
 ]
 
-SCHEDULER_SCHEMES: tuple[str, ...] = ("unix", "tcp")
+SCHEDULER_SCHEMES: tuple[str, ...] = ("unix", "tcp", "redis", "rediss")
 """The address schemes ``HERMES_SCHEDULER`` accepts."""
 
 MAX_UNIX_PATH_BYTES = 107
@@ -99,6 +112,10 @@ def _check_address(address: str) -> str | None:
     scheme = address.split("://", 1)[0] if "://" in address else ""
     if scheme not in SCHEDULER_SCHEMES:
         return f"unknown scheme {scheme!r}"
+    if scheme in ("redis", "rediss"):
+        from hermes_agents.scheduling.redis.address import address_problem
+
+        return address_problem(address)
     parts = urlsplit(address)
     if parts.scheme == "unix":
         if parts.netloc or not parts.path.startswith("/"):
@@ -125,11 +142,51 @@ def scheduler_address() -> str | None:
     problem = _check_address(address)
     if problem is not None:
         raise ValidationError(
-            f"{problem} in {address!r}; use unix:///path/to/hermes.sock or "
-            "tcp://host:port (for example tcp://127.0.0.1:7461), or unset it",
+            f"{problem} in {redacted_address(address)!r}; use unix:///path/to/hermes.sock, "
+            "tcp://host:port (for example tcp://127.0.0.1:7461) or redis://host:port/db "
+            "(rediss:// for TLS), or unset it",
             "environment variable 'HERMES_SCHEDULER'",
         )
     return address
+
+
+def redacted_address(address: str) -> str:
+    """``address`` without the password it may carry (for errors, logs and output)."""
+    try:
+        password = urlsplit(address).password
+    except ValueError:
+        return address.split("@", 1)[-1] if "@" in address else address
+    if password is None:
+        return address
+    return address.replace(f":{password}@", ":***@", 1)
+
+
+def redis_credentials() -> tuple[str | None, str | None]:
+    """``HERMES_REDIS_USERNAME`` and ``HERMES_REDIS_PASSWORD`` (None when unset)."""
+    return _get("HERMES_REDIS_USERNAME"), _get("HERMES_REDIS_PASSWORD")
+
+
+def redis_ca_file() -> Path | None:
+    """``HERMES_REDIS_CA_FILE`` (``~`` expanded), or None when unset."""
+    return _user_path("HERMES_REDIS_CA_FILE")
+
+
+def redis_lease_ttl_s(default: float) -> float:
+    """``HERMES_REDIS_LEASE_TTL_S`` as seconds (``default`` when unset); ``ValidationError``
+    naming the variable unless it is a number from 0.5 to 600."""
+    value = _get("HERMES_REDIS_LEASE_TTL_S")
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0.5 <= seconds <= 600.0:
+        raise ValidationError(
+            f"must be a number of seconds from 0.5 to 600, got {value!r}",
+            "environment variable 'HERMES_REDIS_LEASE_TTL_S'",
+        )
+    return seconds
 
 
 def default_socket_path() -> Path:

@@ -145,7 +145,7 @@ def check_scheduler_variable() -> tuple[str | None, Finding]:
     if address is None:
         unset = "unset: apps use a daemon on the default socket if one listens there, else "
         return None, Finding("HERMES_SCHEDULER", "ok", unset + "schedule in their own process")
-    return address, Finding("HERMES_SCHEDULER", "ok", address)
+    return address, Finding("HERMES_SCHEDULER", "ok", settings.redacted_address(address))
 
 
 def check_config(config_file: Path | None) -> tuple[Config | None, Finding]:
@@ -180,6 +180,10 @@ def check_scheduler(address: str | None, timeout_s: float) -> list[Finding]:
             return [Finding("scheduler", "ok", message)]
         findings = [Finding("scheduler", "ok", f"the daemon on the default socket {path}")]
         return [*findings, check_daemon(f"unix://{path}", None, timeout_s, explicit=False)]
+    if address.startswith(("redis://", "rediss://")):
+        from hermes_agents.commands.check_redis import check_redis
+
+        return check_redis(address, timeout_s)
     findings = [Finding("scheduler", "ok", f"the daemon at {address} (HERMES_SCHEDULER)")]
     token = None
     if urlsplit(address).scheme == "tcp":

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from hermes_agents import settings
+from hermes_agents.commands import status_redis
 from hermes_agents.commands.console import console
 from hermes_agents.errors import ValidationError
 from hermes_agents.extras import require
@@ -40,6 +41,7 @@ BACKEND_COLUMNS = (
     "waiting",
     "tokens_running",
     "grants",
+    "capacity_reason",
 )
 APP_COLUMNS = ("app", "runs", "running", "waiting", "best_rank", "attained_s")
 RUN_COLUMNS = ("run", "app", "stage", "rank", "attained_s", "running", "waiting", "age_s")
@@ -61,6 +63,7 @@ examples:
   hermes status --watch                           # the same, redrawn every second (Ctrl-C)
   hermes status --json                            # its snapshot as JSON (no extra needed)
   hermes status --address tcp://127.0.0.1:7461    # a TCP daemon (token from the token file)
+  hermes status --scheduler redis://cache:6379/0  # every host sharing that Redis
 """
 
 IN_PROCESS_NOTE = (
@@ -77,15 +80,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     view = parser.add_mutually_exclusive_group()
     view.add_argument("--json", action="store_true", help="print the raw snapshot as JSON")
     view.add_argument("--watch", action="store_true", help="redraw the view in place (Ctrl-C)")
+    view.add_argument(
+        "--metrics", action="store_true", help="--scheduler redis://: print Prometheus text"
+    )
     add("--interval", type=float, default=1.0, metavar="S", help="--watch: seconds per redraw")
     add("--count", type=int, metavar="N", help="--watch: stop after N redraws")
     add("--address", help="daemon address (default: $HERMES_SCHEDULER, else the default socket)")
+    add("--scheduler", metavar="URL", help="a Redis scheduler: redis://host:port/db (all hosts)")
 
 
 def main(args: argparse.Namespace) -> int:
     """Show (or watch) the daemon's state; 1 when no daemon answers."""
-    explicit = args.address or settings.scheduler_address()
+    explicit = args.scheduler or args.address or settings.scheduler_address()
+    if status_redis.is_redis(explicit):
+        assert explicit is not None
+        return status_redis.main(explicit, args)
     address = explicit or settings.default_scheduler_address()
+    if args.metrics:
+        raise ValidationError(
+            "prints a Redis scheduler's metrics; a daemon serves its own "
+            "(hermes serve --metrics-port PORT)",
+            "--metrics",
+        )
     if not args.interval > 0:
         raise ValidationError(f"must be > 0 seconds, got {args.interval}", "--interval")
     if args.count is not None and args.count < 1:

@@ -2,7 +2,9 @@
 
 Which one, decided on first use:
 
-1. ``HERMES_SCHEDULER`` set: the daemon at that address (fail-open while it is unreachable);
+1. ``HERMES_SCHEDULER`` set: the daemon at that address (fail-open while it is unreachable),
+   or, for ``redis://`` / ``rediss://``, the scheduler every host shares through that Redis
+   (``scheduling.redis``: limits from ``HERMES_CONFIG``; fail-open while Redis is out);
 2. else, a daemon listening on the default socket (``settings.default_socket_path()``);
 3. else, an in-process scheduler with the limits of ``HERMES_CONFIG`` (if set), learning into
    the profile store under ``settings.data_dir()``.
@@ -15,6 +17,7 @@ import os
 import threading
 
 from hermes_agents import settings
+from hermes_agents.capacity.build import capacity_runtime, run_in_process
 from hermes_agents.config import DEFAULT_POLICY, Config, find_config
 from hermes_agents.config_prewarm import PrewarmConfig
 from hermes_agents.cost import CostModel
@@ -33,20 +36,34 @@ _checked: set[tuple[str | None, str | None]] = set()
 
 
 def scheduler_from_config(
-    config: Config | None, *, store: ProfileStore | None = None, policy: str | None = None
+    config: Config | None,
+    *,
+    store: ProfileStore | None = None,
+    policy: str | None = None,
+    auto: bool = True,
 ) -> LocalScheduler:
     """An in-process scheduler with the limits, policy, costs and prewarming of ``config``
     (``policy`` overrides its policy); with a ``store``, learned profiles are loaded from it and
-    kept in it. ``hermes serve`` drives the core (and the prewarmer) of the same scheduler."""
+    kept in it. ``hermes serve`` drives the core (and the prewarmer) of the same scheduler.
+
+    ``auto``: run the windows of its ``max_concurrency = "auto"`` backends here (a poller
+    thread, stopped by ``close()``); False leaves that to the caller (the daemon runs them on
+    its event loop)."""
     cost = config.cost_model() if config is not None else CostModel()
     prewarm = config.prewarm if config is not None else None
-    return LocalScheduler.in_process(
+    scheduler = LocalScheduler.in_process(
         backend_limits(config) if config is not None else {},
         policy=policy or (config.policy if config is not None else DEFAULT_POLICY),
         models=AppModels(cost, store=store),
         cost=cost,
         prewarm=prewarm_setup(prewarm) if prewarm is not None else None,
     )
+    if config is not None:
+        scheduler.core.levels.update(config.apps)  # tiers and SLOs per app class
+    runtime = capacity_runtime(config) if auto else None
+    if runtime is not None:
+        run_in_process(scheduler, runtime)
+    return scheduler
 
 
 def prewarm_setup(prewarm: PrewarmConfig) -> PrewarmSetup:
@@ -61,7 +78,7 @@ def backend_limits(config: Config) -> dict[str, BackendLimits]:
     """The admission limits of every backend ``config`` declares."""
     return {
         name: BackendLimits(
-            backend.max_concurrency,
+            backend.start_concurrency,
             backend.token_budget,
             backend.kind,
             max_wait_s=backend.max_wait_s,
@@ -96,7 +113,9 @@ def check_environment() -> None:
     key = (os.environ.get("HERMES_SCHEDULER"), os.environ.get("HERMES_CONFIG"))
     if key in _checked:
         return
-    settings.scheduler_address()
+    address = settings.scheduler_address()
+    if address is not None and _is_redis(address):
+        settings.redis_lease_ttl_s(0.0)  # a bad value names the variable now
     find_config()
     _checked.add(key)
 
@@ -112,9 +131,17 @@ def set_scheduler(scheduler: Scheduler | None) -> None:
 
 def _build_default() -> Scheduler:
     address = settings.scheduler_address()
+    if address is not None and _is_redis(address):
+        from hermes_agents.scheduling.redis.factory import redis_scheduler
+
+        return redis_scheduler(address, find_config())
     if address is not None:
         return DaemonScheduler(address, token=settings.scheduler_token())
     path = settings.default_socket_path()
     if listening(path):
         return DaemonScheduler(f"unix://{path}")
     return scheduler_from_config(find_config(), store=ProfileStore())
+
+
+def _is_redis(address: str) -> bool:
+    return address.startswith(("redis://", "rediss://"))

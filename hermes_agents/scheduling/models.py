@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 from hermes_agents.cost import CostModel
 from hermes_agents.errors import HermesError
 from hermes_agents.pdgraph import Learner, PDGraph, RemainingDemand, Visit
-from hermes_agents.store import ProfileStore
 from hermes_agents.store.runjson import structure_id
+from hermes_agents.store.runstore import RunStore
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class AppModels:
         min_refresh_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         seed: int = 0,
-        store: ProfileStore | None = None,
+        store: RunStore | None = None,
         max_apps: int = MAX_APPS,
         max_idle_s: float = MAX_IDLE_APP_S,
     ) -> None:
@@ -134,8 +134,29 @@ class AppModels:
                 prior = learner.prior
                 graph = structure_id(prior) if prior is not None else None
                 self.store.record_run(app, run, graph=graph)
-            except HermesError:  # fail open: losing a profile row never breaks a run
-                self._warn_store()
+            except HermesError as error:  # fail open: losing a profile row never breaks a run
+                self._warn_store(error)
+
+    def loaded_apps(self) -> list[str]:
+        """The app classes whose models are in memory now."""
+        with self._lock:
+            return list(self._learners)
+
+    def reload(self, app: str) -> bool:
+        """Rebuild ``app``'s learner from the store (with what other processes, on this host or
+        others, learned since it was loaded); False when it is not loaded or has no store."""
+        with self._lock:
+            old = self._learners.get(app)
+        if old is None or self.store is None:
+            return False
+        learner = Learner(app, old.prior)
+        self._replay(learner)  # store reads outside the lock, as in add()
+        with self._lock:
+            if self._learners.get(app) is not old:
+                return False  # replaced meanwhile (a new prior): that one stands
+            self._learners[app] = learner
+            self._demand.pop(app, None)
+        return True
 
     def evict_idle(self) -> int:
         """Drop the classes unused for ``max_idle_s`` (and any beyond ``max_apps``); returns
@@ -164,21 +185,23 @@ class AppModels:
             return
         try:
             self.store.replay(learner)
-        except HermesError:
-            self._warn_store()
+        except HermesError as error:
+            self._warn_store(error)
 
     def _save_prior(self, app: str, prior: PDGraph | None) -> None:
         if self.store is None or prior is None:
             return
         try:
             self.store.save_prior(app, prior)
-        except HermesError:
-            self._warn_store()
+        except HermesError as error:
+            self._warn_store(error)
 
-    def _warn_store(self) -> None:
+    def _warn_store(self, error: HermesError) -> None:
+        """One line, once, naming the error (its traceback only at DEBUG)."""
         if not self._store_warned:
             self._store_warned = True
-            logger.warning("the profile store failed; learning goes on in memory", exc_info=True)
+            logger.warning("the profile store failed (%s); learning goes on in memory", error)
+            logger.debug("the profile store failed", exc_info=True)
 
     def _stale(self, app: str, current: RemainingDemand, learner: Learner) -> bool:
         if learner.runs_observed - self._built_at(current) < self.refresh_every:

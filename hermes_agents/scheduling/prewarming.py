@@ -101,6 +101,9 @@ class Prewarmer:
         self.clock = clock
         self.ledger = PrewarmLedger.from_specs(self.specs)
         self.warm_failures = 0
+        self.claim: Callable[[WarmHint], bool] | None = None
+        """Asked on the worker thread before each warm-up (several hosts: only the host whose
+        claim succeeds warms, and only its ledger counts the hint); None: always warm."""
         self._beliefs = {name: _Belief() for name in self.adapters}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(
@@ -124,7 +127,8 @@ class Prewarmer:
                 if belief.waking:
                     continue
                 belief.waking = hint.action == "wake"
-                self.ledger.hinted(hint)
+                if self.claim is None:
+                    self.ledger.hinted(hint)
             try:
                 self._pool.submit(self._warm, hint)
             except RuntimeError:  # closed meanwhile
@@ -169,6 +173,13 @@ class Prewarmer:
 
     def _warm(self, hint: WarmHint) -> None:
         adapter = self.adapters[hint.backend]
+        if self.claim is not None:
+            claimed = self.claim(hint)
+            with self._lock:
+                if not claimed:  # another host warms it
+                    self._beliefs[hint.backend].waking = False
+                    return
+                self.ledger.hinted(hint)
         try:
             result = adapter.warm(hint)
             ok = result.ok

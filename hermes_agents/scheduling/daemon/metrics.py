@@ -20,6 +20,9 @@ metric                               type     meaning
 ``hermes_slots_reclaimed_total``     counter  slots given back by clients that vanished
 ===================================  =======  =================================================
 
+``hermes_backend_capacity_changes_total`` (counter, label ``backend``) counts the times an
+``auto`` window moved the backend's capacity (``hermes_backend_capacity`` is the window now).
+
 With prewarming on (a ``[backends.NAME.prewarm]`` table), per prewarmed backend (label
 ``backend``), from the prewarm ledger:
 
@@ -47,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 from hermes_agents.errors import HermesError
 from hermes_agents.scheduling.daemon.snapshot import snapshot
+from hermes_agents.scheduling.prometheus import header, sample
 
 if TYPE_CHECKING:
     from hermes_agents.scheduling.daemon.service import DaemonService
@@ -62,6 +66,11 @@ _BACKEND_GAUGES = {
     "max_concurrency": ("hermes_backend_capacity", "gauge", "Calls the backend may run at once."),
     "tokens_running": ("hermes_backend_tokens_running", "gauge", "Tokens admitted and running."),
     "grants": ("hermes_backend_grants_total", "counter", "Calls admitted since start."),
+    "capacity_changes": (
+        "hermes_backend_capacity_changes_total",
+        "counter",
+        "Times an auto window moved the backend's capacity.",
+    ),
 }
 _APP_GAUGES = {
     "runs": ("hermes_app_runs", "gauge", "Active runs of the app class."),
@@ -101,15 +110,15 @@ def _lines(state: Mapping[str, Any], app_names: bool) -> Iterator[str]:
         sections.append((state["apps"], "app", _APP_GAUGES))
     for rows, label, gauges in sections:
         for key, (name, kind, help_text) in gauges.items():
-            yield f"# HELP {name} {help_text}\n# TYPE {name} {kind}\n"
+            yield header(name, kind, help_text)
             for row in rows:
                 if row.get(key) is not None:
-                    yield f'{name}{{{label}="{_escape(row[label])}"}} {row[key]}\n'
-    yield "# HELP hermes_clients Connected client processes.\n# TYPE hermes_clients gauge\n"
-    yield f"hermes_clients {state['clients']}\n"
+                    yield sample(name, row[key], **{label: row[label]})
+    yield header("hermes_clients", "gauge", "Connected client processes.")
+    yield sample("hermes_clients", state["clients"])
     for key, (name, help_text) in _COUNTERS.items():
-        yield f"# HELP {name} {help_text}\n# TYPE {name} counter\n"
-        yield f"{name} {state['counters'][key]}\n"
+        yield header(name, "counter", help_text)
+        yield sample(name, state["counters"][key])
     prewarm = state.get("prewarm")
     if prewarm:
         yield from _prewarm_lines(prewarm)
@@ -117,12 +126,12 @@ def _lines(state: Mapping[str, Any], app_names: bool) -> Iterator[str]:
 
 def _prewarm_lines(prewarm: Mapping[str, Any]) -> Iterator[str]:
     for key, (name, help_text) in _PREWARM_COUNTERS.items():
-        yield f"# HELP {name} {help_text}\n# TYPE {name} counter\n"
+        yield header(name, "counter", help_text)
         for row in prewarm["backends"]:
-            yield f'{name}{{backend="{_escape(row["backend"])}"}} {row[key]}\n'
+            yield sample(name, row[key], backend=row["backend"])
     name = "hermes_prewarm_warm_failures_total"
-    yield f"# HELP {name} Prewarm warm-ups that failed.\n# TYPE {name} counter\n"
-    yield f"{name} {prewarm['total']['warm_failures']}\n"
+    yield header(name, "counter", "Prewarm warm-ups that failed.")
+    yield sample(name, prewarm["total"]["warm_failures"])
 
 
 def _authorized(head: bytes, token: str | None) -> bool:
@@ -134,10 +143,6 @@ def _authorized(head: bytes, token: str | None) -> bool:
             given = value.strip().removeprefix(b"Bearer ").strip()
             return hmac.compare_digest(given, token.encode())
     return False
-
-
-def _escape(value: object) -> str:
-    return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 async def serve_metrics(

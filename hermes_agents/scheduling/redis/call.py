@@ -1,0 +1,52 @@
+"""``Call``: one call of this process through Redis, and ``Owner``: what a backend's link
+reports about its calls to the scheduler that owns them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from hermes_agents.scheduling.ticket import Ticket
+
+if TYPE_CHECKING:
+    from hermes_agents.scheduling.redis.link import BackendLink
+
+__all__ = ["Call", "Owner"]
+
+
+@dataclass(eq=False)
+class Call:
+    """One call of this process through Redis: the caller's ticket, the in-process twin that
+    keeps its run's position and rank, and its ticket name in Redis once queued."""
+
+    ticket: Ticket
+    inner: Ticket
+    link: BackendLink
+    run_id: str
+    rank: float | None
+    app: str
+    member: str | None = None
+    granted: bool = field(default=False)
+
+
+class Owner(Protocol):
+    """What a link reports to its scheduler."""
+
+    def granted(self, call: Call) -> bool:
+        """``call`` was admitted; False if its caller was answered already."""
+
+    def gone(self, call: Call, running: bool, reason: str) -> None:
+        """Redis no longer holds ``call`` (running: its lease expired)."""
+
+    def lost(self, error: Exception) -> None:
+        """Redis failed (unreachable, restarted)."""
+
+    def reached(self) -> None:
+        """A command on Redis worked."""
+
+    def corrupt(self, backend: str, tickets: Sequence[str]) -> None:
+        """Redis dropped these tickets of ``backend``: their records were unreadable."""
+
+    def renewed(self) -> None:
+        """A lease was renewed (the scheduler may publish its counters)."""

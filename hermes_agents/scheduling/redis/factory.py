@@ -1,0 +1,71 @@
+"""``redis_scheduler``: the ``RedisScheduler`` for ``HERMES_SCHEDULER=redis://...`` and a
+config (the limits every host writes to Redis, the policy, costs and prewarming of this host's
+own runs)."""
+
+from __future__ import annotations
+
+import time
+
+from hermes_agents import settings
+from hermes_agents.config import DEFAULT_POLICY, Config
+from hermes_agents.cost import CostModel
+from hermes_agents.extras import require
+from hermes_agents.scheduling.core import SchedulerCore
+from hermes_agents.scheduling.models import AppModels
+from hermes_agents.scheduling.policies import policy_named
+from hermes_agents.scheduling.redis.address import RedisAddress
+from hermes_agents.scheduling.redis.keys import PREFIX
+from hermes_agents.scheduling.redis.learning import ProfileSync
+from hermes_agents.scheduling.redis.profilewrites import ProfileWrites
+from hermes_agents.scheduling.redis.scheduler import DEFAULT_LEASE_TTL_S, RedisScheduler
+from hermes_agents.scheduling.redis.warmups import WarmClaims
+from hermes_agents.scheduling.runtime import LocalScheduler
+from hermes_agents.scheduling.state import UNLIMITED, BackendLimits
+from hermes_agents.store.redisprofiles import RedisProfileStore
+
+OPEN = BackendLimits(UNLIMITED.max_concurrency, max_wait_s=None, max_hold_s=None)
+"""The limits of the in-process twin of every backend: admission happens in Redis."""
+
+
+def redis_scheduler(url: str, config: Config | None, *, prefix: str = PREFIX) -> RedisScheduler:
+    """A scheduler on Redis at ``url`` with ``config``'s limits (see the module docstring);
+    ``ValidationError`` for a bad URL or lease TTL, ``MissingExtraError`` without the
+    ``redis`` extra. Connects lazily: Redis need not be up yet (calls fail open until it is)."""
+    from hermes_agents.scheduling.default import backend_limits, prewarm_setup
+
+    address = RedisAddress.parse(url)
+    lease_ttl_s = settings.redis_lease_ttl_s(DEFAULT_LEASE_TTL_S)
+    require("redis")
+    limits = backend_limits(config) if config is not None else {}
+    cost = config.cost_model() if config is not None else CostModel()
+    prewarm = prewarm_setup(config.prewarm) if config is not None and config.prewarm else None
+    twins = {
+        name: BackendLimits(OPEN.max_concurrency, kind=limit.kind, max_wait_s=None, max_hold_s=None)
+        for name, limit in limits.items()
+    }
+    store = RedisProfileStore(address.client(), prefix=prefix)
+    policy = config.policy if config is not None else DEFAULT_POLICY
+    believed_out: list[RedisScheduler] = []  # the scheduler, once made (the models come first)
+    writes = ProfileWrites(store, lambda: bool(believed_out) and believed_out[0].out)
+    models = AppModels(cost, store=writes)
+    core = SchedulerCore(
+        twins,
+        policy_named(policy),
+        time.monotonic,
+        models=models,
+        cost=cost,
+        default_limits=OPEN,
+        planner=prewarm.planner() if prewarm is not None else None,
+    )
+    prewarmer = prewarm.prewarmer(core.clock) if prewarm is not None else None
+    local = LocalScheduler(core, prewarmer=prewarmer)
+    scheduler = RedisScheduler(address, local, limits, lease_ttl_s=lease_ttl_s, prefix=prefix)
+    believed_out.append(scheduler)
+    scheduler.profile_writes = writes
+    writes.learn_off_thread(local.driver)
+    scheduler.profile_sync = ProfileSync(models, store)
+    if prewarmer is not None:  # one warm-up per backend and moment, whichever host plans it
+        prewarmer.claim = WarmClaims(
+            scheduler.client, prewarmer.specs, scheduler.process, prefix=prefix
+        )
+    return scheduler

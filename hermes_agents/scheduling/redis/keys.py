@@ -1,0 +1,99 @@
+"""Where one backend's scheduling state lives in Redis (the key layout, ``docs/scale-out.md``).
+
+Every key of backend ``B`` starts with ``PREFIX:{B}:``: the ``{B}`` hash tag puts them in one
+hash slot, so each admission script touches one slot (Redis Cluster runs it on one node):
+
+==============================  ==============================================================
+``hermes:{B}:meta``             hash: ``schema`` (``SCHEMA``), the limits, ``tokens_running``,
+                                ``seq``, ``epoch``, ``reap_at``, counters (``granted``,
+                                ``reclaimed``, ``expired``, ``promoted``, ``corrupt``)
+``hermes:{B}:queue``            sorted set: waiting ticket -> rank (ties: the ticket's name,
+                                its zero-padded arrival number)
+``hermes:{B}:arrivals``         sorted set: waiting ticket -> submitted ms (the wait bound)
+``hermes:{B}:tickets``          hash: ticket -> ``process|tokens|submitted_ms|app``
+``hermes:{B}:leases``           sorted set: running ticket -> hold deadline ms
+``hermes:{B}:procs``            sorted set: process -> lease expiry ms
+``hermes:{B}:owned:<process>``  set: the process's tickets
+``hermes:{B}:grants:<process>`` list: grants pushed to the process (it blocks on it)
+``hermes:{B}:warm:<moment>``    string: who claimed that warm-up (``SET NX PX``)
+``hermes:backends``             set: backend names (for ``hermes status``)
+``hermes:hosts``                hash: process -> its counters as JSON (for ``hermes status``)
+==============================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PREFIX = "hermes"
+SCHEMA = "1"
+"""The layout version in ``meta``'s ``schema`` field; scripts refuse any other."""
+TICKET = re.compile(r"\d{12}")
+"""A ticket's name: its arrival number on the backend, zero-padded."""
+
+
+@dataclass(frozen=True)
+class BackendKeys:
+    """The keys of ``backend`` under ``prefix`` (see the module docstring)."""
+
+    backend: str
+    prefix: str = PREFIX
+
+    @property
+    def base(self) -> str:
+        """What every key of the backend starts with."""
+        return f"{self.prefix}:{{{self.backend}}}:"
+
+    @property
+    def meta(self) -> str:
+        """The backend's schema, limits and counters."""
+        return self.base + "meta"
+
+    @property
+    def queue(self) -> str:
+        """Waiting tickets by rank."""
+        return self.base + "queue"
+
+    @property
+    def leases(self) -> str:
+        """Running tickets by hold deadline."""
+        return self.base + "leases"
+
+    @property
+    def tickets(self) -> str:
+        """Every ticket's record."""
+        return self.base + "tickets"
+
+    @property
+    def procs(self) -> str:
+        """Processes by lease expiry."""
+        return self.base + "procs"
+
+    @property
+    def script_keys(self) -> list[str]:
+        """The keys every admission script is given, in its order."""
+        base = self.base
+        return [base + name for name in ("meta", "queue", "arrivals", "tickets", "leases", "procs")]
+
+    def grants(self, process: str) -> str:
+        """The list ``process`` blocks on for its grants."""
+        return f"{self.base}grants:{process}"
+
+    def owned(self, process: str) -> str:
+        """The tickets of ``process``."""
+        return f"{self.base}owned:{process}"
+
+    def warm(self, action: str) -> str:
+        """The claim on the backend's current warm-up of kind ``action`` (wake, keep_awake)."""
+        return f"{self.base}warm:{action}"
+
+
+def backends_key(prefix: str = PREFIX) -> str:
+    """The set of backend names."""
+    return f"{prefix}:backends"
+
+
+def hosts_key(prefix: str = PREFIX) -> str:
+    """The hash of processes' counters."""
+    return f"{prefix}:hosts"

@@ -1,0 +1,372 @@
+"""``BackendLink``: this process's tickets on one backend in Redis, and the thread that hears
+their grants.
+
+The thread blocks on the process's grant list for the backend (``BLPOP``: woken by the grant
+itself, never polling) and, every third of the lease TTL while the process has calls there,
+renews the process's lease and asks where each of its tickets stands: a grant it missed is
+answered, a ticket Redis no longer has (expired, dropped as corrupt, lost in a restart) is
+handed to the owner (a waiting call fails open; a running one is counted unscheduled).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from hermes_agents.scheduling.redis.call import Call, Owner
+from hermes_agents.scheduling.redis.keys import BackendKeys, backends_key
+from hermes_agents.scheduling.redis.scripts import (
+    RedisRestartedError,
+    RedisStateError,
+    Reply,
+    Scripts,
+)
+from hermes_agents.scheduling.state import BackendLimits
+
+if TYPE_CHECKING:
+    import redis
+
+    from hermes_agents.scheduling.redis.lane import Lane
+
+logger = logging.getLogger(__name__)
+
+NO_RANK = 1e18
+"""The score of a ticket whose run has no finite rank: behind every ranked one."""
+REMEMBERED = 4096
+"""Tickets remembered after they left (a late or repeated grant of one is ignored)."""
+WAKE = ""
+"""Pushed onto the process's own grant list to wake its thread (closing)."""
+
+
+class BackendLink:
+    """One backend's calls of this process (see the module docstring)."""
+
+    def __init__(
+        self,
+        owner: Owner,
+        keys: BackendKeys,
+        limits: BackendLimits,
+        *,
+        process: str,
+        scripts: Scripts,
+        listener: Lane,
+        lease_ttl_s: float,
+        retry_s: float,
+    ) -> None:
+        self.owner, self.keys, self.limits = owner, keys, limits
+        self.process = process
+        self.scripts = scripts
+        self.listener = listener
+        """Where the thread blocks (its connection closed by ``Lane.close`` wakes it)."""
+        self.lease_ttl_s = lease_ttl_s
+        self.renew_every_s = lease_ttl_s / 3
+        self.answered_at_s = time.monotonic()
+        """When a script last answered (and so renewed the lease)."""
+        self.retry_s = retry_s
+        self.waiting: dict[str, Call] = {}
+        self.held: dict[str, Call] = {}
+        self.orphans: list[str] = []
+        """Tickets failed open while Redis was out: withdrawn once it answers again."""
+        self._orphan_calls: dict[str, Call] = {}
+        """The orphans that held a slot: counted if Redis took it back meanwhile."""
+        self._script_keys = keys.script_keys
+        self._grants = keys.grants(process)
+        self._args = [
+            process,
+            str(round(lease_ttl_s * 1000)),
+            str(limits.max_concurrency),
+            str(limits.token_budget or 0),
+            str(round((limits.max_wait_s or 0) * 1000)),
+            str(round((limits.max_hold_s or 0) * 1000)),
+        ]
+        self.epoch = ""
+        """The backend's epoch in Redis, from the first reply (``Scripts``)."""
+        self._early: OrderedDict[str, None] = OrderedDict()
+        self._left: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._retired = False
+        self._thread: threading.Thread | None = None
+        self._warned_limits = False
+
+    # -- calls ----------------------------------------------------------------------------
+
+    def submit(self, call: Call) -> None:
+        """Queue ``call`` in Redis; a grant answers it (now or from the thread). Raises
+        ``redis.RedisError`` or ``RedisStateError`` (the caller fails it open)."""
+        rank = call.rank if call.rank is not None else NO_RANK
+        ticket = call.ticket
+        args = [*self._args, self.epoch, _score(rank), str(max(0, ticket.tokens)), call.app]
+        reply = self.scripts.submit(self._script_keys, args)
+        self.epoch = reply.epoch
+        self._check_limits(reply.max_concurrency)
+        member = reply.status
+        with self._lock:
+            call.member = member
+            self.waiting[member] = call
+            early = member in self._early
+            if early:
+                del self._early[member]
+        self._answer(reply, extra=(member,) if early else ())
+        self._start()
+
+    def release(self, call: Call) -> int | None:
+        """End ``call`` in Redis (free its slot, or withdraw it); returns the script's status
+        (1 released, 2 withdrawn, 0 unknown), None if it was never queued. Raises like
+        ``submit``."""
+        member = call.member
+        if member is None:
+            return None
+        with self._lock:
+            known = self.waiting.pop(member, None) or self.held.pop(member, None)
+            self._remember(member)
+        if known is None:  # it left already (gone from Redis, or withdrawn at an outage)
+            return 0
+        try:
+            reply = self.scripts.release(self._script_keys, [*self._args, self.epoch, member])
+        except RedisRestartedError:
+            raise
+        except Exception:
+            self._orphan(call)  # ended in Redis at the next renewal that works
+            raise
+        self._answer(reply)
+        return int(reply.status)
+
+    def lease_lost(self) -> bool:
+        """Whether the lease has surely expired: no script answered for a whole TTL."""
+        return time.monotonic() - self.answered_at_s > self.lease_ttl_s
+
+    @property
+    def active(self) -> bool:
+        """Whether its thread still runs (or was never needed yet)."""
+        return not self._closed.is_set()
+
+    def retire(self) -> None:
+        """No new calls come here (the process took a new name): the thread ends once the
+        calls still here ended, and a grant of a ticket it does not know is given back."""
+        self._retired = True
+
+    def release_later(self, call: Call) -> None:
+        """End ``call`` in Redis once it answers again (it is out now)."""
+        member = call.member
+        if member is None:
+            return
+        with self._lock:
+            self.waiting.pop(member, None)
+            self.held.pop(member, None)
+            self._remember(member)
+        self._orphan(call)
+
+    def _orphan(self, call: Call) -> None:
+        assert call.member is not None
+        with self._lock:
+            self.orphans.append(call.member)
+            if call.granted:
+                self._orphan_calls[call.member] = call
+
+    def refresh(self, pipeline: redis.client.Pipeline, calls: Sequence[Call]) -> None:
+        """Queue a new rank for each waiting call on ``pipeline`` (``ZADD XX``: a ticket that
+        left meanwhile is not added back)."""
+        scores = {c.member: float(_score(c.rank)) for c in calls if c.member}
+        if scores:
+            pipeline.zadd(self.keys.queue, scores, xx=True)
+
+    def take_waiting(self) -> list[Call]:
+        """Every waiting call, taken out (Redis is out: they fail open); their tickets are
+        withdrawn once Redis answers again."""
+        with self._lock:
+            calls = list(self.waiting.values())
+            self.waiting.clear()
+            for call in calls:
+                if call.member is not None:
+                    self.orphans.append(call.member)
+                    self._remember(call.member)
+        return calls
+
+    # -- the thread -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the thread: it ends once its blocking pop returns (at once when the scheduler
+        closes its listener lane; see ``join``)."""
+        self._closed.set()
+
+    def join(self, timeout_s: float) -> None:
+        """Wait up to ``timeout_s`` for the thread to end (after ``close``)."""
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(max(0.0, timeout_s))
+
+    def _start(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is not None:
+                    return
+                self._thread = threading.Thread(
+                    target=self._listen, name=f"hermes-redis-{self.keys.backend}", daemon=True
+                )
+            self._thread.start()
+
+    def _listen(self) -> None:
+        import redis
+
+        renew_at = time.monotonic() + self.renew_every_s
+        try:  # for hermes status (off the callers' path)
+            self.listener.execute("SADD", backends_key(self.keys.prefix), self.keys.backend)
+        except (redis.RedisError, OSError) as error:
+            if self._closed.is_set():
+                return
+            self.owner.lost(error)
+        while not self._closed.is_set():
+            try:
+                timeout = max(0.01, renew_at - time.monotonic())
+                item = self.listener.execute("BLPOP", self._grants, f"{timeout:.3f}")
+                self.owner.reached()
+                if item:  # one at a time: the next BLPOP returns the next at once
+                    self._grant([str(item[1])])
+                if time.monotonic() >= renew_at:
+                    self.renew()
+                    renew_at = time.monotonic() + self.renew_every_s
+            except RedisRestartedError as error:
+                if self._closed.is_set():
+                    return
+                if not self._retired:
+                    self.owner.lost(error)  # retires this link: its waiting calls fail open
+                self._lose_all(str(error))
+            except (redis.RedisError, RedisStateError, OSError) as error:
+                if self._closed.is_set():
+                    return
+                self.owner.lost(error)
+                self._closed.wait(self.retry_s)
+                renew_at = time.monotonic()
+            except Exception:  # never let the thread die: nobody would hear grants
+                logger.exception("the grant listener of %r failed", self.keys.backend)
+                self._closed.wait(self.retry_s)
+
+    def withdraw_orphans(self) -> bool:
+        """End the orphans' tickets in Redis; whether there were any. Raises like ``submit``
+        (those not ended yet stay orphans)."""
+        with self._lock:
+            orphans, self.orphans = self.orphans, []
+        for done_count, member in enumerate(orphans):
+            try:
+                reply = self.scripts.release(self._script_keys, [*self._args, self.epoch, member])
+            except RedisRestartedError:
+                raise  # every orphan is gone with the old state
+            except Exception:
+                with self._lock:  # the rest (this one too) go at the next renewal
+                    self.orphans[:0] = orphans[done_count:]
+                raise
+            with self._lock:
+                call = self._orphan_calls.pop(member, None)
+            if call is not None and reply.status == 0:  # its slot had been taken back
+                self.owner.gone(call, True, f"a slot on {self.keys.backend!r} expired in Redis")
+            self._answer(reply)
+        return bool(orphans)
+
+    def renew(self) -> None:
+        """Renew the lease, withdraw orphans, settle tickets whose state changed unheard."""
+        orphans = self.withdraw_orphans()
+        with self._lock:
+            asked = [*self.waiting, *self.held]
+            done = self._retired and not asked and not self.orphans
+        if done:
+            self._closed.set()
+        if not asked:
+            if orphans:
+                self.owner.reached()
+            return
+        args = [*self._args, self.epoch, *asked]
+        reply = self.scripts.renew(self._script_keys, args, len(asked))
+        self.owner.reached()
+        for member, state in zip(asked, reply.status, strict=True):
+            if state == 1:
+                self._grant([member])
+            elif state == 2:
+                self._gone(member)
+        self._answer(reply)
+        self.owner.renewed()
+
+    # -- answers --------------------------------------------------------------------------
+
+    def _answer(self, reply: Reply, extra: tuple[str, ...] = ()) -> None:
+        self.answered_at_s = time.monotonic()
+        self.owner.reached()
+        if reply.corrupt:
+            self.owner.corrupt(self.keys.backend, reply.corrupt)
+        if reply.mine or extra:
+            self._grant([*reply.mine, *extra])
+
+    def _grant(self, members: Sequence[str]) -> None:
+        for member in members:
+            if member == WAKE:
+                continue
+            with self._lock:
+                call = self.waiting.pop(member, None)
+                if call is None:
+                    if self._retired and member not in self.held:  # a lost submit's ticket
+                        self.orphans.append(member)
+                    elif member not in self._left and member not in self.held:
+                        self._early[member] = None  # heard before its submit's reply
+                        while len(self._early) > REMEMBERED:
+                            self._early.popitem(last=False)
+                    continue
+                self.held[member] = call
+                call.granted = True
+            if not self.owner.granted(call):  # answered already: give the slot back
+                self.release(call)
+
+    def _gone(self, member: str) -> None:
+        with self._lock:
+            call = self.waiting.pop(member, None)
+            running = call is None
+            if call is None:
+                call = self.held.pop(member, None)
+            self._remember(member)
+        if call is not None:
+            reason = (
+                f"its slot on {self.keys.backend!r} was taken back in Redis (its lease expired, "
+                "or it was held past max_hold_s)"
+                if running
+                else f"Redis lost its ticket on {self.keys.backend!r}"
+            )
+            self.owner.gone(call, running, reason)
+
+    def _lose_all(self, reason: str) -> None:
+        """Redis lost this link's state: every call still here is gone; the thread ends."""
+        with self._lock:
+            members = [*self.waiting, *self.held]
+            self.orphans.clear()
+            self._orphan_calls.clear()
+        for member in members:
+            self._gone(member)
+        logger.debug("backend %r: %s", self.keys.backend, reason)
+        self._closed.set()
+
+    def _remember(self, member: str) -> None:
+        self._left[member] = None
+        while len(self._left) > REMEMBERED:
+            self._left.popitem(last=False)
+
+    def _check_limits(self, stored: int) -> None:
+        if stored != self.limits.max_concurrency and not self._warned_limits:
+            self._warned_limits = True
+            logger.warning(
+                "backend %r: Redis holds max_concurrency %d, this host's config says %d; the "
+                "stored limits apply (give every host the same config, or delete %s to reset)",
+                self.keys.backend,
+                stored,
+                self.limits.max_concurrency,
+                self.keys.meta,
+            )
+
+
+def _score(rank: float | None) -> str:
+    """``rank`` as a queue score: NaN, infinite or missing ranks wait behind every ranked one
+    (Redis refuses a NaN score, and the error would fail every call open)."""
+    if rank is None or rank != rank or rank in (float("inf"), float("-inf")):
+        return repr(NO_RANK)
+    return repr(max(-NO_RANK, min(float(rank), NO_RANK)))

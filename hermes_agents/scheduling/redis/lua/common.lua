@@ -1,0 +1,191 @@
+-- hermes-agents: the shared part of every admission script (prepended to each one).
+-- KEYS: 1 meta, 2 queue, 3 arrivals, 4 tickets, 5 leases, 6 procs (all of one backend: one
+-- hash slot through the {backend} tag). ARGV: 1 process id, 2 lease TTL ms, 3 max_concurrency,
+-- 4 token_budget (0: none), 5 max_wait_ms (0: none), 6 max_hold_ms (0: none), 7 the epoch
+-- the process knows ('' at first), then the script's own arguments. Every reply ends with the
+-- backend's epoch; a process that knows another one is told so (HERMES_EPOCH) and nothing is
+-- done: Redis lost the backend's state (a restart, a flush) and ticket names start over.
+local meta, queue, arrivals, tickets, leases, procs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local base = string.sub(meta, 1, #meta - 4)
+local me, ttl_ms = ARGV[1], tonumber(ARGV[2])
+local SCHEMA = '1'
+local NEVER = 9007199254740991
+local GRANTS_TTL_MS = 60000
+local REAP_EVERY_MS = 100  -- expired leases are looked for at most this often
+local REAP_BATCH = 256  -- tickets of dead processes dropped per script at most
+
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+
+-- The backend's limits: stored by the first process that used it; later ones use them.
+local epoch = ''
+
+-- A number stored in meta, or nil when it is not a finite one (NaN, inf, garbage).
+local function finite(value)
+  local number = tonumber(value)
+  if number == nil or number ~= number or number == math.huge or number == -math.huge then
+    return nil
+  end
+  return number
+end
+
+local function setup()
+  local m = redis.call('HMGET', meta, 'schema', 'max_concurrency', 'token_budget', 'max_wait_ms', 'max_hold_ms', 'tokens_running', 'reap_at', 'epoch')
+  epoch = m[8] or (clock[1] .. '.' .. clock[2])
+  if m[1] == false then
+    for i = 2, 6 do
+      local kind = redis.call('TYPE', KEYS[i])['ok']
+      if kind ~= 'none' then
+        return nil, 'HERMES_LAYOUT ' .. KEYS[i] .. ' exists (a ' .. kind .. ') without ' .. meta
+      end
+    end
+    redis.call('HSET', meta, 'schema', SCHEMA, 'max_concurrency', ARGV[3], 'token_budget', ARGV[4],
+      'max_wait_ms', ARGV[5], 'max_hold_ms', ARGV[6], 'tokens_running', 0, 'seq', 0, 'epoch', epoch)
+    return {tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6]), 0, 0}
+  end
+  if m[1] ~= SCHEMA then
+    return nil, 'HERMES_SCHEMA ' .. meta .. ' has schema ' .. tostring(m[1]) .. ', this client speaks ' .. SCHEMA
+  end
+  -- a reap time in the past or at most one interval ahead; anything else reaps now
+  local reap_at = finite(m[7]) or 0
+  if reap_at > now + REAP_EVERY_MS then reap_at = 0 end
+  local limits = {finite(m[2]), finite(m[3]), finite(m[4]), finite(m[5]), finite(m[6]), reap_at}
+  for i = 1, 5 do
+    if limits[i] == nil or limits[i] < 0 then
+      return nil, 'HERMES_LAYOUT ' .. meta .. ' holds unreadable limits'
+    end
+  end
+  if limits[1] < 1 then
+    return nil, 'HERMES_LAYOUT ' .. meta .. ' holds max_concurrency ' .. limits[1]
+  end
+  if m[8] == false then redis.call('HSET', meta, 'epoch', epoch) end  -- made by an older client
+  return limits
+end
+
+-- The limits, or an error reply: not ours, or another epoch than the process knows.
+local function ready()
+  local limits, problem = setup()
+  if not limits then return nil, problem end
+  if ARGV[7] ~= '' and ARGV[7] ~= epoch then
+    return nil, 'HERMES_EPOCH ' .. meta .. ' is of epoch ' .. epoch .. ', not ' .. ARGV[7]
+  end
+  return limits
+end
+
+-- This process's lease runs TTL from now; rewritten only when less than half of it is left
+-- (a read is cheaper than a write; the thread renews it every TTL/3 anyway).
+local function keep_alive()
+  local until_ms = tonumber(redis.call('ZSCORE', procs, me))
+  if not until_ms or until_ms < now + ttl_ms / 2 then
+    redis.call('ZADD', procs, now + ttl_ms, me)
+  end
+end
+
+-- A ticket record: "process|tokens|submitted_ms|app"; nil when it is not one.
+local function parse(record)
+  if not record then return nil end
+  local proc, tokens = string.match(record, '^([^|]+)|(%d+)|%d+|')
+  if not proc then return nil end
+  return proc, tonumber(tokens)
+end
+
+-- Takes a running ticket's slot back (its lease removed already when known); returns its
+-- tokens.
+local function free_lease(member, removed)
+  local proc, tokens = parse(redis.call('HGET', tickets, member))
+  if not removed then redis.call('ZREM', leases, member) end
+  redis.call('HDEL', tickets, member)
+  if proc then redis.call('SREM', base .. 'owned:' .. proc, member) end
+  return tokens or 0
+end
+
+-- Processes whose lease expired lose their tickets and slots; so do slots held past the
+-- hold bound (looked for at most every REAP_EVERY_MS; at most REAP_BATCH tickets of dead
+-- processes per script, so one with a long queue stalls Redis for no long time: the next
+-- script goes on). Returns the tokens freed.
+local function reap(limits)
+  if now < limits[6] then return 0 end
+  local freed_tokens, left, more = 0, REAP_BATCH, false
+  local dead = redis.call('ZRANGEBYSCORE', procs, '-inf', now, 'LIMIT', 0, 64)
+  for _, proc in ipairs(dead) do
+    if left <= 0 then more = true break end
+    local owned = base .. 'owned:' .. proc
+    local members = redis.call('SPOP', owned, left)
+    left = left - #members
+    local expired = 0
+    for _, member in ipairs(members) do
+      if redis.call('ZSCORE', leases, member) then
+        freed_tokens = freed_tokens + free_lease(member)
+        expired = expired + 1
+      else
+        redis.call('ZREM', queue, member)
+        redis.call('ZREM', arrivals, member)
+        redis.call('HDEL', tickets, member)
+      end
+    end
+    if expired > 0 then redis.call('HINCRBY', meta, 'expired', expired) end
+    if left <= 0 and redis.call('SCARD', owned) > 0 then more = true break end
+    redis.call('DEL', owned, base .. 'grants:' .. proc)
+    redis.call('ZREM', procs, proc)
+  end
+  redis.call('HSET', meta, 'reap_at', more and 0 or now + REAP_EVERY_MS)
+  local overdue = redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, 64)
+  for _, member in ipairs(overdue) do
+    freed_tokens = freed_tokens + free_lease(member)
+  end
+  if #overdue > 0 then redis.call('HINCRBY', meta, 'reclaimed', #overdue) end
+  return freed_tokens
+end
+
+-- Admits waiting tickets in rank order (ties: arrival) while they fit; the oldest goes first
+-- once it waited max_wait_ms. Grants of other processes are pushed to their lists; returns
+-- this process's grants and the corrupt tickets dropped.
+-- (running: the leases' count, when the caller knows it.)
+local function admit(limits, tokens_running, running)
+  local cap, budget, wait_ms, hold_ms = limits[1], limits[2], limits[3], limits[4]
+  local mine, bad = {}, {}
+  running = running or redis.call('ZCARD', leases)
+  local granted, promoted = 0, 0
+  while running < cap do
+    -- the head leaves the queue here; it goes back if the oldest goes first or it does not fit
+    local popped = redis.call('ZPOPMIN', queue)
+    local head, score = popped[1], popped[2]
+    if not head then break end
+    local promote = false
+    if wait_ms > 0 then
+      local oldest = redis.call('ZRANGE', arrivals, 0, 0, 'WITHSCORES')
+      if oldest[1] and oldest[1] ~= head and now - tonumber(oldest[2]) >= wait_ms then
+        redis.call('ZADD', queue, score, head)
+        score = redis.call('ZSCORE', queue, oldest[1])
+        redis.call('ZREM', queue, oldest[1])
+        head, promote = oldest[1], true
+      end
+    end
+    local proc, tokens = parse(redis.call('HGET', tickets, head))
+    if not proc then
+      redis.call('ZREM', arrivals, head)
+      redis.call('HDEL', tickets, head)
+      redis.call('HINCRBY', meta, 'corrupt', 1)
+      table.insert(bad, head)
+    elseif budget > 0 and running > 0 and tokens_running + tokens > budget then
+      if score then redis.call('ZADD', queue, score, head) end
+      break
+    else
+      redis.call('ZREM', arrivals, head)
+      redis.call('ZADD', leases, hold_ms > 0 and now + hold_ms or NEVER, head)
+      running, tokens_running = running + 1, tokens_running + tokens
+      granted = granted + 1
+      if promote then promoted = promoted + 1 end
+      if proc == me then
+        table.insert(mine, head)
+      else
+        local list = base .. 'grants:' .. proc
+        redis.call('RPUSH', list, head)
+        redis.call('PEXPIRE', list, GRANTS_TTL_MS)
+      end
+    end
+  end
+  if granted > 0 then redis.call('HINCRBY', meta, 'granted', granted) end
+  if promoted > 0 then redis.call('HINCRBY', meta, 'promoted', promoted) end
+  return mine, bad, tokens_running
+end

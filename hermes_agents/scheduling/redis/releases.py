@@ -1,0 +1,121 @@
+"""``Releases``: ending calls in Redis (a release frees the slot and admits the next ticket in
+the same script) and refreshing the ranks of waiting ones, off the caller's thread.
+
+Both go on an ``Outbox``; a release waits for it at most ``RELEASE_WAIT_S`` (with a healthy
+Redis the script has answered by then, and the next ticket is admitted), so a Redis that stopped
+answering costs the app's thread at most that, once. While Redis is believed out (or the outbox
+is full) a release is left to the link's thread, which ends the ticket once Redis answers, and
+a call whose lease surely expired meanwhile is counted as unscheduled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from hermes_agents.scheduling.redis.call import Call
+from hermes_agents.scheduling.redis.link import BackendLink
+from hermes_agents.scheduling.redis.outbox import Outbox
+from hermes_agents.scheduling.redis.scripts import RedisRestartedError
+
+if TYPE_CHECKING:
+    import redis
+
+RELEASE_WAIT_S = 0.25
+"""How long a release waits, at most, for the outbox's thread to have done it in Redis."""
+
+
+@dataclass(frozen=True)
+class Rerank:
+    """New ranks for these waiting calls, to write to Redis."""
+
+    calls: tuple[Call, ...]
+
+
+class Releases:
+    """The outbox of one scheduler's releases and rank refreshes (see the module docstring).
+
+    Args:
+        client: Redis (for the rank refreshes).
+        out: whether the scheduler believes Redis is out.
+        failed: told of a failure of Redis (the scheduler fails open).
+        gone: told of a running call whose slot Redis took back (it counts it once).
+        current: whether a link is the scheduler's current one for its backend.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        out: Callable[[], bool],
+        failed: Callable[[Exception], None],
+        gone: Callable[[Call, bool, str], None],
+        current: Callable[[BackendLink], bool],
+    ) -> None:
+        self.client = client
+        self.out, self.failed, self.gone, self.current = out, failed, gone, current
+        self._outbox: Outbox[Call | Rerank] = Outbox("hermes-redis-outbox", self._send)
+
+    def end(self, call: Call) -> None:
+        """Free ``call``'s slot (or withdraw it) in Redis (see the module docstring)."""
+        if self.out():
+            self._later(call)
+            return
+        self._lost_lease(call)  # nothing answered for a TTL: counted now, not after a timeout
+        if not self._outbox.put(call, wait_s=RELEASE_WAIT_S):
+            call.link.release_later(call)  # ended at the link's next renewal
+
+    def rerank(self, calls: Sequence[Call]) -> None:
+        """Write the calls' new ranks (a full outbox: their old ranks stand)."""
+        if calls and not self.out():
+            self._outbox.put(Rerank(tuple(calls)))
+
+    def close(self, timeout_s: float) -> None:
+        """Let the thread finish for up to ``timeout_s``; what it did not get to is left to
+        the links (withdrawn as orphans when they close)."""
+        for item in self._outbox.close(timeout_s):
+            if isinstance(item, Call):
+                item.link.release_later(item)
+
+    def _send(self, item: Call | Rerank) -> None:
+        if isinstance(item, Rerank):
+            self._refresh(item.calls)
+        elif self.out():
+            self._later(item)
+        else:
+            self._release_now(item)
+
+    def _later(self, call: Call) -> None:
+        call.link.release_later(call)
+        self._lost_lease(call)
+
+    def _release_now(self, call: Call) -> None:
+        try:
+            status = call.link.release(call)
+        except RedisRestartedError as error:  # its ticket was lost with Redis's state
+            if self.current(call.link):
+                self.failed(error)
+            status = 0
+        except Exception as error:
+            self.failed(error)
+            self._lost_lease(call)
+            return
+        if status == 0:  # its lease had expired, unnoticed until now
+            self.gone(call, True, f"a slot on {call.link.keys.backend!r} had been taken back")
+
+    def _lost_lease(self, call: Call) -> None:
+        """A call ended while Redis was out: if its lease surely expired meanwhile (nothing
+        answered for a TTL), it ran unscheduled (if not, its orphaned release tells later)."""
+        if call.link.lease_lost():
+            reason = f"a slot on {call.link.keys.backend!r} expired while Redis was out"
+            self.gone(call, True, reason)
+
+    def _refresh(self, calls: Sequence[Call]) -> None:
+        try:
+            pipeline = self.client.pipeline(transaction=False)
+            for link in {call.link for call in calls}:
+                link.refresh(pipeline, [call for call in calls if call.link is link])
+            pipeline.execute()
+        except Exception as error:
+            self.failed(error)
