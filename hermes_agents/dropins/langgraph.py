@@ -40,7 +40,7 @@ from langchain_core.runnables.config import RunnableConfig
 from langgraph.pregel import Pregel
 
 from hermes_agents.dropins.langgraph_prior import graph_prior
-from hermes_agents.dropins.langgraph_runs import AppState, Invocation
+from hermes_agents.dropins.langgraph_runs import AppState, Invocation, ServiceDefaults
 from hermes_agents.pdgraph import PDGraph
 from hermes_agents.scheduling.default import check_environment
 from hermes_agents.scheduling.interface import Scheduler
@@ -202,13 +202,25 @@ def _instrumented_class(base: type[Any]) -> type[InstrumentedGraph]:
 
 @overload
 def instrument(
-    graph: Callable[..., G], /, *, name: str | None = None, scheduler: Scheduler | None = None
+    graph: Callable[..., G],
+    /,
+    *,
+    name: str | None = None,
+    scheduler: Scheduler | None = None,
+    slo_s: float | None = None,
+    tier: str | None = None,
 ) -> Callable[..., InstrumentedGraph]: ...
 
 
 @overload
 def instrument(
-    graph: None = None, /, *, name: str | None = None, scheduler: Scheduler | None = None
+    graph: None = None,
+    /,
+    *,
+    name: str | None = None,
+    scheduler: Scheduler | None = None,
+    slo_s: float | None = None,
+    tier: str | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., InstrumentedGraph]]: ...
 
 
@@ -219,11 +231,19 @@ def instrument(
     *,
     name: str | None = None,
     scheduler: Scheduler | None = None,
+    slo_s: float | None = None,
+    tier: str | None = None,
 ) -> InstrumentedGraph: ...
 
 
 def instrument(
-    graph: Any = None, /, *, name: str | None = None, scheduler: Scheduler | None = None
+    graph: Any = None,
+    /,
+    *,
+    name: str | None = None,
+    scheduler: Scheduler | None = None,
+    slo_s: float | None = None,
+    tier: str | None = None,
 ) -> Any:
     """Instrument a compiled graph, or decorate a function that returns one (bare or with
     arguments).
@@ -231,36 +251,53 @@ def instrument(
     ``name`` is the app class (default: the graph's or the function's name); ``scheduler``
     defaults to the process's (``get_scheduler()``). The graph passed in is left as it was;
     instrumenting an instrumented graph gives it a new name and scheduler (one run, not two).
+
+    ``slo_s``: every run's deadline, that many seconds after it starts; ``tier``: its tier
+    (``critical``, ``standard``, ``sheddable``). One invocation may set its own in its config's
+    metadata: ``config={"metadata": {"hermes_deadline_s": 5.0, "hermes_tier": "critical"}}``.
+    None of them: the class's from the configuration (``[apps.NAME]``).
     """
+    service = ServiceDefaults.checked(slo_s, tier)
     if scheduler is None:
         check_environment()  # a bad HERMES_SCHEDULER / HERMES_CONFIG fails here, not later
     if graph is None:
-        return functools.partial(_decorate, name=name, scheduler=scheduler)
+        return functools.partial(_decorate, name=name, scheduler=scheduler, service=service)
     if isinstance(graph, Pregel):
-        return _instrument(graph, name or _graph_name(graph), scheduler)
+        return _instrument(graph, name or _graph_name(graph), scheduler, service)
     if callable(graph) and not hasattr(graph, "invoke"):
-        return _decorate(graph, name=name, scheduler=scheduler)
+        return _decorate(graph, name=name, scheduler=scheduler, service=service)
     raise TypeError(
         f"instrument() takes a compiled LangGraph graph (StateGraph(...).compile() or an "
         f"@entrypoint), or a function that returns one; got {type(graph).__name__}"
     )
 
 
-def _instrument(graph: Pregel[Any, Any, Any, Any], name: str, scheduler: Scheduler | None) -> Any:
+def _instrument(
+    graph: Pregel[Any, Any, Any, Any],
+    name: str,
+    scheduler: Scheduler | None,
+    service: ServiceDefaults | None = None,
+) -> Any:
     instrumented = copy.copy(graph)  # every attribute, as it is: nothing is rebuilt
     instrumented.__class__ = _instrumented_class(type(graph))
-    instrumented.__dict__["_hermes"] = AppState(name, scheduler, graph_prior(graph, name))
+    state = AppState(name, scheduler, graph_prior(graph, name), service)
+    instrumented.__dict__["_hermes"] = state
     return instrumented
 
 
 def _decorate(
-    build: Callable[..., Any], *, name: str | None, scheduler: Scheduler | None
+    build: Callable[..., Any],
+    *,
+    name: str | None,
+    scheduler: Scheduler | None,
+    service: ServiceDefaults | None = None,
 ) -> Callable[..., InstrumentedGraph]:
     @functools.wraps(build)
     def instrumented(*args: Any, **kwargs: Any) -> InstrumentedGraph:
         graph = build(*args, **kwargs)
+        slo_s, tier = (service.slo_s, service.tier) if service is not None else (None, None)
         instrumented: InstrumentedGraph = instrument(
-            graph, name=name or build.__name__, scheduler=scheduler
+            graph, name=name or build.__name__, scheduler=scheduler, slo_s=slo_s, tier=tier
         )
         return instrumented
 

@@ -28,6 +28,8 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
@@ -44,6 +46,7 @@ from hermes_agents.scheduling.interface import (
     Scheduler,
     current_run,
 )
+from hermes_agents.scheduling.tiers import Tier, checked_deadline_s, checked_tier
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +57,57 @@ _run_ids = count(1)
 _PROCESS = secrets.token_hex(4)  # not uuid4: LangGraph's tests patch it, we must not draw
 
 
+DEADLINE_KEY = "hermes_deadline_s"
+"""The metadata key of an invocation's deadline: seconds from its start (``config={"metadata":
+{"hermes_deadline_s": 5.0}}``)."""
+TIER_KEY = "hermes_tier"
+"""The metadata key of an invocation's tier (``critical``, ``standard``, ``sheddable``)."""
+
+
+@dataclass(frozen=True)
+class ServiceDefaults:
+    """What ``instrument(..., slo_s=..., tier=...)`` gives every run of the app (None: the
+    class's from the configuration)."""
+
+    slo_s: float | None = None
+    tier: Tier | None = None
+
+    @classmethod
+    def checked(cls, slo_s: object, tier: object) -> ServiceDefaults:
+        """Validated (``ValidationError`` naming ``slo_s`` or ``tier``)."""
+        return cls(
+            None if slo_s is None else checked_deadline_s(slo_s, "slo_s"),
+            None if tier is None else checked_tier(tier),
+        )
+
+    def for_invocation(self, metadata: Mapping[str, Any]) -> ServiceDefaults:
+        """These defaults, overridden by the invocation's metadata (``DEADLINE_KEY``,
+        ``TIER_KEY``); a bad value raises a ``ValidationError`` naming the key."""
+        slo_s, tier = self.slo_s, self.tier
+        if metadata.get(DEADLINE_KEY) is not None:
+            slo_s = checked_deadline_s(metadata[DEADLINE_KEY], f"metadata {DEADLINE_KEY}")
+        if metadata.get(TIER_KEY) is not None:
+            tier = checked_tier(metadata[TIER_KEY], f"metadata {TIER_KEY}")
+        return ServiceDefaults(slo_s, tier)
+
+
+NO_DEFAULTS = ServiceDefaults()
+
+
 class AppState:
     """One instrumented app: shared by the graph and every copy of it (see the module)."""
 
-    def __init__(self, name: str, scheduler: Scheduler | None, prior: PDGraph | None) -> None:
+    def __init__(
+        self,
+        name: str,
+        scheduler: Scheduler | None,
+        prior: PDGraph | None,
+        service: ServiceDefaults | None = None,
+    ) -> None:
         self.name = name
         self.given_scheduler = scheduler
         self.prior = prior
+        self.service = service or NO_DEFAULTS
         self._registered: set[int] = set()
         self._suspended: OrderedDict[tuple[str, str], tuple[str, float]] = OrderedDict()
         self._lock = threading.Lock()
@@ -92,6 +139,12 @@ class AppState:
         if joined is not None:
             return Invocation(self, scheduler, joined, owned=False)
         run_id = f"{self.name[:200]}-{_PROCESS}-{next(_run_ids)}"
+        metadata = {
+            **(ambient.get("metadata") or {}),
+            **((graph.config or {}).get("metadata") or {}),
+            **((config or {}).get("metadata") or {}),
+        }
+        service = self.service.for_invocation(metadata) if metadata else self.service
         configurable = {
             **(ambient.get("configurable") or {}),
             **((graph.config or {}).get("configurable") or {}),
@@ -99,11 +152,11 @@ class AppState:
         }
         thread = configurable.get("thread_id")
         if thread is None or not graph.checkpointer:
-            return Invocation(self, scheduler, run_id, owned=True)
+            return Invocation(self, scheduler, run_id, owned=True, service=service)
         key = (str(thread), str(configurable.get("checkpoint_ns") or ""))
         suspended = self._take(key)
         if input is not None and not isinstance(input, Command):
-            return Invocation(self, scheduler, run_id, owned=True, thread=key)
+            return Invocation(self, scheduler, run_id, owned=True, thread=key, service=service)
         if suspended is not None and not configurable.get("checkpoint_id"):
             run_id = suspended
         return Invocation(self, scheduler, run_id, owned=True, thread=key, resume=True)
@@ -136,8 +189,10 @@ class Invocation:
         owned: bool,
         thread: tuple[str, str] | None = None,
         resume: bool = False,
+        service: ServiceDefaults = NO_DEFAULTS,
     ) -> None:
         self.app = app
+        self.service = service
         self.scheduler = scheduler
         self.run_id = run_id
         self.owned = owned
@@ -167,9 +222,17 @@ class Invocation:
             if self.resume:
                 self.scheduler.resume_run(self.run_id, self.app.name)
             else:
-                self.scheduler.start_run(self.run_id, self.app.name)
+                self._start_run()
         except Exception:  # fail open: the graph runs unscheduled
             logger.warning("starting a run of %r failed", self.app.name, exc_info=True)
+
+    def _start_run(self) -> None:
+        slo_s, tier = self.service.slo_s, self.service.tier
+        deadline = None if slo_s is None else time.monotonic() + slo_s
+        if tier is None:  # schedulers that predate tiers keep working
+            self.scheduler.start_run(self.run_id, self.app.name, deadline=deadline)
+        else:
+            self.scheduler.start_run(self.run_id, self.app.name, deadline=deadline, tier=tier)
 
     def enter(self) -> contextvars.Token[RunContext | None]:
         """Calls made from here on (until ``leave``) belong to the run."""

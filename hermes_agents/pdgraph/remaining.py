@@ -51,6 +51,8 @@ class FirstPassage:
         times_s: shape (walks, backends): seconds from the start of the current visit until
             the walk first enters a later visit on that backend; ``inf`` if it never does.
         visit_s: per walk, seconds of the current visit itself (critical path).
+        duration_s: per walk, seconds from the start of the current visit to END along the
+            critical path (no queueing): the remaining *duration* deadlines are judged by.
 
     >>> from hermes_agents.pdgraph import PDGraph
     >>> graph = PDGraph.from_dict({"name": "ab", "entry": "a", "stages": {
@@ -64,6 +66,7 @@ class FirstPassage:
     backends: tuple[str, ...]
     times_s: NDArray[np.float64]
     visit_s: NDArray[np.float64]
+    duration_s: NDArray[np.float64]
 
     def times(self, backend: str) -> NDArray[np.float64]:
         """Per walk, seconds until ``backend`` is first entered (``inf``: never; unknown
@@ -162,9 +165,9 @@ class RemainingDemand:
         key = self._position(stage, visits or {})
         passage = self._passages.get(key)
         if passage is None:
-            _, tracked = self._walk(key, track=True)
+            duration, tracked = self._walk(key, track=True)
             assert tracked is not None
-            passage = self._passages[key] = FirstPassage(self._backends, *tracked)
+            passage = self._passages[key] = FirstPassage(self._backends, *tracked, duration)
             if len(self._passages) > min(self.cache_size, PASSAGE_CACHE_SIZE):
                 self._passages.popitem(last=False)
         else:

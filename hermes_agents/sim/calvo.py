@@ -19,6 +19,16 @@ one-call app ranked by the estimate it submits, and the policy orders by it):
   whose KV load rates are zero): the highly cached remote requests look cheapest;
 - ``load-aware``: ``mean-srjf`` on the full cost model, KV load by tier included (CALVO).
 
+SLO attainment (``slo_attainment``, CALVO's second figure): each request's TTFT SLO is its
+interference-free TTFT (the kind alone on the engine, ``isolated_ttft_s``) times a factor
+drawn from {2, 4, 8}; its deadline is its arrival plus the SLO. Four orders (``SLO_ORDERS``):
+
+- ``fifo`` and ``prefill`` (prefill-only SJF) as above;
+- ``edf``: the ``edf`` policy (earliest deadline first; a late request keeps its place);
+- ``least-slack``: the ``hermes-ddl`` policy on the load-aware cost: ``slack = deadline -
+  T_load - T_compute`` (a one-call app's remaining work is its estimate), a request that can
+  no longer make its SLO demoted behind those that can (it still runs, late).
+
 Result (``benchmarks/calvo.py``; 1000 requests at 3.5/s on 4 slots, 5 seeds): ``prefill`` is
 worse than ``fifo`` and ``load-aware`` is best, with loading overlapped with compute and with
 the coupled behaviour. Limit: with overlap, when the transfer link itself saturates (about
@@ -29,7 +39,7 @@ their own) would be needed there.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType
@@ -63,7 +73,18 @@ KINDS: Mapping[str, RequestKind] = MappingProxyType(
     }
 )
 ORDERS = ("fifo", "prefill", "load-aware")
-"""The orders compared (see the module docstring)."""
+"""The orders compared on mean TTFT (see the module docstring)."""
+SLO_ORDERS = ("fifo", "prefill", "edf", "least-slack")
+"""The orders compared on TTFT SLO attainment (see the module docstring)."""
+SLO_FACTORS = (2.0, 4.0, 8.0)
+"""A request's TTFT SLO is its interference-free TTFT times one of these (CALVO's setup)."""
+_POLICIES = {
+    "fifo": "fcfs",
+    "prefill": "mean-srjf",
+    "load-aware": "mean-srjf",
+    "edf": "edf",
+    "least-slack": "hermes-ddl",
+}
 PREFILL_ONLY = LLMCost(kv_load_s_per_token=dict.fromkeys(KVTier, 0.0))
 """A cost profile that sees only compute: cached tokens look free."""
 
@@ -84,15 +105,61 @@ def mean_ttft_s(
     seed: int = 0,
 ) -> float:
     """Mean TTFT of ``requests`` requests served in ``order`` (one seeded Poisson stream)."""
+    bench = _served(order, kv_mode, requests, rate_per_s, max_concurrency, seed)
+    return float(np.mean(bench.ttft_s))
+
+
+def slo_attainment(
+    order: str,
+    *,
+    kv_mode: KvMode = KvMode.OVERLAP,
+    requests: int = 1000,
+    rate_per_s: float = 3.5,
+    max_concurrency: int = 4,
+    seed: int = 0,
+) -> float:
+    """The share of ``requests`` whose TTFT is within its SLO, served in ``order`` (one of
+    ``SLO_ORDERS``; the same seeded stream and SLOs for every order)."""
+    bench = _served(order, kv_mode, requests, rate_per_s, max_concurrency, seed)
+    return float(np.mean(np.array(bench.ttft_s) <= np.array(bench.slo_s)))
+
+
+def isolated_ttft_s(kind: RequestKind, kv_mode: KvMode = KvMode.OVERLAP) -> float:
+    """TTFT of one request of ``kind`` alone on the engine (no interference)."""
+    loop = EventLoop()
+    done: list[float] = []
+    engine = LlmEngine(
+        loop, EngineParams.from_profile(LLMCost(), kv_mode=kv_mode), lambda _: done.append(loop.now)
+    )
+    job = Job(0, kind.prompt_tokens, 1, kind.cached_tokens, kind.tier)
+    job.granted_at_s = 0.0
+    loop.at(0.0, partial(engine.start, job))
+    loop.run()
+    return done[0]
+
+
+def _served(
+    order: str,
+    kv_mode: KvMode,
+    requests: int,
+    rate_per_s: float,
+    max_concurrency: int,
+    seed: int,
+) -> _Requests:
+    """One seeded Poisson stream of requests (kinds, arrivals, SLO factors), served."""
     rng = np.random.default_rng(seed)
     names = list(KINDS)
     kinds = [KINDS[names[i]] for i in rng.integers(len(names), size=requests).tolist()]
     arrivals = np.cumsum(rng.exponential(1.0 / rate_per_s, requests)).tolist()
+    factors = rng.choice(SLO_FACTORS, size=requests).tolist()
+    alone = {name: isolated_ttft_s(kind, kv_mode) for name, kind in KINDS.items()}
+    isolated = {KINDS[name]: seconds for name, seconds in alone.items()}
     bench = _Requests(order, kv_mode, max_concurrency)
-    for index, (kind, at_s) in enumerate(zip(kinds, arrivals, strict=True)):
-        bench.loop.at(at_s, partial(bench.arrive, f"r{index}", kind))
+    for index, (kind, at_s, factor) in enumerate(zip(kinds, arrivals, factors, strict=True)):
+        slo_s = factor * isolated[kind]
+        bench.loop.at(at_s, partial(bench.arrive, f"r{index}", kind, slo_s))
     bench.loop.run(settle=bench.settle)
-    return float(np.mean(bench.ttft_s))
+    return bench
 
 
 class _Requests:
@@ -102,21 +169,22 @@ class _Requests:
         self.order = order
         self.profile = LLMCost()
         self.loop = EventLoop()
-        policy = policy_named("fcfs" if order == "fifo" else "mean-srjf")
+        policy = policy_named(_POLICIES[order])
         limits = {"llm": BackendLimits(max_concurrency, max_wait_s=None, max_hold_s=None)}
         self.core = SchedulerCore(limits, policy, self.loop.clock)
         self.driver = Driver(self.core, self)
         params = EngineParams.from_profile(self.profile, kv_mode=kv_mode)
         self.engine = LlmEngine(self.loop, params, self.done)
         self.ttft_s: list[float] = []
-        self._jobs: dict[int, tuple[str, float, RequestKind]] = {}
+        self.slo_s: list[float] = []
+        self._jobs: dict[int, tuple[str, float, RequestKind, float]] = {}
 
-    def arrive(self, run_id: str, kind: RequestKind) -> None:
-        """A request arrives: a one-call app that submits its estimate."""
-        self.core.start_run(run_id, "request")
+    def arrive(self, run_id: str, kind: RequestKind, slo_s: float) -> None:
+        """A request arrives: a one-call app (deadline: its SLO) that submits its estimate."""
+        self.core.start_run(run_id, "request", deadline=self.loop.now + slo_s)
         estimate = estimate_s(self.order, kind, self.profile)
         task_id = self.core.submit(run_id, "llm", estimate_s=estimate)
-        self._jobs[task_id] = (run_id, self.loop.now, kind)
+        self._jobs[task_id] = (run_id, self.loop.now, kind, slo_s)
 
     def settle(self) -> None:
         """One driver step: start whatever the core admits now (``granted``)."""
@@ -137,10 +205,11 @@ class _Requests:
 
     def done(self, job: Job) -> None:
         """Its first (only) token is out: release it and record its TTFT."""
-        run_id, arrived_s, kind = self._jobs.pop(job.task_id)
+        run_id, arrived_s, kind, slo_s = self._jobs.pop(job.task_id)
         self.core.release(job.task_id, Usage(kind.prompt_tokens, 1, kind.cached_tokens))
         self.core.finish_run(run_id)
         self.ttft_s.append(self.loop.now - arrived_s)
+        self.slo_s.append(slo_s)
 
 
 def compare(
@@ -152,18 +221,48 @@ def compare(
     max_concurrency: int = 4,
 ) -> dict[str, float]:
     """Mean TTFT per order, averaged over seeds ``0 .. seeds-1`` (see ``mean_ttft_s``)."""
-    results: dict[str, float] = {}
-    for order in ORDERS:
-        values = [
-            mean_ttft_s(
-                order,
-                kv_mode=kv_mode,
-                requests=requests,
-                rate_per_s=rate_per_s,
-                max_concurrency=max_concurrency,
-                seed=seed,
+    return _over_seeds(mean_ttft_s, ORDERS, kv_mode, seeds, requests, rate_per_s, max_concurrency)
+
+
+def compare_slo(
+    *,
+    kv_mode: KvMode = KvMode.OVERLAP,
+    seeds: int = 5,
+    requests: int = 1000,
+    rate_per_s: float = 3.5,
+    max_concurrency: int = 4,
+) -> dict[str, float]:
+    """TTFT SLO attainment per order (``SLO_ORDERS``), averaged over seeds ``0 .. seeds-1``."""
+    return _over_seeds(
+        slo_attainment, SLO_ORDERS, kv_mode, seeds, requests, rate_per_s, max_concurrency
+    )
+
+
+def _over_seeds(
+    metric: Callable[..., float],
+    orders: tuple[str, ...],
+    kv_mode: KvMode,
+    seeds: int,
+    requests: int,
+    rate_per_s: float,
+    max_concurrency: int,
+) -> dict[str, float]:
+    """``metric`` of each order (``mean_ttft_s`` or ``slo_attainment``), mean over the seeds."""
+    return {
+        order: float(
+            np.mean(
+                [
+                    metric(
+                        order,
+                        kv_mode=kv_mode,
+                        requests=requests,
+                        rate_per_s=rate_per_s,
+                        max_concurrency=max_concurrency,
+                        seed=seed,
+                    )
+                    for seed in range(seeds)
+                ]
             )
-            for seed in range(seeds)
-        ]
-        results[order] = float(np.mean(values))
-    return results
+        )
+        for order in orders
+    }

@@ -68,7 +68,9 @@ def admission_order(core: SchedulerCore, clock: Clock, setup: Callable[[], None]
 
 def queue(core: SchedulerCore, clock: Clock, run: str, app: str = "x", **kw: float) -> None:
     if run not in core.runs:
-        core.start_run(run, app, **kw)
+        core.start_run(
+            run, app, deadline=kw.get("deadline"), true_remaining_s=kw.get("true_remaining_s")
+        )
     clock.now += 1
     core.submit(run, "pool", stage="work")
 

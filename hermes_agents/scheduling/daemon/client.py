@@ -34,6 +34,7 @@ from hermes_agents.scheduling.daemon.connection import (
 from hermes_agents.scheduling.daemon.protocol import encode
 from hermes_agents.scheduling.interface import SUSPENDED_RUN_TTL_S, Scheduler, Ticket
 from hermes_agents.scheduling.state import Usage
+from hermes_agents.scheduling.tiers import MIN_DEADLINE_S, Tier
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ class _RunRecord:
     """When it was suspended (``time.monotonic()``), if it is."""
     partial: bool = False
     """Some of its calls ran unscheduled, or the daemon restarted under it: not learned."""
+    tier: Tier | None = None
+    """Its tier, if the run was given one (else the daemon's configuration decides)."""
 
 
 class DaemonScheduler(Scheduler):
@@ -143,9 +146,11 @@ class DaemonScheduler(Scheduler):
     def withdraw(self, ticket: Ticket) -> None:
         self._tell_release(ticket, {})
 
-    def start_run(self, run_id: str, app: str, *, deadline: float | None = None) -> None:
+    def start_run(
+        self, run_id: str, app: str, *, deadline: float | None = None, tier: Tier | None = None
+    ) -> None:
         connection = self._live()  # connects first: this run is no re-registration
-        record = self._runs[run_id] = _RunRecord(app, deadline)
+        record = self._runs[run_id] = _RunRecord(app, deadline, tier=tier)
         if connection is not None:
             connection.send(_run_message(run_id, record))
 
@@ -300,7 +305,10 @@ def _run_message(run_id: str, record: _RunRecord) -> dict[str, Any]:
     if record.partial:
         message["partial"] = True
     if record.deadline is not None:
-        message["deadline_s"] = record.deadline - time.monotonic()
+        # seconds from now; a deadline already past is sent as (almost) now: it is late
+        message["deadline_s"] = max(record.deadline - time.monotonic(), MIN_DEADLINE_S)
+    if record.tier is not None:
+        message["tier"] = record.tier.value
     return message
 
 

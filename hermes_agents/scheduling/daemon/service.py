@@ -51,6 +51,7 @@ from hermes_agents.scheduling.driver import Driver, Learning
 from hermes_agents.scheduling.learning import LearningWorker
 from hermes_agents.scheduling.prewarming import Prewarmer
 from hermes_agents.scheduling.state import Usage
+from hermes_agents.scheduling.tiers import checked_tier
 from hermes_agents.version import VERSION
 
 logger = logging.getLogger(__name__)
@@ -274,9 +275,11 @@ class DaemonService:
             return  # a client that reconnected may register a run twice: harmless
         deadline_s = message.get("deadline_s")
         deadline = None if deadline_s is None else self.core.clock() + deadline_s
+        tier_name = message.get("tier")
+        tier = None if tier_name is None else checked_tier(tier_name)  # refused: an error line
         core_run = f"{session.session_id}:{run}"
         self._load_profile(message["app"])
-        self.core.start_run(core_run, message["app"], deadline=deadline)
+        self.core.start_run(core_run, message["app"], deadline=deadline, tier=tier)
         if message.get("partial"):  # registered again after a restart: the rest of a run
             self.core.mark_partial(core_run)
         session.runs[run] = core_run
