@@ -17,6 +17,7 @@ from openai.types.chat import ChatCompletionMessageParam
 
 from hermes_agents.errors import ValidationError
 from hermes_agents.openai import AsyncOpenAI, OpenAI, priority_hint
+from hermes_agents.priority import MAX_BUCKET
 from hermes_agents.scheduling import LocalScheduler
 from tests.doubles import RecordingModels, capacity_one_scheduler
 from tests.fake_openai import MODEL, FakeOpenAI
@@ -367,8 +368,8 @@ def test_priority_is_merged_into_extra_body(server: FakeOpenAI, scheduler: Local
     low_first, high_first = server.requests
     assert (low_first["top_k"], low_first["min_p"]) == (5, 0.1)
     assert isinstance(low_first["priority"], int)
-    assert low_first["priority"] > 0
-    assert high_first["priority"] == -low_first["priority"]
+    assert 0 <= low_first["priority"] <= MAX_BUCKET
+    assert high_first["priority"] == MAX_BUCKET - low_first["priority"]
     assert {k: v for k, v in high_first.items() if k != "priority"} == {
         k: v for k, v in low_first.items() if k != "priority"
     }
@@ -393,11 +394,11 @@ def test_no_hint_without_a_rank(server: FakeOpenAI, scheduler: LocalScheduler) -
     assert scheduler.unscheduled_calls == 1
 
 
-def test_priority_hint_scales_and_clamps() -> None:
-    assert priority_hint(0.25, "vllm") == 250
-    assert priority_hint(0.25, "sglang") == -250
-    assert priority_hint(float("inf"), "vllm") == 2**31 - 1
-    assert priority_hint(float("inf"), "sglang") == -(2**31)
+def test_priority_hint_is_the_shared_bucketing_in_each_polarity() -> None:
+    assert priority_hint(0.25, "vllm") == priority_hint(0.25, "lower-first") == 64
+    assert priority_hint(0.25, "sglang") == priority_hint(0.25, "higher-first") == MAX_BUCKET - 64
+    assert priority_hint(float("inf"), "vllm") == MAX_BUCKET
+    assert priority_hint(float("inf"), "sglang") == 0
 
 
 def test_calls_inside_a_langgraph_node_report_its_stage(

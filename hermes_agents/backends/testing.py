@@ -34,11 +34,13 @@ from typing import Any
 
 import httpx
 
+from hermes_agents.backends.fake_engine import FakeEngine
 from hermes_agents.backends.fake_ollama import FakeOllama, ollama_keep_alive_s
 from hermes_agents.backends.fakebase import FakeServer, Handler, RecordedRequest, openai_error
 from hermes_agents.backends.prometheus import Gauge, render_gauges
 
 __all__ = [
+    "FakeEngine",
     "FakeOllama",
     "FakeSGLang",
     "FakeServer",
@@ -61,6 +63,13 @@ def _completion(model: str, prompt: str) -> dict[str, Any]:
     }
 
 
+def _chat_completion(model: str, prompt: str) -> dict[str, Any]:
+    body = _completion(model, prompt)
+    message = {"role": "assistant", "content": "ok"}
+    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "length"}
+    return body | {"id": "chatcmpl-fake", "object": "chat.completion", "choices": [choice]}
+
+
 @dataclass
 class FakeVLLM(FakeServer):
     """vLLM's OpenAI server with sleep mode and runtime LoRA.
@@ -74,10 +83,16 @@ class FakeVLLM(FakeServer):
     ``runtime_lora=False`` removes the LoRA endpoints; ``lora_paths``, when given, are the
     adapter paths that exist (others: 404); ``kv_metrics`` are the KV-usage gauge names served
     (current ``vllm:kv_cache_usage_perc``, older ``vllm:gpu_cache_usage_perc``, or both);
-    ``engines``: data-parallel engines, one sample each.
+    ``engines``: data-parallel engines, one sample each. ``scheduling_policy``: ``fcfs`` (the
+    default) answers a request with a nonzero ``priority`` 400, as vLLM does ("Got priority N
+    but Priority scheduling is not enabled."); ``priority`` (``--scheduling-policy priority``)
+    takes it. ``priorities`` records each completion's priority (0 when absent); the queue
+    order itself is ``FakeEngine``'s (``order="lower-first"``).
     """
 
     model: str = "meta-llama/Llama-3.2-1B"
+    scheduling_policy: str = "fcfs"
+    priorities: list[int] = field(default_factory=list)
     dev_mode: bool = True
     runtime_lora: bool = True
     lora_paths: set[str] | None = None
@@ -91,6 +106,9 @@ class FakeVLLM(FakeServer):
     waiting: int = 0
     running: int = 0
     kv_usage: float = 0.0
+    engine: FakeEngine | None = None
+    """When set, ``/metrics`` reports this engine's batch (``running``, ``waiting``, KV usage
+    under load) instead of the three fields above."""
     prompts: list[tuple[str, str]] = field(default_factory=list)
     """(model, prompt) of every completion served (what entered the prefix cache)."""
 
@@ -177,19 +195,32 @@ class FakeVLLM(FakeServer):
         model = (body or {}).get("model")
         if model not in {self.model, *self.loras}:
             return openai_error(404, "NotFoundError", f"The model `{model}` does not exist.")
+        priority = (body or {}).get("priority") or 0
+        if priority != 0 and self.scheduling_policy != "priority":
+            message = f"Got priority {priority} but Priority scheduling is not enabled."
+            return openai_error(400, "BadRequestError", message)
+        self.priorities.append(int(priority))
         prompt = str((body or {}).get("prompt", (body or {}).get("messages", "")))
         self.prompts.append((str(model), prompt))
-        return httpx.Response(200, json=_completion(str(model), prompt))
+        chat = request.url.path.endswith("/chat/completions")
+        answer = _chat_completion if chat else _completion
+        return httpx.Response(200, json=answer(str(model), prompt))
 
     def _metrics(self, request: httpx.Request, body: Any) -> httpx.Response:
         gauges: list[Gauge] = []
+        batch = self.engine
+        running, waiting, kv = (
+            (batch.running, batch.waiting, batch.kv_usage)
+            if batch is not None
+            else (self.running, self.waiting, self.kv_usage)
+        )
         for engine in range(self.engines):
             labels = {"engine": str(engine), "model_name": self.model}
             gauges.append(
                 Gauge(
                     "vllm:num_requests_running",
                     "Number of requests in model execution batches.",
-                    self.running,
+                    running,
                     labels,
                 )
             )
@@ -197,14 +228,12 @@ class FakeVLLM(FakeServer):
                 Gauge(
                     "vllm:num_requests_waiting",
                     "Number of requests waiting to be processed.",
-                    self.waiting,
+                    waiting,
                     labels,
                 )
             )
             for name in self.kv_metrics:
-                gauges.append(
-                    Gauge(name, "KV-cache usage. 1 means 100 percent usage.", self.kv_usage, labels)
-                )
+                gauges.append(Gauge(name, "KV-cache usage. 1 means 100 percent usage.", kv, labels))
         gauges.sort(key=lambda g: g.name)  # prometheus_client groups samples by metric
         return httpx.Response(200, text=render_gauges(gauges))
 
@@ -230,6 +259,11 @@ class FakeSGLang(FakeServer):
     token_usage: float = 0.0
     texts: list[str] = field(default_factory=list)
     """Texts of every ``/generate`` served."""
+    priorities: list[int | None] = field(default_factory=list)
+    """The ``priority`` of every ``/generate`` and ``/v1/chat/completions`` served (None:
+    absent). SGLang reads it with ``--enable-priority-scheduling`` and ignores it otherwise;
+    the queue order and preemption are ``FakeEngine``'s (``order="higher-first"``,
+    ``preempt_threshold=10``)."""
 
     all_tags: tuple[str, ...] = ("kv_cache", "weights", "cuda_graph")
 
@@ -240,6 +274,7 @@ class FakeSGLang(FakeServer):
                 200, json={"model_path": self.model, "is_generation": True}
             ),
             ("POST", "/generate"): self._generate,
+            ("POST", "/v1/chat/completions"): self._chat,
             ("GET", "/metrics"): self._metrics,
         }
         for method in ("GET", "POST"):  # both are routed upstream (api_route)
@@ -265,7 +300,16 @@ class FakeSGLang(FakeServer):
         self.released -= set(tags)
         return httpx.Response(200, json=None)
 
+    def _chat(self, request: httpx.Request, body: Any) -> httpx.Response:
+        if self.released:
+            return httpx.Response(500, json={"error": {"message": "GPU memory is released"}})
+        self.priorities.append((body or {}).get("priority"))
+        model = str((body or {}).get("model", self.model))
+        messages = str((body or {}).get("messages", ""))
+        return httpx.Response(200, json=_chat_completion(model, messages))
+
     def _generate(self, request: httpx.Request, body: Any) -> httpx.Response:
+        self.priorities.append((body or {}).get("priority"))
         if self.released:
             # Upstream documents no answer for this; the fake refuses rather than pretend.
             return httpx.Response(500, json={"error": {"message": "GPU memory is released"}})

@@ -19,6 +19,8 @@ import secrets
 from pathlib import Path
 
 from hermes_agents import settings
+from hermes_agents.capacity import CapacityRuntime
+from hermes_agents.capacity.build import capacity_runtime, run_on_loop
 from hermes_agents.config import find_config, load_config
 from hermes_agents.errors import HermesError, ValidationError, did_you_mean
 from hermes_agents.private_files import read_private, write_private
@@ -26,6 +28,7 @@ from hermes_agents.scheduling import POLICIES
 from hermes_agents.scheduling.daemon.server import Listen, private_directory, serve_forever
 from hermes_agents.scheduling.daemon.service import DaemonService
 from hermes_agents.scheduling.default import scheduler_from_config
+from hermes_agents.scheduling.policies import TIERS_SUFFIX
 from hermes_agents.store import ProfileStore
 
 HELP = "run the shared scheduler daemon on a Unix socket (and optional TCP port)"
@@ -57,7 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--config", type=Path, help="TOML config (default: $HERMES_CONFIG)")
     parser.add_argument(
-        "--policy", help=f"override the config's policy: one of {', '.join(POLICIES)}"
+        "--policy",
+        help=f"override the config's policy: one of {', '.join(POLICIES)}; NAME+tiers orders "
+        "by tier first",
     )
     parser.add_argument(
         "--tcp-port", type=int, help="also listen on 127.0.0.1:PORT; clients need the token"
@@ -103,8 +108,12 @@ def main(args: argparse.Namespace) -> int:
     policy = _policy(args.policy)
     config = load_config(args.config) if args.config is not None else find_config()
     store = None if args.no_store else ProfileStore(args.store)
-    scheduler = scheduler_from_config(config, store=store, policy=policy)
+    scheduler = scheduler_from_config(config, store=store, policy=policy, auto=False)
     prewarmer = scheduler.prewarmer
+    runtime = capacity_runtime(config)  # the auto windows, moved on the daemon's loop
+    if runtime is not None:
+        runtime.attach(scheduler.core)
+        scheduler.capacity = runtime  # scheduler.close() stops it
     try:
         service = DaemonService(
             scheduler.core,
@@ -123,12 +132,23 @@ def main(args: argparse.Namespace) -> int:
         if prewarmer is not None:
             logger.info("prewarming %s", ", ".join(sorted(prewarmer.adapters)))
         print(export_lines(listen), flush=True)
-        asyncio.run(serve_forever(service, listen))
+        asyncio.run(_serve(service, listen, runtime))
     finally:
         scheduler.close()  # stops the prewarmer's worker threads
         for adapter in prewarmer.adapters.values() if prewarmer is not None else ():
             adapter.close()
     return 0
+
+
+async def _serve(service: DaemonService, listen: Listen, runtime: CapacityRuntime | None) -> None:
+    if runtime is not None:
+        run_on_loop(runtime, service.core, service.flush, asyncio.get_running_loop())
+        logger.info("auto capacity for %s", ", ".join(sorted(runtime.backends)))
+    try:
+        await serve_forever(service, listen)
+    finally:
+        if runtime is not None:
+            runtime.close()  # before the loop closes: no change may be scheduled on it after
 
 
 def socket_path(given: Path | None) -> Path:
@@ -149,7 +169,7 @@ def export_lines(listen: Listen) -> str:
 
 
 def _policy(name: str | None) -> str | None:
-    if name is not None and name not in POLICIES:
+    if name is not None and name.removesuffix(TIERS_SUFFIX) not in POLICIES:  # +tiers: any
         raise ValidationError(
             f"unknown policy {name!r}{did_you_mean(name, POLICIES)}; use one of "
             f"{', '.join(POLICIES)}",

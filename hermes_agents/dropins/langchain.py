@@ -39,10 +39,14 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable
 from pydantic import BaseModel, Field, model_validator
 
+from hermes_agents.config import find_config
+from hermes_agents.config_enforce import client_priority
 from hermes_agents.dropins.langchain_embeddings import HermesEmbeddings
 from hermes_agents.dropins.langchain_models import inner_attribute, rebind_models
+from hermes_agents.dropins.langchain_priority import priority_refused, with_priority
 from hermes_agents.dropins.sizing import call_slot, rough_tokens
 from hermes_agents.errors import ValidationError
+from hermes_agents.priority import PriorityStyle
 from hermes_agents.scheduling.default import check_environment
 from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.slot import Slot, nested_calls
@@ -77,10 +81,16 @@ class HermesChatModel(BaseChatModel):
     scheduler: Scheduler | None = Field(default=None, exclude=True)
     """The scheduler; None for ``get_scheduler()`` at each call. Not serialised: a loaded
     wrapper uses ``get_scheduler()``."""
+    priority: PriorityStyle | None = None
+    """The engine's priority convention: each call's rank goes into the request's
+    ``extra_body`` as ``priority`` (OpenAI-family models); None: as the backend's config says
+    (``enforce = "engine"`` or ``"both"``), else no priority."""
 
     def __init__(self, **data: Any) -> None:
         if data.get("scheduler") is None:
             check_environment()  # a bad HERMES_SCHEDULER / HERMES_CONFIG fails here, not later
+        if data.get("priority") is None:
+            data["priority"] = client_priority(find_config(), data.get("backend", "llm"))
         super().__init__(**data)
 
     @model_validator(mode="before")
@@ -179,7 +189,13 @@ class HermesChatModel(BaseChatModel):
     ) -> ChatResult:
         method = self.inner._generate
         with self._call(messages, kwargs) as call, nested_calls(call):
-            result = method(messages, stop=stop, **_manager(method, run_manager), **kwargs)
+            hinted = with_priority(self.inner, call, kwargs, self.priority)
+            try:
+                result = method(messages, stop=stop, **_manager(method, run_manager), **hinted)
+            except Exception as error:
+                if hinted is kwargs or not self._refused(error):
+                    raise
+                result = method(messages, stop=stop, **_manager(method, run_manager), **kwargs)
             _report(call, _result_usage(result))
         return result
 
@@ -192,10 +208,18 @@ class HermesChatModel(BaseChatModel):
     ) -> ChatResult:
         method = self.inner._agenerate
         async with self._call(messages, kwargs) as call:
+            hinted = with_priority(self.inner, call, kwargs, self.priority)
             with nested_calls(call):
-                result = await method(
-                    messages, stop=stop, **_manager(method, run_manager), **kwargs
-                )
+                try:
+                    result = await method(
+                        messages, stop=stop, **_manager(method, run_manager), **hinted
+                    )
+                except Exception as error:
+                    if hinted is kwargs or not self._refused(error):
+                        raise
+                    result = await method(
+                        messages, stop=stop, **_manager(method, run_manager), **kwargs
+                    )
             _report(call, _result_usage(result))
         return result
 
@@ -208,6 +232,7 @@ class HermesChatModel(BaseChatModel):
     ) -> Iterator[ChatGenerationChunk]:
         with self._call(messages, kwargs) as call:
             usage: UsageMetadata | None = None
+            kwargs = with_priority(self.inner, call, kwargs, self.priority)
             with nested_calls(call):
                 chunks = self.inner._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
             try:
@@ -233,6 +258,7 @@ class HermesChatModel(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         async with self._call(messages, kwargs) as call:
             usage: UsageMetadata | None = None
+            kwargs = with_priority(self.inner, call, kwargs, self.priority)
             with nested_calls(call):
                 chunks = self.inner._astream(messages, stop=stop, run_manager=run_manager, **kwargs)
             try:
@@ -284,6 +310,13 @@ class HermesChatModel(BaseChatModel):
             prompt_tokens=prompt + rough_tokens(kwargs.get("tools")),
             max_output_tokens=next((n for n in limits if _is_count(n)), None),
         )
+
+    def _refused(self, error: Exception) -> bool:
+        """The engine refused the priority: stop sending it (``priority_refused``)."""
+        if not priority_refused(error, self.backend):
+            return False
+        self.priority = None
+        return True
 
     def _adopt(self, runnable: Runnable[Any, Any], method: str) -> Runnable[Any, Any]:
         """``runnable`` with every chat model in it replaced by a wrapper like this one."""

@@ -6,7 +6,7 @@
     {"server", "version", "policy", "uptime_s", "clients", "lease_s",
      "backends": [{"backend", "kind", "max_concurrency", "token_budget", "running", "waiting",
                    "tokens_running", "grants", "max_wait_s", "promoted", "max_hold_s",
-                   "reclaimed"}],
+                   "reclaimed", "capacity_reason", "capacity_changes"}],
      "apps": [{"app", "runs", "running", "waiting", "best_rank", "attained_s"}],
      "runs": [{"run", "app", "stage", "rank", "attained_s", "running", "waiting", "age_s"}],
      "counters": {"connections", "protocol_errors", "leases_expired", "slots_reclaimed",
@@ -19,6 +19,8 @@
 ``runs`` lists the best-ranked ``MAX_RUNS_IN_STATUS`` active runs; ``apps`` sums all of them.
 ``backends`` lists at most ``MAX_BACKENDS_IN_STATUS`` (the busiest; ``backends_omitted`` says
 how many more there are), so that the answer always fits.
+``capacity_reason`` says why an ``auto`` backend's ``max_concurrency`` is what it is (null: a
+fixed cap), ``capacity_changes`` how often it moved (``hermes_agents.capacity``).
 ``prewarm`` is null when prewarming is off, else the prewarm ledger's counters
 (``hermes_agents.prewarm.ledger``) in total and for every prewarmed backend.
 """
@@ -111,6 +113,8 @@ def _backend(core: SchedulerCore, name: str) -> dict[str, Any]:
         "promoted": state.promoted,
         "max_hold_s": limits.max_hold_s,
         "reclaimed": state.reclaimed,
+        "capacity_reason": state.capacity_reason,
+        "capacity_changes": state.capacity_changes,
     }
 
 

@@ -32,16 +32,16 @@ engine of the same shape.
 from __future__ import annotations
 
 import heapq
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import count
 
 from hermes_agents.cost import KVTier, LLMCost
 from hermes_agents.errors import ValidationError
-from hermes_agents.sim.events import EventLoop, Timer
+from hermes_agents.sim.events import EventLoop
 from hermes_agents.sim.job import Done, Job
-from hermes_agents.sim.kv import KvLoader, KvMode, load_seconds
+from hermes_agents.sim.kv import KvMode, load_seconds
+from hermes_agents.sim.segments import Segment, SegmentedEngine
 
 REFERENCE_BATCH = 64
 """Running sequences at which a step lasts the profile's ``decode_s_per_token``."""
@@ -103,59 +103,19 @@ class EngineParams:
         return self.step_base_s + self.step_per_seq_s * running
 
 
-class _Segment:
-    """The first step at ``start_s`` (``first_s`` long), then ``steps - 1`` steps of ``step_s``."""
-
-    __slots__ = ("cut", "first_s", "start_s", "step_s", "steps", "timer")
-
-    def __init__(self, start_s: float, first_s: float, step_s: float, steps: int) -> None:
-        self.start_s = start_s
-        self.first_s = first_s
-        self.step_s = step_s
-        self.steps = steps
-        self.cut = False
-        self.timer: Timer | None = None
-
-    def end_s(self) -> float:
-        """When the segment's last step ends."""
-        return self.start_s + self.first_s + (self.steps - 1) * self.step_s
-
-    def steps_by(self, now_s: float) -> int:
-        """Steps completed at the first step boundary at or after ``now_s``."""
-        past_first = now_s - self.start_s - self.first_s
-        if past_first <= 1e-12:
-            return 1
-        return 1 + math.ceil(past_first / self.step_s - 1e-9)
-
-
-class LlmEngine:
+class LlmEngine(SegmentedEngine):
     """Continuous batching on one GPU (a vLLM / SGLang / llama.cpp server)."""
 
     def __init__(self, loop: EventLoop, params: EngineParams, done: Done) -> None:
-        self.loop = loop
-        self.params = params
-        self.done = done
-        self.loader = KvLoader(loop, self._ready)
-        self.steps_run = 0
-        self.busy_s = 0.0
+        super().__init__(loop, params, done)
         self._running: list[tuple[int, int, Job]] = []  # (finish step, order, job)
         self._joining: list[Job] = []
         self._order = count()
-        self._segment: _Segment | None = None
 
     @property
     def running(self) -> int:
         """Sequences in the batch now (joining ones excluded)."""
         return len(self._running)
-
-    def start(self, job: Job) -> None:
-        """Admit ``job``: load its KV if needed (overlap mode), then join the batch."""
-        job.started_at_s = self.loop.now
-        seconds = load_seconds(job, self.params.kv_load_s_per_token)
-        if seconds > 0 and self.params.kv_mode == KvMode.OVERLAP:
-            self.loader.load(job, seconds)
-        else:
-            self._ready(job)
 
     def _ready(self, job: Job) -> None:
         segment = self._segment
@@ -169,18 +129,7 @@ class LlmEngine:
             if not segment.cut:
                 self._cut(segment)
 
-    def _cut(self, segment: _Segment) -> None:
-        """End ``segment`` at the next step boundary so the joining sequences can enter."""
-        segment.cut = True
-        steps = segment.steps_by(self.loop.now)
-        if steps >= segment.steps:
-            return
-        segment.steps = steps
-        assert segment.timer is not None
-        segment.timer.cancel()
-        segment.timer = self.loop.at(max(segment.end_s(), self.loop.now), self._boundary)
-
-    def _join_first_step(self, segment: _Segment, job: Job) -> None:
+    def _join_first_step(self, segment: Segment, job: Job) -> None:
         """``segment`` starts now: ``job`` joins its first step (re-planned with one more)."""
         assert segment.timer is not None
         segment.timer.cancel()
@@ -207,7 +156,7 @@ class LlmEngine:
         """Plan the segment from now: a first step ``extra_s`` longer, up to the next finish."""
         step_s = self.params.step_s(len(self._running))
         steps = self._running[0][0] - self.steps_run
-        segment = _Segment(self.loop.now, step_s + extra_s, step_s, steps)
+        segment = Segment(self.loop.now, step_s + extra_s, step_s, steps)
         segment.timer = self.loop.at(segment.end_s(), self._boundary)
         self._segment = segment
 
@@ -220,10 +169,7 @@ class LlmEngine:
         return seconds
 
     def _boundary(self) -> None:
-        segment = self._segment
-        assert segment is not None
-        self.steps_run += segment.steps
-        self.busy_s += self.loop.now - segment.start_s
+        self._count_segment()
         running = self._running
         finished = []
         while running and running[0][0] <= self.steps_run:

@@ -7,8 +7,10 @@
 They are subclasses of ``openai.OpenAI`` / ``openai.AsyncOpenAI``: same constructor, same
 methods, same return values and exceptions. Three keyword-only arguments are added:
 ``hermes_backend`` (the backend the calls are scheduled on, ``"llm"``), ``hermes_scheduler``
-(default: ``get_scheduler()`` at each call) and ``hermes_priority`` (``"vllm"`` or ``"sglang"``:
-send the app's rank as the request's ``priority``; None sends nothing).
+(default: ``get_scheduler()`` at each call) and ``hermes_priority`` (``"vllm"``, ``"sglang"``,
+``"lower-first"`` or ``"higher-first"``: send the app's rank as the request's ``priority``,
+bucketed by ``hermes_agents.priority.engine_priority``; None: as the backend's config says,
+``enforce = "engine"`` or ``"both"`` sending it, else nothing).
 ``client.with_options(hermes_backend="embeddings")`` gives a copy with other settings.
 
 What is scheduled: every POST to ``/chat/completions``, ``/completions``, ``/embeddings`` and
@@ -27,6 +29,7 @@ chunk that carries one with ``stream_options={"include_usage": True}``, or the R
 """
 
 from hermes_agents.dropins.openai.clients import AsyncOpenAI, OpenAI
-from hermes_agents.dropins.openai.request import SCHEDULED_PATHS, PriorityStyle, priority_hint
+from hermes_agents.dropins.openai.request import SCHEDULED_PATHS, priority_hint
+from hermes_agents.priority import PriorityStyle
 
 __all__ = ["SCHEDULED_PATHS", "AsyncOpenAI", "OpenAI", "PriorityStyle", "priority_hint"]

@@ -20,9 +20,11 @@ import httpx2
 import openai
 
 from hermes_agents.config import client_base_url, find_config
-from hermes_agents.dropins.openai.request import PriorityStyle, call_slot, with_hint
+from hermes_agents.config_enforce import client_priority
+from hermes_agents.dropins.openai.request import call_slot, refuses_priority, with_hint
 from hermes_agents.dropins.openai.response import hold, observe
 from hermes_agents.errors import ValidationError
+from hermes_agents.priority import PriorityStyle
 from hermes_agents.scheduling.default import check_environment
 from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.slot import nested_calls
@@ -56,11 +58,17 @@ class _HermesSettings:
 
         Without a ``base_url``, the backend's ``base_url`` in the Hermes config is used (one
         place for a server's address; ``/v1`` added to a URL with no path), else openai's own
-        default (``OPENAI_BASE_URL``).
+        default (``OPENAI_BASE_URL``). Without ``hermes_priority``, the backend's config says:
+        a backend with ``enforce = "engine"`` or ``"both"`` gets its engine's polarity.
         """
+        config = (
+            find_config() if hermes_priority is None or kwargs.get("base_url") is None else None
+        )
+        if hermes_priority is None:
+            hermes_priority = client_priority(config, hermes_backend)
         _configure(self, hermes_backend, hermes_scheduler, hermes_priority)
         if kwargs.get("base_url") is None:
-            configured = client_base_url(find_config(), hermes_backend)
+            configured = client_base_url(config, hermes_backend)
             if configured is not None:
                 kwargs["base_url"] = configured
         cast(Any, super()).__init__(**kwargs)
@@ -87,7 +95,8 @@ class OpenAI(_HermesSettings, openai.OpenAI):
     Attributes:
         hermes_backend: the backend its calls are scheduled on.
         hermes_scheduler: the scheduler, or None for ``get_scheduler()`` at each call.
-        hermes_priority: the server's priority convention, or None to send no hint.
+        hermes_priority: the server's priority convention (``PriorityStyle``), or None to send
+            no hint (unless the backend's config enforces its order in the engine).
     """
 
     @overload
@@ -138,9 +147,15 @@ class OpenAI(_HermesSettings, openai.OpenAI):
         call.enter()
         try:
             with nested_calls(call):
-                options = with_hint(options, call, self.hermes_priority)
-                result = super().request(cast_to, options, stream=stream, stream_cls=stream_cls)
-        except BaseException:
+                hinted = with_hint(options, call, self.hermes_priority)
+                try:
+                    result = super().request(cast_to, hinted, stream=stream, stream_cls=stream_cls)
+                except openai.BadRequestError as error:
+                    if hinted is options or not refuses_priority(self, error):
+                        raise
+                    result = super().request(cast_to, options, stream=stream, stream_cls=stream_cls)
+        except BaseException as error:
+            call.failed(error)  # a 429/503 shrinks an auto window
             call.release()
             raise
         hold(result, call, asynchronous=False)
@@ -202,11 +217,19 @@ class AsyncOpenAI(_HermesSettings, openai.AsyncOpenAI):
         await call.aenter()
         try:
             with nested_calls(call):
-                options = with_hint(options, call, self.hermes_priority)
-                result = await super().request(
-                    cast_to, options, stream=stream, stream_cls=stream_cls
-                )
-        except BaseException:
+                hinted = with_hint(options, call, self.hermes_priority)
+                try:
+                    result = await super().request(
+                        cast_to, hinted, stream=stream, stream_cls=stream_cls
+                    )
+                except openai.BadRequestError as error:
+                    if hinted is options or not refuses_priority(self, error):
+                        raise
+                    result = await super().request(
+                        cast_to, options, stream=stream, stream_cls=stream_cls
+                    )
+        except BaseException as error:
+            call.failed(error)  # a 429/503 shrinks an auto window
             call.release()
             raise
         hold(result, call, asynchronous=True)
@@ -269,8 +292,8 @@ def _configure(
 ) -> None:
     if priority is not None and priority not in get_args(PriorityStyle):
         raise ValidationError(
-            f"unknown priority style {priority!r}; use 'vllm' (lower first), 'sglang' "
-            "(higher first) or None (no hint)",
+            f"unknown priority style {priority!r}; use 'vllm' or 'lower-first' (lower first), "
+            "'sglang' or 'higher-first' (higher first), or None (no hint)",
             "argument 'hermes_priority'",
         )
     if scheduler is None:

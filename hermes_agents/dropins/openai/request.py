@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from hermes_agents.dropins.sizing import call_slot as sized_slot
 from hermes_agents.dropins.sizing import rough_tokens
+from hermes_agents.priority import PRIORITY_REFUSED, PriorityStyle, style_priority
 from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.slot import Slot
 
 if TYPE_CHECKING:  # openai's request options: a private type, needed for the signatures only
     from openai._models import FinalRequestOptions
 
-PriorityStyle = Literal["vllm", "sglang"]
-"""How a server reads a request's ``priority``: vLLM serves lower values first (with
-``--scheduling-policy priority``), SGLang higher ones."""
+logger = logging.getLogger(__name__)
 
 SCHEDULED_PATHS = frozenset({"/chat/completions", "/completions", "/embeddings", "/responses"})
 """The endpoints whose POST requests wait for a slot."""
 
 _PROMPT_KEYS = ("messages", "prompt", "input", "instructions", "tools")
 _MAX_OUTPUT_KEYS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
-_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 
 class HermesSettings(Protocol):
@@ -37,14 +36,14 @@ class HermesSettings(Protocol):
 def priority_hint(rank: float, style: PriorityStyle) -> int:
     """The request ``priority`` for an app of Gittins ``rank`` (seconds).
 
-    The rank in milliseconds, clamped to a 32-bit int; negated for SGLang, which serves
-    higher values first.
+    ``hermes_agents.priority.engine_priority``: a fixed log-scale bucket of the rank (0 to 240,
+    eight per doubling), the same on every host; reversed for engines that serve higher values
+    first.
 
-    >>> priority_hint(1.5, "vllm"), priority_hint(1.5, "sglang")
-    (1500, -1500)
+    >>> priority_hint(1.5, "vllm"), priority_hint(1.5, "sglang"), priority_hint(3.0, "vllm")
+    (84, 156, 92)
     """
-    value = -rank * 1000.0 if style == "sglang" else rank * 1000.0
-    return round(max(_INT32_MIN, min(_INT32_MAX, value)))
+    return style_priority(rank, style)
 
 
 def call_slot(client: HermesSettings, options: FinalRequestOptions) -> Slot | None:
@@ -80,3 +79,18 @@ def with_hint(
         return options
     extra = {**(options.extra_json or {}), "priority": priority_hint(rank, style)}
     return options.model_copy(update={"extra_json": extra})
+
+
+def refuses_priority(client: HermesSettings, error: Exception) -> bool:
+    """Whether the server refused the request for its ``priority`` (vLLM started without
+    ``--scheduling-policy priority``). If so the client stops sending one, with one warning, and
+    the caller sends the request again without it: a hint never breaks the user's call."""
+    if PRIORITY_REFUSED not in str(error):
+        return False
+    logger.warning(
+        "backend %r refuses request priorities (start vLLM with --scheduling-policy priority, "
+        'or set enforce = "client"); sending none from this client',
+        client.hermes_backend,
+    )
+    client.hermes_priority = None
+    return True
