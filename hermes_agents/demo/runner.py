@@ -17,6 +17,10 @@ from typing import Any
 
 from hermes_agents.demo.plan import PlannedApp
 
+DEADLINE_KEY = "hermes_deadline_s"
+"""The LangGraph metadata key of a run's deadline (``dropins.langgraph_runs.DEADLINE_KEY``; not
+imported: the plain runs need no LangGraph drop-in)."""
+
 Invoke = Callable[[Mapping[str, Any]], Any]
 """Runs one app to completion on its task (a compiled graph's ``invoke``, instrumented or not)."""
 
@@ -45,8 +49,12 @@ def run_plan(
     apps: Mapping[str, Invoke],
     *,
     on_done: Callable[[AppOutcome], None] | None = None,
+    deadlines: bool = False,
 ) -> list[AppOutcome]:
-    """Invoke every planned app at its arrival time; returns the outcomes in plan order."""
+    """Invoke every planned app at its arrival time; returns the outcomes in plan order.
+
+    ``deadlines``: pass each app's ``deadline_s`` in its invocation's config metadata
+    (``hermes_deadline_s``; ``apps`` are then instrumented graphs' ``invoke``)."""
     start = time.monotonic()
     lock = threading.Lock()
 
@@ -56,7 +64,11 @@ def run_plan(
             time.sleep(delay)
         error = None
         try:
-            apps[planned.app](planned.task)
+            if deadlines and planned.deadline_s is not None:
+                metadata = {DEADLINE_KEY: planned.deadline_s}
+                apps[planned.app](planned.task, {"metadata": metadata})  # type: ignore[call-arg]
+            else:
+                apps[planned.app](planned.task)
         except Exception as exc:  # an app's failure is reported, never fatal to the demo
             error = f"{type(exc).__name__}: {exc}"
         outcome = AppOutcome(

@@ -8,16 +8,20 @@ the order (and prewarming) alone.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from hermes_agents.backends.llamacpp import LlamaCppAdapter
+from hermes_agents.capacity import CapacityRuntime
+from hermes_agents.capacity.build import auto_backend, run_in_process
+from hermes_agents.config import BackendConfig
 from hermes_agents.cost import CostModel, LLMCost
 from hermes_agents.extras import needs_extra
 from hermes_agents.langchain import scheduled
 from hermes_agents.langgraph import InstrumentedGraph, instrument
 from hermes_agents.local import LlamaServer
-from hermes_agents.pdgraph import PDGraph, Visit
+from hermes_agents.pdgraph import PDGraph, StageKind, Visit
 from hermes_agents.prewarm import WarmupSpec
 from hermes_agents.scheduling import LocalScheduler
 from hermes_agents.scheduling.models import AppModels
@@ -51,29 +55,45 @@ def _local_cost() -> CostModel:
 
 
 def _limited(
-    slots: int, policy: str, models: AppModels, prewarm: PrewarmSetup | None = None
+    slots: int,
+    policy: str,
+    models: AppModels,
+    prewarm: PrewarmSetup | None = None,
+    chat_url: str | None = None,
 ) -> LocalScheduler:
-    """The examples' limits (``slots`` on the chat server) under ``policy``."""
-    return LocalScheduler.in_process(
+    """The examples' limits (``slots`` on the chat server) under ``policy``; with ``chat_url``
+    the chat backend's capacity is ``auto``: the server's own slot count, read from it."""
+    scheduler = LocalScheduler.in_process(
         apps_module().example_limits(llm_slots=slots),
         policy=policy,
         models=models,
         cost=models.cost,
         prewarm=prewarm,
     )
+    if chat_url is not None:
+        chat = BackendConfig("llm", StageKind.LLM, base_url=chat_url, adapter="llamacpp")
+        runtime = CapacityRuntime([auto_backend(chat, time.monotonic)])
+        run_in_process(scheduler, runtime, first_read=True)
+    return scheduler
 
 
-def fcfs_scheduler(slots: int) -> LocalScheduler:
+def fcfs_scheduler(slots: int, chat_url: str | None = None) -> LocalScheduler:
     """The chat server's ``slots`` handed out in arrival order, nothing learned or stored, no
-    prewarming: the limit alone."""
-    return _limited(slots, "fcfs", AppModels(_local_cost()))
+    prewarming: the limit alone (``chat_url``: the slots read from the server, ``auto``)."""
+    return _limited(slots, "fcfs", AppModels(_local_cost()), chat_url=chat_url)
 
 
 def hermes_scheduler(
-    slots: int, store: ProfileStore, embeddings: LlamaServer | None = None
+    slots: int,
+    store: ProfileStore,
+    embeddings: LlamaServer | None = None,
+    chat_url: str | None = None,
+    policy: str = "gittins",
 ) -> LocalScheduler:
-    """Gittins order on the chat server (``slots`` at a time), learning into ``store``; with
-    ``embeddings``, that sleeping server is prewarmed when an app will likely need it."""
+    """Gittins order (or ``policy``: ``hermes demo --deadlines``) on the chat server
+    (``slots`` at a time; ``chat_url``: as many as it says it has, ``auto``), learning into
+    ``store``; with ``embeddings``, that sleeping server is prewarmed when an app will likely
+    need it."""
     models = AppModels(_local_cost(), refresh_every=4, min_refresh_s=1.0, store=store)
     prewarm = None
     if embeddings is not None:
@@ -86,7 +106,7 @@ def hermes_scheduler(
         prewarm = PrewarmSetup(
             {"embeddings": LlamaCppAdapter(embeddings.url)}, {"embeddings": spec}
         )
-    return _limited(slots, "gittins", models, prewarm)
+    return _limited(slots, policy, models, prewarm, chat_url)
 
 
 def instrumented_apps(

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hermes_agents import settings
+from hermes_agents.demo.deadlines import DEADLINE_POLICY, satisfaction, with_deadlines
 from hermes_agents.demo.plan import DEFAULT_MIX, PlannedApp, make_plan
 from hermes_agents.demo.probe import ColdStartProbe
 from hermes_agents.demo.runner import AppOutcome, Invoke, run_plan
@@ -70,6 +71,8 @@ class DemoOptions:
     """Profile store; default ``<data dir>/demo-profiles.sqlite3``."""
     relearn: bool = False
     """Forget the demo apps' stored runs first, so the warm-up pass learns them anew."""
+    deadlines: float | None = None
+    """Give this share of the apps a deadline (``demo.deadlines``); None: no deadlines."""
 
 
 RUN_LABELS: Mapping[str, str] = {
@@ -96,6 +99,19 @@ class DemoResult:
     prewarm: dict[str, Any]
     """Cold starts of the sleeping backend in each run, and what prewarming did."""
     elapsed_s: float
+    deadlines: dict[str, list[int]] = field(default_factory=dict)
+    """Run key -> [apps that met their deadline, apps with one] (``--deadlines``)."""
+
+    def deadline_lines(self) -> list[str]:
+        """Deadline satisfaction of each run (nothing without ``--deadlines``)."""
+        if not self.deadlines:
+            return []
+        cells = [
+            f"{RUN_LABELS[key]} {met}/{total} ({met / total:.0%})"
+            for key, (met, total) in self.deadlines.items()
+            if total
+        ]
+        return [f"deadlines met: {', '.join(cells)}"]
 
     def runs(self) -> list[tuple[str, RunSummary]]:
         """(label, summary) of each run, in the order they ran."""
@@ -128,6 +144,7 @@ class DemoResult:
             "prewarm": self.prewarm,
             "profiles": self.profiles,
             "elapsed_s": round(self.elapsed_s, 2),
+            "deadlines": self.deadlines,
         }
 
 
@@ -145,7 +162,11 @@ def local_servers(slots: int, console: Console) -> Iterator[tuple[LlamaServer, L
 
 
 def _replay(
-    label: str, plan: list[PlannedApp], apps: Mapping[str, Invoke], console: Console
+    label: str,
+    plan: list[PlannedApp],
+    apps: Mapping[str, Invoke],
+    console: Console,
+    deadlines: bool = False,
 ) -> list[AppOutcome]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -165,7 +186,7 @@ def _replay(
                     f"[yellow]app {outcome.index} ({outcome.app}) failed: {outcome.error}"
                 )
 
-        return run_plan(plan, apps, on_done=done)
+        return run_plan(plan, apps, on_done=done, deadlines=deadlines)
 
 
 def _wait_asleep(server: LlamaServer, timeout_s: float = 30.0) -> None:
@@ -185,12 +206,17 @@ class _Bench:
     embeddings: LlamaServer
     probe: ColdStartProbe
     cold: dict[str, Any] = field(default_factory=dict)
+    chat_url: str | None = None
+    """The chat server, whose slots the scheduled runs read (``max_concurrency = "auto"``)."""
+    outcomes: dict[str, list[AppOutcome]] = field(default_factory=dict)
 
-    def measure(self, key: str, apps: Mapping[str, Invoke]) -> RunSummary:
-        """Replay the plan on ``apps`` from a sleeping embeddings server; its summary."""
+    def measure(self, key: str, apps: Mapping[str, Invoke], deadlines: bool = False) -> RunSummary:
+        """Replay the plan on ``apps`` from a sleeping embeddings server; its summary
+        (``deadlines``: the apps' deadlines go to the scheduler)."""
         _wait_asleep(self.embeddings)
         self.probe.reset()
-        outcomes = _replay(RUN_LABELS[key], self.plan, apps, self.console)
+        outcomes = _replay(RUN_LABELS[key], self.plan, apps, self.console, deadlines)
+        self.outcomes[key] = outcomes
         self.cold[f"{key}_cold_starts"] = self.probe.cold_calls
         self.cold[f"{key}_embedding_s"] = round(self.probe.seconds, 3)
         self.cold["embedding_calls"] = self.probe.calls
@@ -231,7 +257,7 @@ def _learn(
 
 def _fcfs_run(bench: _Bench, bare: Any, options: DemoOptions) -> RunSummary:
     """The same slots as a limit, in arrival order."""
-    scheduler = fcfs_scheduler(options.slots)
+    scheduler = fcfs_scheduler(options.slots, bench.chat_url)
     try:
         graphs = instrumented_apps(options.mix, bare, scheduler)
         return bench.measure("fcfs", {name: graph.invoke for name, graph in graphs.items()})
@@ -249,7 +275,8 @@ def _hermes_run(
     """Learn the profiles if the store lacks them, then Gittins order and prewarming; the
     summary and where the profiles came from."""
     embeddings = bench.embeddings if options.prewarm else None
-    scheduler = hermes_scheduler(options.slots, store, embeddings)
+    policy = "gittins" if options.deadlines is None else DEADLINE_POLICY
+    scheduler = hermes_scheduler(options.slots, store, embeddings, bench.chat_url, policy)
     try:
         graphs = instrumented_apps(options.mix, bare, scheduler)
         apps = {name: graph.invoke for name, graph in graphs.items()}
@@ -257,7 +284,7 @@ def _hermes_run(
         profiles = _learn(make_task, apps, priors, store, options, bench.console)
         prewarmer = scheduler.prewarmer
         before = prewarmer.snapshot()["total"] if prewarmer is not None else {}
-        summary = bench.measure("hermes", apps)
+        summary = bench.measure("hermes", apps, deadlines=options.deadlines is not None)
         bench.cold["prewarm"] = options.prewarm
         if prewarmer is not None:
             after = prewarmer.snapshot()["total"]
@@ -291,9 +318,22 @@ def run_demo(options: DemoOptions, console: Console) -> DemoResult:
         )
         probe = ColdStartProbe(bare.embeddings, embeddings)
         bare = examples.Toolkit(chat=bare.chat, embeddings=probe)
-        bench = _Bench(plan, console, embeddings, probe)
+        bench = _Bench(plan, console, embeddings, probe, chat_url=chat.url)
         plain = {name: examples.EXAMPLES[name].build(bare).invoke for name in options.mix}
         baseline = bench.measure("baseline", plain)
+        if options.deadlines is not None:
+            bench.plan = with_deadlines(
+                plan, bench.outcomes["baseline"], share=options.deadlines, seed=options.seed
+            )
         fcfs = _fcfs_run(bench, bare, options)
         hermes, profiles = _hermes_run(bench, bare, store, options, task)
-    return DemoResult(baseline, fcfs, hermes, profiles, bench.cold, time.monotonic() - started)
+    met = {key: list(satisfaction(bench.plan, runs)) for key, runs in bench.outcomes.items()}
+    return DemoResult(
+        baseline,
+        fcfs,
+        hermes,
+        profiles,
+        bench.cold,
+        time.monotonic() - started,
+        met if options.deadlines is not None else {},
+    )

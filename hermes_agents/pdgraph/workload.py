@@ -17,12 +17,22 @@ from types import MappingProxyType
 from typing import Any
 
 from hermes_agents.cost import LLM_COST_FIELDS, CostModel, LLMCost
+from hermes_agents.engine_limits import EngineLimits
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph.jsonio import app_from_dict, load_json_text, reject_unknown
 from hermes_agents.pdgraph.model import PDGraph, StageKind
+from hermes_agents.pdgraph.service_levels import (
+    DEFAULT_LEVEL,
+    SERVICE_KEYS,
+    ServiceLevel,
+    parse_service_level,
+)
+from hermes_agents.priority import Enforce, parse_enforce
 
 WORKLOAD_KEYS = frozenset({"name", "apps", "backends", "arrivals"})
-BACKEND_KEYS = frozenset({"kind", "max_concurrency", "cold_start_s", "idle_sleep_s"})
+BACKEND_KEYS = frozenset(
+    {"kind", "max_concurrency", "cold_start_s", "idle_sleep_s", "enforce", "engine"}
+)
 ARRIVAL_KEYS = frozenset({"process", "rate_per_s", "count"})
 ARRIVAL_PROCESSES = ("poisson",)
 
@@ -38,6 +48,10 @@ class BackendSpec:
         cold_start_s: seconds to wake it when asleep.
         idle_sleep_s: idle seconds after which it sleeps; None = never.
         cost: LLM cost profile (LLM backends only); None = the default profile.
+        enforce: where the order is enforced (LLM backends): ``client``, ``engine``, ``both``
+            (``hermes_agents.priority.Enforce``).
+        engine: the serving engine's own limits and scheduler (LLM backends,
+            ``hermes_agents.engine_limits``); None = the unbounded engine model.
     """
 
     name: str
@@ -46,6 +60,8 @@ class BackendSpec:
     cold_start_s: float = 0.0
     idle_sleep_s: float | None = None
     cost: LLMCost | None = None
+    enforce: Enforce = "client"
+    engine: EngineLimits | None = None
 
 
 @dataclass(frozen=True)
@@ -59,16 +75,23 @@ class Arrivals:
 
 @dataclass(frozen=True)
 class Workload:
-    """Apps (one PDGraph each, with mix ``weight``), backends and arrivals."""
+    """Apps (one PDGraph each, with mix ``weight``), backends, arrivals, and the apps'
+    service levels (``service``: tier and deadlines; classes not named have the default)."""
 
     name: str
     apps: Mapping[str, PDGraph]
     backends: Mapping[str, BackendSpec] = field(default_factory=dict)
     arrivals: Arrivals | None = None
+    service: Mapping[str, ServiceLevel] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "apps", MappingProxyType(dict(self.apps)))
         object.__setattr__(self, "backends", MappingProxyType(dict(self.backends)))
+        object.__setattr__(self, "service", MappingProxyType(dict(self.service)))
+
+    def level(self, app: str) -> ServiceLevel:
+        """The service level of class ``app`` (the default when the workload names none)."""
+        return self.service.get(app, DEFAULT_LEVEL)
 
     def cost_model(self) -> CostModel:
         """Cost model with each LLM backend's own profile (others use the default)."""
@@ -81,7 +104,7 @@ class Workload:
         for name, graph in self.apps.items():
             body = graph.to_dict()
             del body["name"]
-            apps[name] = body
+            apps[name] = body | self.level(name).to_dict()
         out: dict[str, Any] = {"name": self.name, "apps": apps}
         out["backends"] = {n: _backend_to_dict(b) for n, b in self.backends.items()}
         if self.arrivals is not None:
@@ -129,11 +152,18 @@ def parse_workload(data: Mapping[str, Any], *, seed: int) -> Workload:
     if not isinstance(backends_data, Mapping):
         raise ValidationError("must map backend names to backends", "field 'backends'")
     backends = {str(k): _backend_from_dict(str(k), v) for k, v in backends_data.items()}
-    apps = {str(k): app_from_dict(str(k), v, seed=seed) for k, v in apps_data.items()}
+    apps, service = {}, {}
+    for key, body in apps_data.items():
+        graph_data = body
+        if isinstance(body, Mapping) and SERVICE_KEYS & body.keys():
+            service[str(key)] = parse_service_level(str(key), body)
+            graph_data = {k: v for k, v in body.items() if k not in SERVICE_KEYS}
+        apps[str(key)] = app_from_dict(str(key), graph_data, seed=seed)
     for graph in apps.values():
         _check_backends(graph, backends)
     arrivals = data.get("arrivals")
-    return Workload(name, apps, backends, None if arrivals is None else _arrivals(arrivals))
+    parsed_arrivals = None if arrivals is None else _arrivals(arrivals)
+    return Workload(name, apps, backends, parsed_arrivals, service)
 
 
 def _check_backends(graph: PDGraph, backends: Mapping[str, BackendSpec]) -> None:
@@ -168,6 +198,12 @@ def _backend_from_dict(name: str, data: object) -> BackendSpec:
             f"cost fields {sorted(cost_fields)} apply to llm backends only", where
         )
     idle = data.get("idle_sleep_s")
+    llm_only = sorted(key for key in ("enforce", "engine") if key in data)
+    if llm_only and kind != StageKind.LLM:
+        raise ValidationError(f"fields {llm_only} apply to llm backends only", where)
+    engine = data.get("engine")
+    if engine is not None and not isinstance(engine, Mapping):
+        raise ValidationError("must be a JSON object", where, "field 'engine'")
     return BackendSpec(
         name=name,
         kind=StageKind(kind),
@@ -175,6 +211,8 @@ def _backend_from_dict(name: str, data: object) -> BackendSpec:
         cold_start_s=_seconds(data.get("cold_start_s", 0.0), where, "cold_start_s"),
         idle_sleep_s=None if idle is None else _seconds(idle, where, "idle_sleep_s"),
         cost=LLMCost.from_mapping(cost_fields, where) if cost_fields else None,
+        enforce=parse_enforce(data.get("enforce", "client"), where, "field 'enforce'"),
+        engine=None if engine is None else EngineLimits.from_mapping(engine, where),
     )
 
 
@@ -222,4 +260,8 @@ def _backend_to_dict(spec: BackendSpec) -> dict[str, Any]:
         out["idle_sleep_s"] = spec.idle_sleep_s
     if spec.cost is not None:
         out.update(spec.cost.to_mapping())
+    if spec.enforce != "client":
+        out["enforce"] = spec.enforce
+    if spec.engine is not None:
+        out["engine"] = spec.engine.to_mapping()
     return out

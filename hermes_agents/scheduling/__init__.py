@@ -22,13 +22,16 @@ if TYPE_CHECKING:
         POLICIES,
         Aging,
         AppFcfs,
+        Edf,
         Fcfs,
         Gittins,
+        HermesDdl,
         LeastSlack,
         MeanSrjf,
         Oracle,
         Plas,
         Policy,
+        Tiered,
         Vtc,
         policy_named,
     )
@@ -36,6 +39,7 @@ if TYPE_CHECKING:
     from hermes_agents.scheduling.slot import Slot
     from hermes_agents.scheduling.state import BackendLimits, Usage
     from hermes_agents.scheduling.ticket import Answer, Ticket
+    from hermes_agents.scheduling.tiers import ClassLevel, Tier
 
 _WHERE = {
     "SchedulerCore": "core",
@@ -53,6 +57,11 @@ _WHERE = {
     "POLICIES": "policies",
     "Aging": "policies",
     "AppFcfs": "policies",
+    "Edf": "policies",
+    "HermesDdl": "policies",
+    "Tiered": "policies",
+    "ClassLevel": "tiers",
+    "Tier": "tiers",
     "Fcfs": "policies",
     "Gittins": "policies",
     "LeastSlack": "policies",
@@ -91,13 +100,16 @@ __all__ = [
     "AppFcfs",
     "AppModels",
     "BackendLimits",
+    "ClassLevel",
     "DaemonScheduler",
     "Decisions",
     "Driver",
+    "Edf",
     "Fcfs",
     "FinishedRun",
     "Gittins",
     "Grant",
+    "HermesDdl",
     "LeastSlack",
     "LocalScheduler",
     "MeanSrjf",
@@ -109,6 +121,8 @@ __all__ = [
     "SchedulerCore",
     "Slot",
     "Ticket",
+    "Tier",
+    "Tiered",
     "Usage",
     "Vtc",
     "Withdrawal",

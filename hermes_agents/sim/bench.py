@@ -32,6 +32,8 @@ from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph import Arrivals, Workload
 from hermes_agents.prewarm import DEFAULT_THRESHOLD
 from hermes_agents.sim.arrivals import ArrivalSpec
+from hermes_agents.sim.deadline_metrics import DeadlineSummary, by_tier
+from hermes_agents.sim.deadlines import with_deadlines
 from hermes_agents.sim.demand import ProfiledModels
 from hermes_agents.sim.metrics import ActSummary, by_class
 from hermes_agents.sim.plans import draw_plans
@@ -73,6 +75,14 @@ class BenchSpec:
     engine: EngineShape = field(default_factory=EngineShape)
     prewarm_k: float = DEFAULT_THRESHOLD
     keepalive_s: float = LRU_KEEPALIVE_S
+    deadlines: float | None = None
+    """Hermes's deadline setup on every class for this share of the runs (None: the
+    workload's own service levels; ``sim.deadlines.with_deadlines``)."""
+
+    def workload_of(self, seed: int = 0) -> Workload:
+        """The workload (materialised with ``seed``), with ``deadlines`` applied."""
+        workload = load_workload(self.workload, seed=seed)
+        return workload if self.deadlines is None else with_deadlines(workload, self.deadlines)
 
     def configs(self, seed: int) -> list[SimConfig]:
         """Every configuration of one seed (validated), load by load."""
@@ -116,13 +126,13 @@ def app_count(spec: BenchSpec, workload: Workload) -> int:
 
 def run_bench(spec: BenchSpec, progress: Progress | None = None) -> list[SimResult]:
     """Simulate every combination of ``spec``; results in (seed, load, policy, prewarm) order."""
-    profile = load_workload(spec.workload)
+    profile = spec.workload_of()
     cost = scheduler_cost(profile, spec.fanout)
     models = ProfiledModels(profile.apps, cost)
     results = []
     for seed in spec.seeds:
         configs = spec.configs(seed)
-        truth = load_workload(spec.workload, seed=seed + 1)
+        truth = spec.workload_of(seed + 1)
         plans = draw_plans(truth, app_count(spec, truth), seed, spec.arrivals, cost)
         for config in configs:
             ticker = _ticker(progress)
@@ -166,6 +176,13 @@ def record(result: SimResult, workload: str) -> dict[str, Any]:
         "hinted_wakeups": result.hinted_wakeups,
         "prewarm_k": config.prewarm_k,
         "keepalive_s": config.keepalive_s,
+        "hosts": config.hosts.count,
+        "coordinator_rtt_ms": config.hosts.rtt_ms,
         "prewarm_hints": result.prewarm.get("total", {}),
         "by_class": {name: s.to_dict() for name, s in classes.items()},
+        **DeadlineSummary.of(result.act_s, result.deadlines_s).to_dict(),
+        "by_tier": {
+            tier: s.to_dict()
+            for tier, s in by_tier(result.tiers, result.act_s, result.deadlines_s).items()
+        },
     }

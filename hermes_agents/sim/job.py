@@ -23,6 +23,8 @@ class Job:
         started_at_s: when the backend began serving it (after any wake-up).
         finished_at_s: when it completed.
         cold_wait_s: seconds it waited for its backend to wake up.
+        priority: the request priority an engine with priority scheduling orders it by
+            (lower first; ``hermes_agents.priority``); 0 when the client sends none.
     """
 
     task_id: int
@@ -35,6 +37,7 @@ class Job:
     started_at_s: float = 0.0
     finished_at_s: float = 0.0
     cold_wait_s: float = 0.0
+    priority: float = 0.0
 
 
 Done = Callable[[Job], None]

@@ -9,7 +9,7 @@ their spread across seeds.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -91,6 +91,10 @@ class Pooled:
     seeds: int
     warm_waste_s: float = 0.0
     per_seed: tuple[ActSummary, ...] = ()
+    deadlines_s: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    """Each app's deadline after its arrival (NaN: none; empty: no app has one)."""
+    tiers: tuple[str, ...] = ()
+    """Each app's tier (empty: not recorded)."""
 
     @property
     def summary(self) -> ActSummary:
@@ -124,9 +128,18 @@ def pool(results: Iterable[SimResult]) -> dict[Key, Pooled]:
             len(runs),
             float(np.mean([r.warm_waste_s for r in runs])),
             tuple(ActSummary.of(r.act_s) for r in runs),
+            np.concatenate([_deadlines(r) for r in runs]),
+            tuple(t for r in runs for t in (r.tiers or ("standard",) * r.act_s.size)),
         )
         for key, runs in groups.items()
     }
+
+
+def _deadlines(result: SimResult) -> NDArray[np.float64]:
+    """The run's relative deadlines, NaN for every app when none was recorded."""
+    if result.deadlines_s.size:
+        return result.deadlines_s
+    return np.full(result.act_s.size, np.nan)
 
 
 def hidden_share(cold_wait_s: float, baseline_s: float) -> float | None:

@@ -4,7 +4,8 @@ Each app's whole run (stage visits, fan-out widths, tokens, tool seconds) is dra
 simulation starts, from the workload's PDGraphs with ``synthetic.sample_run``. So every policy
 of one seed serves exactly the same apps, and the simulator knows each app's true remaining
 work (the oracle's input). Randomness: one ``numpy.random.Generator`` per purpose (classes,
-runs, arrivals), all spawned from the seed.
+runs, arrivals, deadlines), all spawned from the seed; deadlines and tiers come from the
+workload's service levels (``sim.deadlines``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from hermes_agents.cost import CostModel
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph import StageKind, Visit, Workload
 from hermes_agents.pdgraph.synthetic import sample_run
+from hermes_agents.scheduling.tiers import Tier
 from hermes_agents.sim.arrivals import ArrivalSpec, unit_arrivals
+from hermes_agents.sim.deadlines import draw_deadlines
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,9 @@ class AppPlan:
     app: str
     unit_arrival: float
     visits: tuple[VisitPlan, ...]
+    deadline_s: float | None = None
+    """Seconds after its arrival by which it should end (None: no deadline)."""
+    tier: Tier = Tier.STANDARD
 
     @property
     def calls(self) -> int:
@@ -63,8 +69,8 @@ def draw_plans(
     """``count`` apps of ``workload``'s mix (classes drawn by weight), seeded by ``seed``."""
     if count < 1:
         raise ValidationError(f"must be >= 1, got {count}", "'apps'")
-    class_rng, run_rng, arrival_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)
+    class_rng, run_rng, arrival_rng, deadline_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
     )
     names = list(workload.apps)
     weights = np.array([workload.apps[name].weight for name in names], dtype=np.float64)
@@ -73,9 +79,20 @@ def draw_plans(
     graphs = [workload.apps[names[which]] for which in classes.tolist()]
     runs = [sample_run(graph, run_rng) for graph in graphs]
     costs = _llm_costs([visit for run in runs for visit in run], cost)
+    apps = [graph.name for graph in graphs]
+    deadlines = draw_deadlines(workload, apps, cost, deadline_rng)
     return [
-        AppPlan(index, graph.name, unit, tuple(_visit(visit, costs) for visit in run))
-        for index, (graph, unit, run) in enumerate(zip(graphs, times.tolist(), runs, strict=True))
+        AppPlan(
+            index,
+            graph.name,
+            unit,
+            tuple(_visit(visit, costs) for visit in run),
+            deadline_s,
+            workload.level(graph.name).tier,
+        )
+        for index, (graph, unit, run, deadline_s) in enumerate(
+            zip(graphs, times.tolist(), runs, deadlines, strict=True)
+        )
     ]
 
 

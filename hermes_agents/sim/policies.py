@@ -3,7 +3,8 @@
 Every policy runs in the same ``SchedulerCore``; nothing here re-implements an ordering.
 
 - ``fcfs``, ``app-fcfs``, ``vtc``, ``plas``, ``mean-srjf``, ``gittins``, ``oracle``,
-  ``least-slack``: the core's policy of that name, with the class ``ProfiledModels``.
+  ``least-slack``, ``edf``, ``hermes-ddl``: the core's policy of that name, with the class
+  ``ProfiledModels``; any of them with ``+tiers`` orders by tier first (``Tiered``).
 - ``gittins-class``: the core's ``gittins`` policy without a demand model; each call's estimate
   is its class's Gittins rank at entry. No conditioning on progress at all.
 - ``gittins-attained``: as ``gittins-class``, but the rank is taken after the service the run
@@ -24,6 +25,7 @@ from types import MappingProxyType
 
 from hermes_agents.errors import ValidationError, did_you_mean
 from hermes_agents.scheduling import POLICIES, Gittins, Policy, policy_named
+from hermes_agents.scheduling.policies import TIERS_SUFFIX
 
 
 class Ranking(enum.StrEnum):
@@ -53,12 +55,18 @@ class PolicyChoice:
     ranking: Ranking
 
 
+def is_policy_name(name: str) -> bool:
+    """Whether ``hermes bench`` knows ``name``: one of ``POLICY_NAMES``, or a core policy's
+    name with ``+tiers`` (that policy within tiers)."""
+    return name in POLICY_NAMES or name.removesuffix(TIERS_SUFFIX) in POLICIES
+
+
 def choose_policy(name: str) -> PolicyChoice:
     """The policy called ``name`` (one of ``POLICY_NAMES``)."""
     ranking = ABLATIONS.get(name)
     if ranking is not None:
         return PolicyChoice(name, Gittins(), ranking)
-    if name not in POLICIES:
+    if not is_policy_name(name):
         raise ValidationError(
             f"unknown policy {name!r}{did_you_mean(name, POLICY_NAMES)}; use one of "
             f"{', '.join(POLICY_NAMES)}",

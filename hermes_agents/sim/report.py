@@ -7,6 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from hermes_agents.extras import needs_extra
+from hermes_agents.sim.deadline_report import (
+    DEADLINE_CAPTION,
+    DEADLINE_COLUMNS,
+    deadline_cells,
+    deadline_summary,
+)
 from hermes_agents.sim.metrics import Key, Pooled, by_class, hidden_share, reduction
 
 if TYPE_CHECKING:
@@ -72,10 +78,11 @@ def load_table(pooled: Mapping[Key, Pooled], load: float, title: str = "") -> Ta
     seeds = max((p.seeds for p in rows), default=0)
     show_prewarm = any(p.key[1] != "off" for p in rows)
     show_cold = any(float(p.cold_wait_s.max(initial=0.0)) > 0 for p in rows)
+    show_deadlines = any(deadline_summary(p).apps for p in rows)
     plural = "s" * (seeds != 1)
     table = _table(
         title or f"load {load:g}: app completion time (ACT), seconds; {seeds} seed{plural}",
-        _caption(seeds, show_cold),
+        _caption(seeds, show_cold) + (DEADLINE_CAPTION if show_deadlines else ""),
     )
     table.add_column("policy", no_wrap=True)
     if show_prewarm:
@@ -84,6 +91,9 @@ def load_table(pooled: Mapping[Key, Pooled], load: float, title: str = "") -> Ta
         table.add_column(column, justify="right")
     if show_cold:
         for column in ("cold wait", "cold hidden", "warm waste"):
+            table.add_column(column, justify="right")
+    if show_deadlines:
+        for column in DEADLINE_COLUMNS:
             table.add_column(column, justify="right")
     for row in rows:
         policy, prewarm, _ = row.key
@@ -97,6 +107,8 @@ def load_table(pooled: Mapping[Key, Pooled], load: float, title: str = "") -> Ta
         cells += [_versus(s.p95_s, base_s.p95_s if base_s else None)]
         if show_cold:
             cells += _cold_cells(pooled, row)
+        if show_deadlines:
+            cells += deadline_cells(row)
         table.add_row(*cells)
     return table
 

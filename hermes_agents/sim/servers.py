@@ -19,7 +19,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hermes_agents.cost import CostModel
+from hermes_agents.engine_limits import EngineLimits
 from hermes_agents.pdgraph import BackendSpec, StageKind
+from hermes_agents.sim.bounded import BoundedEngine
 from hermes_agents.sim.coldstart import ColdStart
 from hermes_agents.sim.events import EventLoop
 from hermes_agents.sim.job import Done, Server
@@ -30,11 +32,16 @@ from hermes_agents.sim.pools import Pool
 
 @dataclass(frozen=True)
 class EngineShape:
-    """How LLM engines are derived from cost profiles (see ``EngineParams.from_profile``)."""
+    """How LLM engines are derived from cost profiles (see ``EngineParams.from_profile``).
+
+    ``limits``: every LLM engine's own limits and scheduler, over the workload's (None: each
+    backend's ``engine`` from the workload, and without one the unbounded ``LlmEngine``).
+    """
 
     kv_mode: KvMode = KvMode.OVERLAP
     reference_batch: int = REFERENCE_BATCH
     fixed_share: float = FIXED_SHARE
+    limits: EngineLimits | None = None
 
 
 def build_server(
@@ -55,6 +62,9 @@ def build_server(
                 reference_batch=shape.reference_batch,
                 fixed_share=shape.fixed_share,
             )
+            limits = shape.limits or spec.engine
+            if limits is not None:
+                return BoundedEngine(loop, params, limits, sink)
             return LlmEngine(loop, params, sink)
         return Pool(loop, spec.max_concurrency, sink)
 
@@ -95,6 +105,15 @@ class SimServers:
         for server in self.servers.values():
             if isinstance(server, ColdStart):
                 server.close(end_s)
+
+    def engines(self) -> dict[str, BoundedEngine]:
+        """The LLM engines with limits of their own, by backend name (inside any cold start)."""
+        found = {}
+        for name, server in self.servers.items():
+            inner = server.inner if isinstance(server, ColdStart) else server
+            if isinstance(inner, BoundedEngine):
+                found[name] = inner
+        return found
 
     @property
     def warm_waste_s(self) -> float:

@@ -19,7 +19,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import get_args
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,79 +26,33 @@ from numpy.typing import NDArray
 from hermes_agents.cost import CostModel, FanoutMode
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph import Arrivals, StageKind, Workload
-from hermes_agents.prewarm import DEFAULT_THRESHOLD, PrewarmPlanner, WarmupSpec
+from hermes_agents.prewarm import PrewarmPlanner, WarmupSpec
 from hermes_agents.scheduling.core import SchedulerCore
 from hermes_agents.scheduling.decisions import Grant, Withdrawal
 from hermes_agents.scheduling.driver import Driver
 from hermes_agents.scheduling.policies import Policy
 from hermes_agents.scheduling.state import BackendLimits, Usage
 from hermes_agents.sim.apps import AppRun
-from hermes_agents.sim.arrivals import ArrivalSpec, scaled
+from hermes_agents.sim.arrivals import scaled
+from hermes_agents.sim.auto import AutoWindows
+from hermes_agents.sim.config import SimConfig as SimConfig  # re-exported: its old home
 from hermes_agents.sim.demand import ProfiledModels
+from hermes_agents.sim.enforce import EnginePriorities, LlmWork
 from hermes_agents.sim.events import EventLoop, Timer
+from hermes_agents.sim.hosts import Link
 from hermes_agents.sim.job import Job
-from hermes_agents.sim.plans import AppPlan, CallPlan, draw_plans
+from hermes_agents.sim.plans import AppPlan, CallPlan, VisitPlan, draw_plans
 from hermes_agents.sim.policies import Ranking, choose_policy
 from hermes_agents.sim.prewarming import (
-    LRU_KEEPALIVE_S,
     PLANNED_MODES,
-    PREWARM_MODES,
     Planned,
     Prewarming,
     Reactive,
 )
-from hermes_agents.sim.servers import EngineShape, SimServers
+from hermes_agents.sim.servers import SimServers
 
 Progress = Callable[[int], None]
 """Called with the number of apps finished so far."""
-
-
-@dataclass(frozen=True)
-class SimConfig:
-    """One simulation run.
-
-    Attributes:
-        policy: a name from ``hermes_agents.sim.policies.POLICY_NAMES``.
-        load: multiplies the workload's arrival rate.
-        seed: seeds the apps (classes, runs, arrival times); same seed, same apps.
-        apps: how many apps arrive (None: the workload's ``arrivals.count``).
-        arrivals: the arrival process (Poisson or bursty).
-        fanout: how a visit's parallel calls combine in ranks and the oracle: "sum" or "max".
-        engine: how LLM engines are derived from cost profiles, and the KV mode.
-        prewarm: prewarming mode, one of ``PREWARM_MODES`` (``hermes_agents.sim.prewarming``).
-        prewarm_k: the planner's threshold K for every cold backend (``hermes`` modes; the
-            arrival rule's K_a follows it).
-        keepalive_s: the ``lru`` mode's extra TTL after each use.
-    """
-
-    policy: str = "gittins"
-    load: float = 1.0
-    seed: int = 0
-    apps: int | None = None
-    arrivals: ArrivalSpec = field(default_factory=ArrivalSpec)
-    fanout: FanoutMode = "sum"
-    engine: EngineShape = field(default_factory=EngineShape)
-    prewarm: str = "off"
-    prewarm_k: float = DEFAULT_THRESHOLD
-    keepalive_s: float = LRU_KEEPALIVE_S
-
-    def __post_init__(self) -> None:
-        choose_policy(self.policy)
-        if self.prewarm not in PREWARM_MODES:
-            raise ValidationError(
-                f"unknown prewarm mode {self.prewarm!r}; use one of {', '.join(PREWARM_MODES)}",
-                "--prewarm",
-            )
-        if not 0 < self.prewarm_k <= 1:
-            raise ValidationError(f"must be in (0, 1], got {self.prewarm_k}", "--prewarm-k")
-        if not self.keepalive_s >= 0:
-            raise ValidationError(f"must be >= 0 seconds, got {self.keepalive_s}", "--keepalive")
-        if not self.load > 0:
-            raise ValidationError(f"must be > 0, got {self.load}", "--load")
-        if self.fanout not in get_args(FanoutMode):
-            raise ValidationError(f"use 'sum' or 'max', got {self.fanout!r}", "--fanout")
-        if self.apps is not None and self.apps < 1:
-            raise ValidationError(f"must be >= 1, got {self.apps}", "--apps")
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,6 +70,8 @@ class SimResult:
         wakeups: times a sleeping backend was woken (by a call or a hint).
         hinted_wakeups: of those, the wake-ups a prewarm hint started.
         prewarm: the ``PrewarmLedger`` snapshot (per backend and ``total``; {} without hints).
+        llm: the LLM calls and output tokens the apps made (throughput over ``makespan_s``).
+        engines: per LLM engine with limits of its own, ``BoundedEngine.stats()``.
         events: events the loop ran.
         wall_s: real seconds the simulation took.
     """
@@ -132,6 +87,12 @@ class SimResult:
     wall_s: float
     hinted_wakeups: int = 0
     prewarm: dict[str, dict[str, float]] = field(default_factory=dict)
+    llm: LlmWork = field(default_factory=lambda: LlmWork(0, 0))
+    engines: dict[str, dict[str, float]] = field(default_factory=dict)
+    deadlines_s: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0))
+    """Each app's deadline, seconds after its arrival (NaN: none; empty: no app has one)."""
+    tiers: tuple[str, ...] = ()
+    """Each app's tier (``scheduling.tiers``)."""
 
 
 def scheduler_cost(workload: Workload, fanout: FanoutMode) -> CostModel:
@@ -176,15 +137,20 @@ class Simulation:
         self.models = models
         self.progress = progress
         self.loop = EventLoop()
+        self.link = Link(self.loop, config.hosts)
         choice = choose_policy(config.policy)
         self.ranking = choice.ranking
         cost = scheduler_cost(workload, config.fanout)
         self.core = self._core(choice.policy, cost)
+        self.priorities = EnginePriorities(self.core, workload.backends, config.capacity)
         keepalive_s = config.keepalive_s if config.prewarm == "lru" else 0.0
         self.backends = SimServers(
             self.loop, workload.backends, cost, config.engine, self._finished, keepalive_s
         )
         self.prewarming = _prewarming(config.prewarm, self)
+        self.windows = AutoWindows(
+            self.loop, self.core, workload.backends, config.capacity, self.backends, self._over
+        )
         self.driver = Driver(
             self.core, _Starts(self), warmups=self.prewarming, alarm=_LoopAlarm(self.loop)
         )
@@ -195,12 +161,16 @@ class Simulation:
         self._done = 0
         self._last_finish_s = 0.0
 
+    def _over(self) -> bool:
+        """Whether every app has finished."""
+        return self._done >= len(self.plans)
+
     def _core(self, policy: Policy, cost: CostModel) -> SchedulerCore:
         """The production core: the workload's limits, the policy, the planner of the mode."""
         limits = {
             # the policies alone, as the papers ran them: no wait bound (BackendLimits.max_wait_s)
             name: BackendLimits(
-                spec.max_concurrency, kind=spec.kind, max_wait_s=None, max_hold_s=None
+                self.config.capacity.window(spec), kind=spec.kind, max_wait_s=None, max_hold_s=None
             )
             for name, spec in self.workload.backends.items()
         }
@@ -238,11 +208,26 @@ class Simulation:
             wall_s=time.perf_counter() - started,
             hinted_wakeups=self.backends.hinted_wakeups,
             prewarm=self.prewarming.snapshot(),
+            llm=LlmWork.of(self.plans),
+            engines=self.windows.stats(),
+            deadlines_s=np.array(
+                [np.nan if p.deadline_s is None else p.deadline_s for p in self.plans]
+            ),
+            tiers=tuple(plan.tier.value for plan in self.plans),
         )
 
     def _arrive(self, plan: AppPlan) -> None:
         run = AppRun(plan, self.loop.now, self.config.fanout)
-        self.core.start_run(run.run_id, plan.app, true_remaining_s=run.total_s)
+        deadline = None if plan.deadline_s is None else self.loop.now + plan.deadline_s
+        start = partial(
+            self.core.start_run,
+            run.run_id,
+            plan.app,
+            deadline=deadline,
+            true_remaining_s=run.total_s,
+            tier=plan.tier,
+        )
+        self.link.send(start)
         self._advance(run)
 
     def _advance(self, run: AppRun) -> None:
@@ -251,6 +236,10 @@ class Simulation:
         if visit is None:
             self._finish(run)
             return
+        self.link.send(partial(self._submit_visit, run, visit))
+
+    def _submit_visit(self, run: AppRun, visit: VisitPlan) -> None:
+        """The visit reaches the shared scheduler: enter its stage, submit all its calls."""
         core = self.core
         core.enter_stage(run.run_id, visit.stage)
         self.prewarming.entered(run.run_id, run.plan.app, visit.stage, self.loop.now)
@@ -287,6 +276,7 @@ class Simulation:
             self._tiers[grant.backend],
             call.seconds,
             granted_at_s=self.loop.now,
+            priority=self.priorities.of(grant),
         )
         self.backends.servers[grant.backend].start(job)
 
@@ -296,14 +286,18 @@ class Simulation:
         kind = run.plan.visits[run.visit].kind
         seconds = call.seconds if kind != StageKind.LLM else job.finished_at_s - job.started_at_s
         usage = Usage(call.prompt_tokens, call.output_tokens, call.cached_tokens, seconds)
-        self.core.release(job.task_id, usage)
         visit_over = run.call_done(call, job.cold_wait_s)
-        self.core.set_true_remaining(run.run_id, run.remaining_s())
+        self.link.send(partial(self._release, job.task_id, usage, run.run_id, run.remaining_s()))
         if visit_over:
             self._advance(run)
 
+    def _release(self, task_id: int, usage: Usage, run_id: str, remaining_s: float) -> None:
+        """A release reaches the shared scheduler (with what the oracle knows is left)."""
+        self.core.release(task_id, usage)
+        self.core.set_true_remaining(run_id, remaining_s)
+
     def _finish(self, run: AppRun) -> None:
-        self.core.finish_run(run.run_id)
+        self.link.send(partial(self.core.finish_run, run.run_id))
         index = run.plan.index
         self._act[index] = self.loop.now - run.arrival_s
         self._cold[index] = run.cold_wait_s
@@ -342,7 +336,9 @@ class _Starts:
         self.simulation = simulation
 
     def granted(self, grant: Grant) -> None:
-        self.simulation._start(grant)
+        # the grant reaches the app's host half a round trip later (hermes_agents.sim.hosts)
+        simulation = self.simulation
+        simulation.link.send(partial(simulation._start, grant))
 
     def withdrawn(self, withdrawal: Withdrawal) -> None:
         raise RuntimeError(f"a simulated call was withdrawn: {withdrawal}")

@@ -37,9 +37,11 @@ def _instrument_every_graph() -> None:
     from hermes_agents.scheduling import LocalScheduler, set_scheduler
 
     class CountingScheduler(LocalScheduler):
-        def start_run(self, run_id: str, app: str, *, deadline: float | None = None) -> None:
+        def start_run(
+            self, run_id: str, app: str, *, deadline: float | None = None, tier: Any = None
+        ) -> None:
             _COUNTS["runs"] += 1
-            super().start_run(run_id, app, deadline=deadline)
+            super().start_run(run_id, app, deadline=deadline, tier=tier)
 
     scheduler = CountingScheduler(LocalScheduler.in_process().core)
     set_scheduler(scheduler)
