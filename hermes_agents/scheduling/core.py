@@ -180,7 +180,6 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
         self,
         run_id: str,
         backend: str,
-        *,
         stage: str | None = None,
         estimate_s: float = 0.0,
         tokens: int = 0,

@@ -124,13 +124,13 @@ class LocalScheduler(Scheduler):
                     run_id = f"call-{next(self._one_call_ids)}"
                     self.core.start_run(run_id, f"call:{ticket.backend}")
                     ticket.handle = run_id
-                task = ticket.task = self.core.submit(
+                task = ticket.task = self.core.submit(  # positional: the hot path
                     run_id,
                     ticket.backend,
-                    stage=ticket.stage,
-                    estimate_s=ticket.estimate_s,
-                    tokens=ticket.tokens,
-                    visit=ticket.visit,
+                    ticket.stage,
+                    ticket.estimate_s,
+                    ticket.tokens,
+                    ticket.visit,
                 )
                 self._waiting[task] = ticket
             except Exception:

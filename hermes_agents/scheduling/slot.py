@@ -101,17 +101,17 @@ class Slot(Ticket):
     one object per call goes to the scheduler (``stage``, ``visit`` and ``run_id`` become
     the ones found when it is entered)."""
 
-    __slots__ = (
-        "_holding",
-        "_released",
-        "_started",
-        "_tokens_used",
-        "default_stage",
-        "outer",
-        "scheduler",
-        "timeout",
-        "usage",
-    )
+    usage: Usage | None = None
+    """The call's usage, if known in full; else ``report``'s tokens and measured seconds."""
+    outer: Slot | None = None
+    """The call this one is nested in (it then holds no slot of its own)."""
+    default_stage: str | None = None
+    timeout: float | None = None
+    _holding = False
+    """Whether its scheduler holds a slot for it (granted, not released yet)."""
+    _tokens_used: tuple[int, int, int] | None = None
+    _started = 0.0
+    _released = False
 
     def __init__(
         self,
@@ -138,18 +138,16 @@ class Slot(Ticket):
             tokens = checked_tokens(tokens, "tokens")
         if timeout is not None:
             checked_seconds(timeout, "timeout")
-        Ticket.__init__(self, backend, None, stage, visit, estimate_s, tokens)
         self.scheduler = scheduler
-        self.default_stage = default_stage
-        self.timeout = timeout
-        self.usage: Usage | None = None
-        """The call's usage, if known in full; else ``report``'s tokens and measured seconds."""
-        self.outer: Slot | None = None
-        self._holding = False
-        """Whether its scheduler holds a slot for it (granted, not released yet)."""
-        self._tokens_used: tuple[int, int, int] | None = None
-        self._started = 0.0
-        self._released = False
+        self.backend = backend  # the ticket's fields (run_id is found when it is entered)
+        self.stage = stage
+        self.visit = visit
+        self.estimate_s = estimate_s
+        self.tokens = tokens
+        if default_stage is not None:
+            self.default_stage = default_stage
+        if timeout is not None:
+            self.timeout = timeout
 
     @property
     def ticket(self) -> Ticket | None:
@@ -271,8 +269,9 @@ class Slot(Ticket):
 
     def _submit(self) -> Ticket | None:
         """Queue the call's ticket; None for a nested call (it holds no slot of its own)."""
-        self.outer = _held.get().get(self.backend)  # the call this one is nested in, if any
-        if self.outer is not None:
+        outer = _held.get().get(self.backend)  # the call this one is nested in, if any
+        if outer is not None:
+            self.outer = outer
             return None
         if self.scheduler is None:
             scheduler = _default_scheduler()

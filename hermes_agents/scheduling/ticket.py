@@ -46,22 +46,22 @@ class Ticket:
         reason: why it was withdrawn or failed open.
     """
 
-    __slots__ = (
-        "_event",
-        "_rank",
-        "_wakers",
-        "answer",
-        "backend",
-        "estimate_s",
-        "handle",
-        "rank_of",
-        "reason",
-        "run_id",
-        "stage",
-        "task",
-        "tokens",
-        "visit",
-    )
+    # Class-level defaults: a ticket (and a ``Slot``, which is one) sets only what it is given;
+    # the answer's fields are written once, when it is answered.
+    run_id: str | None = None
+    stage: str | None = None
+    visit: str | None = None
+    estimate_s: float = 0.0
+    tokens: int = 0
+    task: int | None = None
+    handle: object = None
+    rank_of: Callable[[], float | None] | None = None
+    """Computes the rank on first read (a scheduler that can look it up later)."""
+    reason = ""
+    answer: Answer | None = None
+    _rank: float | None = None
+    _event: threading.Event | None = None
+    _wakers: list[Callable[[], None]] | None = None
 
     def __init__(
         self,
@@ -78,15 +78,6 @@ class Ticket:
         self.visit = visit
         self.estimate_s = estimate_s
         self.tokens = tokens
-        self.task: int | None = None
-        self.handle: object = None
-        self._rank: float | None = None
-        self.rank_of: Callable[[], float | None] | None = None
-        """Computes the rank on first read (a scheduler that can look it up later)."""
-        self.reason = ""
-        self.answer: Answer | None = None
-        self._event: threading.Event | None = None
-        self._wakers: list[Callable[[], None]] | None = None
 
     @property
     def rank(self) -> float | None:
