@@ -357,7 +357,12 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
             self._dirty.add(task.backend)
         if self.planner is not None:  # only prewarming reads freed slots (its beliefs)
             self._freed.append(task.backend)
-        seconds = self._service_s(task, state, usage)
+        if usage is None:
+            seconds = task.estimate_s
+        elif usage.prompt_tokens or usage.output_tokens:
+            seconds = self._service_s(task, state, usage)  # priced by the cost model
+        else:
+            seconds = usage.seconds  # measured (the common case, written out)
         if not 0.0 <= seconds <= MAX_CALL_S:  # NaN fails too: never let it reach a rank
             seconds = min(task.estimate_s, MAX_CALL_S)
         if state.observer is not None and usage is not None:  # auto capacity

@@ -135,9 +135,9 @@ def test_a_release_that_raises_after_freeing_the_slot_still_wakes_the_next_waite
     holder.enter()
     thread, outcome = _in_thread(lambda: scheduler.slot("llm").enter())
     _wait_until(lambda: _queued(scheduler) == 1)
-    real = scheduler.core._service_s
-    monkeypatch.setattr(scheduler.core, "_service_s", _raise_once(real))
-    holder.release()  # frees the slot, then the core raises while pricing the call
+    real = scheduler.core._run_moved
+    monkeypatch.setattr(scheduler.core, "_run_moved", _raise_once(real))
+    holder.release()  # frees the slot, then the core raises while crediting the run
     thread.join(WAIT_S)
     assert not thread.is_alive(), "the waiter was never woken"
     (slot,) = outcome
