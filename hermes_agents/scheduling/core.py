@@ -227,7 +227,7 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
         A driver may skip a step after a change when this is False; the alarm it arms for
         ``next_check_s`` always steps (check times are not changes).
         """
-        return bool(
+        if (
             self._dirty
             or self._moved
             or self._grants
@@ -235,8 +235,9 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
             or self._freed
             or self._finished
             or self.suspended
-            or (self._plan_due and self.planner is not None)
-        )
+        ):
+            return True
+        return self._plan_due and self.planner is not None
 
     def step(self, awake: Mapping[str, bool | None] | None = None) -> Decisions:
         """Everything the driver must do now (see ``decisions``), and forget it here.
@@ -347,7 +348,8 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
         if task is None:
             return  # already released or cancelled: releasing twice is harmless
         state = self.backends[task.backend]
-        task.run.tasks.discard(task_id)
+        run = task.run
+        run.tasks.discard(task_id)
         if state.running.pop(task_id, None) is None:
             del state.waiting[task_id]
             self._dirty.add(task.backend)
@@ -367,9 +369,10 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
             seconds = min(task.estimate_s, MAX_CALL_S)
         if state.observer is not None and usage is not None:  # auto capacity
             state.observer(usage.seconds, seconds)
-        state.served += 1  # the backend's typical call, a running mean (see QueueState)
-        state.typical_s += (seconds - state.typical_s) / min(state.served, TYPICAL_RUNS)
-        run = task.run
+        served = state.served = state.served + 1  # its typical call: a running mean
+        state.typical_s += (seconds - state.typical_s) / (
+            served if served < TYPICAL_RUNS else TYPICAL_RUNS
+        )
         run.attained_s += seconds
         run.done_in_stage_s += seconds
         self._run_moved(run)
@@ -380,7 +383,7 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
     """Withdraw a waiting task, or release a running one without usage."""
 
     def _run_moved(self, run: Run) -> None:
-        run.moved()
+        run.version += 1  # run.moved(), written out: its estimates and queue entries are stale
         self._plan_due = True
         if self.order.indexed and run.tasks:
             self._moved[run.run_id] = run

@@ -16,7 +16,6 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from functools import partial
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
@@ -254,6 +253,11 @@ class LocalScheduler(Scheduler):
         run = self.core.runs.get(run_id)
         return run.app if run is not None else None
 
+    def _ticket_rank(self, ticket: Ticket) -> float | None:
+        """The rank of ``ticket``'s run now (its own one-call run if it has none)."""
+        run_id = ticket.run_id if ticket.run_id is not None else ticket.handle
+        return self._rank_of(run_id) if isinstance(run_id, str) else None
+
     def _rank_of(self, run_id: str) -> float | None:
         """The run's rank now (read by a drop-in right after the grant, for a priority hint)."""
         with self._lock:
@@ -278,12 +282,12 @@ class _TicketAnswers:
     def __init__(self, scheduler: LocalScheduler) -> None:
         self.scheduler = scheduler
         self._waiting = scheduler._waiting
-        self._rank_of = scheduler._rank_of
+        self._rank_of = scheduler._ticket_rank
 
     def granted(self, grant: Grant) -> None:
         ticket = self._waiting.pop(grant.task_id, None)
         if ticket is not None:
-            ticket.rank_of = partial(self._rank_of, grant.run_id)  # read on demand
+            ticket.rank_of = self._rank_of  # read on demand
             ticket.settle(Answer.GRANTED)  # ticket.grant(), one call less: the hot path
 
     def withdrawn(self, withdrawal: Withdrawal) -> None:

@@ -111,7 +111,6 @@ class Slot(Ticket):
     """Whether its scheduler holds a slot for it (granted, not released yet)."""
     _tokens_used: tuple[int, int, int] | None = None
     _started = 0.0
-    _released = False
 
     def __init__(
         self,
@@ -197,23 +196,21 @@ class Slot(Ticket):
 
     def release(self) -> None:
         """Give the slot back with the call's usage (once; any thread)."""
-        with _RELEASE_LOCK:
-            if self._released:
-                return
-            self._released = True
-        if not self._holding or self.scheduler is None:
-            return
-        self._holding = False
+        with _RELEASE_LOCK:  # once, whichever threads call it
+            if not self._holding:
+                return  # released already, or its scheduler holds nothing for it
+            self._holding = False
         seconds = time.monotonic() - self._started
         usage = self.usage
-        if usage is None and self._tokens_used is None:
-            usage = _new_usage(Usage, (0, 0, 0, min(seconds, MAX_CALL_S)))  # measured: in bounds
+        if usage is None and self._tokens_used is None:  # measured: in bounds
+            usage = _new_usage(Usage, (0, 0, 0, seconds if seconds < MAX_CALL_S else MAX_CALL_S))
         else:
             usage = usage or Usage(*(self._tokens_used or (0, 0, 0)), seconds=seconds)
             problem = usage_problem(*usage)
             if problem is not None:  # garbage from a backend (or the caller): never learned
                 self._warn_usage(problem)
                 usage = Usage(seconds=min(max(seconds, 0.0), MAX_CALL_S))
+        assert self.scheduler is not None  # it held a slot of it
         self.scheduler.release(self, usage)
 
     __enter__ = enter

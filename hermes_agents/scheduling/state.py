@@ -142,25 +142,31 @@ class Run:
     """Named visits (``enter_stage(..., visit=...)``), oldest first."""
     fallback_s: float = 0.0
     version: int = 0
-    """Bumped on every move: queue entries made before it are stale."""
+    """Bumped on every move (``moved``): queue entries and cached estimates made before it
+    are stale."""
     _rank: float | None = None
+    _rank_version: int = -1
     _mean: float | None = None
+    _mean_version: int = -1
     _quantile: tuple[float, float] | None = None
+    _quantile_version: int = -1
 
     @property
     def rank(self) -> float:
         """Gittins rank at the current position (cached until the run moves)."""
-        if self._rank is None:
+        if self._rank_version != self.version or self._rank is None:
             self._rank = self._estimate(
                 lambda d: d.table(self._where(), self.visits).rank(self.done_in_stage_s)
             )
+            self._rank_version = self.version
         return self._rank
 
     @property
     def expected_remaining_s(self) -> float:
         """Mean remaining service given the position and the work done in this stage."""
-        if self._mean is None:
+        if self._mean_version != self.version or self._mean is None:
             self._mean = self._estimate(self._conditional_mean)
+            self._mean_version = self.version
         return self._mean
 
     def remaining_quantile_s(self, quantile: float) -> float:
@@ -169,16 +175,15 @@ class Run:
         call priced by the cost model, KV load included (``FirstPassage.duration_s``); without
         a model, the call's estimate. Cached until the run moves."""
         cached = self._quantile
-        if cached is not None and cached[0] == quantile:
+        if cached is not None and cached[0] == quantile and self._quantile_version == self.version:
             return cached[1]
         value = self._estimate(lambda demand: self._conditional_quantile(demand, quantile))
-        self._quantile = (quantile, value)
+        self._quantile, self._quantile_version = (quantile, value), self.version
         return value
 
     def moved(self) -> None:
-        """Forget cached estimates: the run's position or service changed."""
-        self._rank = self._mean = None
-        self._quantile = None
+        """The run's position or service changed: its cached estimates and queue entries are
+        stale (the core bumps ``version`` itself on its hot paths: the same thing)."""
         self.version += 1
 
     def _where(self) -> str:

@@ -55,8 +55,8 @@ class Ticket:
     tokens: int = 0
     task: int | None = None
     handle: object = None
-    rank_of: Callable[[], float | None] | None = None
-    """Computes the rank on first read (a scheduler that can look it up later)."""
+    rank_of: Callable[[Ticket], float | None] | None = None
+    """Computes the ticket's rank on first read (a scheduler that can look it up later)."""
     reason = ""
     answer: Answer | None = None
     _rank: float | None = None
@@ -83,7 +83,7 @@ class Ticket:
     def rank(self) -> float | None:
         if self._rank is None and self.rank_of is not None:
             rank_of, self.rank_of = self.rank_of, None
-            self._rank = rank_of()
+            self._rank = rank_of(self)
         return self._rank
 
     # -- answering (schedulers) ---------------------------------------------------------------
