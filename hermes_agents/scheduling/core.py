@@ -40,6 +40,7 @@ from hermes_agents.pdgraph import StageKind
 from hermes_agents.prewarm import PrewarmPlanner, WarmHint
 from hermes_agents.scheduling.capacity_changes import CapacityChanges
 from hermes_agents.scheduling.decisions import (
+    NOTHING,
     Decisions,
     FinishedRun,
     Grant,
@@ -68,8 +69,6 @@ from hermes_agents.scheduling.upkeep import QueueUpkeep
 
 logger = logging.getLogger(__name__)
 
-NOTHING = Decisions()
-"""The step record when there is nothing to do."""
 MAX_OPEN_VISITS = 256
 """Named visits a run remembers (parallel branches rarely span more than a few)."""
 
@@ -277,19 +276,6 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
             Decisions,
             (grants, withdrawn or (), freed or (), hints, idle.next_check_s, finished or ()),
         )
-
-    def _asking_again(self) -> Decisions:
-        """The record of a step with nothing to do: when to ask again (planner or hold bound),
-        or ``NOTHING``."""
-        next_check_s, hold_check_s = self._next_check_s, self._hold_check_s
-        self._idle_hold_s = hold_check_s
-        if hold_check_s != math.inf and (next_check_s is None or hold_check_s < next_check_s):
-            next_check_s = hold_check_s
-        if next_check_s is None:
-            return NOTHING
-        if self._idle.next_check_s == next_check_s:
-            return self._idle
-        return Decisions(next_check_s=next_check_s)
 
     def schedule(self, now: float | None = None) -> list[Grant]:
         """The grants not handed out yet: tasks admitted when submitted (nobody waited), then

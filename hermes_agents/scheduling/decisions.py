@@ -74,3 +74,7 @@ class Decisions(NamedTuple):
 new_record = tuple.__new__
 """Makes a record (``Grant``, ``Decisions``) from a tuple of all its fields, without the named
 tuple's Python-level ``__new__``: one C call, for the hot paths."""
+
+
+NOTHING = Decisions()
+"""The step record when there is nothing to do."""

@@ -31,8 +31,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from hermes_agents.prewarm import WarmHint
-from hermes_agents.scheduling.core import NOTHING, SchedulerCore
-from hermes_agents.scheduling.decisions import Decisions, FinishedRun, Grant, Withdrawal
+from hermes_agents.scheduling.core import SchedulerCore
+from hermes_agents.scheduling.decisions import NOTHING, Decisions, FinishedRun, Grant, Withdrawal
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """The queues' upkeep: fresh heap entries for the waiting tasks of runs that moved, slots
-held past their backend's hold bound (``max_hold_s``) taken back, and every waiting task
-dropped when the driver failed their callers open.
+held past their backend's hold bound (``max_hold_s``) taken back, every waiting task dropped
+when the driver failed their callers open, and when the driver must ask again (the record of a
+step with nothing to do).
 
 A part of ``SchedulerCore`` (a mixin over the core's own state); admission itself (``submit``,
 ``step``) is in ``core``.
@@ -9,10 +10,11 @@ A part of ``SchedulerCore`` (a mixin over the core's own state); admission itsel
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from hermes_agents.scheduling.decisions import Grant
+from hermes_agents.scheduling.decisions import NOTHING, Decisions, Grant
 from hermes_agents.scheduling.ordering import QueueOrder
 from hermes_agents.scheduling.queues import Queues
 from hermes_agents.scheduling.state import QueueState, Run, Task, Usage
@@ -32,6 +34,9 @@ class QueueUpkeep:
     _moved: dict[str, Run]
     _grants: list[Grant]
     _hold_check_s: float
+    _next_check_s: float | None
+    _idle: Decisions
+    _idle_hold_s: float
 
     if TYPE_CHECKING:  # the core's own methods (stubs here would shadow them)
 
@@ -72,3 +77,16 @@ class QueueUpkeep:
         """Take every waiting task out of its queue (their callers were failed open)."""
         for task_id in [task for state in self.backends.values() for task in state.waiting]:
             self.release(task_id)
+
+    def _asking_again(self) -> Decisions:
+        """The record of a step with nothing to do: when to ask again (planner or hold bound),
+        or ``NOTHING``."""
+        next_check_s, hold_check_s = self._next_check_s, self._hold_check_s
+        self._idle_hold_s = hold_check_s
+        if hold_check_s != math.inf and (next_check_s is None or hold_check_s < next_check_s):
+            next_check_s = hold_check_s
+        if next_check_s is None:
+            return NOTHING
+        if self._idle.next_check_s == next_check_s:
+            return self._idle
+        return Decisions(next_check_s=next_check_s)
