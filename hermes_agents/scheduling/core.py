@@ -374,10 +374,10 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
         if self.order.indexed and run.tasks:
             self._moved[run.run_id] = run
 
-    def _service_s(self, task: Task, state: QueueState, usage: Usage | None) -> float:
-        if usage is None:
-            return task.estimate_s
-        if state.limits.kind == StageKind.LLM and (usage.prompt_tokens or usage.output_tokens):
+    def _service_s(self, task: Task, state: QueueState, usage: Usage) -> float:
+        """A released call with token counts, priced: by the cost model on an LLM backend,
+        else by its measured seconds (``release`` handles the other cases itself)."""
+        if state.limits.kind == StageKind.LLM:
             return self.cost.for_backend(task.backend).seconds_one(
                 usage.prompt_tokens, usage.output_tokens, usage.cached_tokens
             )

@@ -282,12 +282,12 @@ class _TicketAnswers:
     def __init__(self, scheduler: LocalScheduler) -> None:
         self.scheduler = scheduler
         self._waiting = scheduler._waiting
-        self._rank_of = scheduler._ticket_rank
+        self._ticket_rank = scheduler._ticket_rank
 
     def granted(self, grant: Grant) -> None:
         ticket = self._waiting.pop(grant.task_id, None)
         if ticket is not None:
-            ticket.rank_of = self._rank_of  # read on demand
+            ticket.rank_of = self._ticket_rank  # read on demand
             ticket.settle(Answer.GRANTED)  # ticket.grant(), one call less: the hot path
 
     def withdrawn(self, withdrawal: Withdrawal) -> None:
