@@ -248,6 +248,16 @@ class LocalScheduler(Scheduler):
         """The active run's Gittins rank now (None: unknown run, or no finite rank)."""
         return self._rank_of(run_id)
 
+    def queue_priority(self, task_id: int | None) -> float | None:
+        """The policy's priority now of the call ``task_id`` (held or waiting here): the order
+        a queue shared with other processes (Redis) keeps it in; None: unknown call, or no
+        finite priority."""
+        with self._lock:
+            task = self.core.tasks.get(task_id) if task_id is not None else None
+            if task is None:
+                return None
+            return _finite(self.core.order.priority(task, self.core.clock()))
+
     def run_app(self, run_id: str) -> str | None:
         """The app class of the active run ``run_id`` (None: unknown run)."""
         run = self.core.runs.get(run_id)

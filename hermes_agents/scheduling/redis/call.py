@@ -18,7 +18,10 @@ __all__ = ["Call", "Owner"]
 @dataclass(eq=False)
 class Call:
     """One call of this process through Redis: the caller's ticket, the in-process twin that
-    keeps its run's position and rank, and its ticket name in Redis once queued."""
+    keeps its run's position and rank, its place in Redis's queue (``order``: the policy's
+    priority of its run, lower first; the Gittins rank under ``gittins``, the tier and the
+    deadline under ``+tiers`` and deadline policies), and its ticket name in Redis once
+    queued."""
 
     ticket: Ticket
     inner: Ticket
@@ -26,6 +29,7 @@ class Call:
     run_id: str
     rank: float | None
     app: str
+    order: float | None = None
     member: str | None = None
     granted: bool = field(default=False)
 

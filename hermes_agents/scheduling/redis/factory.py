@@ -4,8 +4,6 @@ own runs)."""
 
 from __future__ import annotations
 
-import time
-
 from hermes_agents import settings
 from hermes_agents.config import DEFAULT_POLICY, Config
 from hermes_agents.cost import CostModel
@@ -14,6 +12,7 @@ from hermes_agents.scheduling.core import SchedulerCore
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.policies import policy_named
 from hermes_agents.scheduling.redis.address import RedisAddress
+from hermes_agents.scheduling.redis.clock import SharedClock
 from hermes_agents.scheduling.redis.keys import PREFIX
 from hermes_agents.scheduling.redis.learning import ProfileSync
 from hermes_agents.scheduling.redis.profilewrites import ProfileWrites
@@ -48,15 +47,18 @@ def redis_scheduler(url: str, config: Config | None, *, prefix: str = PREFIX) ->
     believed_out: list[RedisScheduler] = []  # the scheduler, once made (the models come first)
     writes = ProfileWrites(store, lambda: bool(believed_out) and believed_out[0].out)
     models = AppModels(cost, store=writes)
+    clock = SharedClock()  # time-valued priorities (arrival, deadlines) compare across hosts
     core = SchedulerCore(
         twins,
         policy_named(policy),
-        time.monotonic,
+        clock,
         models=models,
         cost=cost,
         default_limits=OPEN,
         planner=prewarm.planner() if prewarm is not None else None,
     )
+    if config is not None:
+        core.levels.update(config.apps)  # tiers and SLOs per app class, as in one process
     prewarmer = prewarm.prewarmer(core.clock) if prewarm is not None else None
     local = LocalScheduler(core, prewarmer=prewarmer)
     scheduler = RedisScheduler(address, local, limits, lease_ttl_s=lease_ttl_s, prefix=prefix)

@@ -98,9 +98,8 @@ class BackendLink:
     def submit(self, call: Call) -> None:
         """Queue ``call`` in Redis; a grant answers it (now or from the thread). Raises
         ``redis.RedisError`` or ``RedisStateError`` (the caller fails it open)."""
-        rank = call.rank if call.rank is not None else NO_RANK
         ticket = call.ticket
-        args = [*self._args, self.epoch, _score(rank), str(max(0, ticket.tokens)), call.app]
+        args = [*self._args, self.epoch, _score(call.order), str(max(0, ticket.tokens)), call.app]
         reply = self.scripts.submit(self._script_keys, args)
         self.epoch = reply.epoch
         self._check_limits(reply.max_concurrency)
@@ -171,7 +170,7 @@ class BackendLink:
     def refresh(self, pipeline: redis.client.Pipeline, calls: Sequence[Call]) -> None:
         """Queue a new rank for each waiting call on ``pipeline`` (``ZADD XX``: a ticket that
         left meanwhile is not added back)."""
-        scores = {c.member: float(_score(c.rank)) for c in calls if c.member}
+        scores = {c.member: float(_score(c.order)) for c in calls if c.member}
         if scores:
             pipeline.zadd(self.keys.queue, scores, xx=True)
 
@@ -364,9 +363,9 @@ class BackendLink:
             )
 
 
-def _score(rank: float | None) -> str:
-    """``rank`` as a queue score: NaN, infinite or missing ranks wait behind every ranked one
-    (Redis refuses a NaN score, and the error would fail every call open)."""
-    if rank is None or rank != rank or rank in (float("inf"), float("-inf")):
+def _score(order: float | None) -> str:
+    """A call's ``order`` as a queue score: NaN, infinite or missing ones wait behind every
+    other (Redis refuses a NaN score, and the error would fail every call open)."""
+    if order is None or order != order or order in (float("inf"), float("-inf")):
         return repr(NO_RANK)
-    return repr(max(-NO_RANK, min(float(rank), NO_RANK)))
+    return repr(max(-NO_RANK, min(float(order), NO_RANK)))

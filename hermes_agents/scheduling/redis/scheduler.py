@@ -103,6 +103,8 @@ class RedisScheduler(Scheduler):
         self.lease_ttl_s = lease_ttl_s
         self.retry_s = retry_s
         self.prefix = prefix
+        self._deadline_offset_s: float = getattr(local.core.clock, "offset_s", 0.0)
+        """What the runs' clock adds to ``time.monotonic()`` (``clock.SharedClock``)."""
         self._lock = threading.Lock()
         self._links: dict[str, BackendLink] = {}
         self._retired: list[BackendLink] = []
@@ -147,6 +149,8 @@ class RedisScheduler(Scheduler):
     def start_run(
         self, run_id: str, app: str, *, deadline: float | None = None, tier: Tier | None = None
     ) -> None:
+        if deadline is not None:  # the interface's monotonic time, on the runs' shared clock
+            deadline += self._deadline_offset_s
         self.local.start_run(run_id, app, deadline=deadline, tier=tier)
 
     def move_run(self, run_id: str, stage: str, *, visit: str | None = None) -> None:
@@ -196,7 +200,8 @@ class RedisScheduler(Scheduler):
             self.fail_open(ticket, inner.reason or "hermes scheduler error")
             return
         run_id = ticket.run_id or str(inner.handle)
-        call = Call(ticket, inner, link, run_id, inner.rank, self.local.run_app(run_id) or "")
+        app, order = self.local.run_app(run_id) or "", self.local.queue_priority(inner.task)
+        call = Call(ticket, inner, link, run_id, inner.rank, app, order)
         ticket.handle, ticket.task = call, inner.task
         self._runs.add(call)
         try:
@@ -371,5 +376,5 @@ class RedisScheduler(Scheduler):
             return
         rank = self.local.run_rank(run_id)
         for call in calls:
-            call.rank = rank
+            call.rank, call.order = rank, self.local.queue_priority(call.inner.task)
         self._releases.rerank(calls)
