@@ -29,6 +29,9 @@ MAX_TOKENS = 100_000_000
 """The most tokens one call may report (prompt, output or cached)."""
 MAX_DEADLINE_S = 365 * 86_400.0
 """How far from now a deadline may lie: a year."""
+MAX_RETRY_AFTER_S = 3600.0
+"""The longest ``Retry-After`` a backend's 429/503 is read as (a bad header cannot hold an
+``auto`` window for days); the daemon refuses a longer one."""
 MAX_NAME_CHARS = 256
 """The longest app, backend, stage or visit name."""
 

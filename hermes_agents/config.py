@@ -32,7 +32,12 @@ from hermes_agents.cost import LLM_COST_FIELDS, CostModel, LLMCost
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph.model import StageKind
 from hermes_agents.scheduling.state import DEFAULT_MAX_HOLD_S, DEFAULT_MAX_WAIT_S
-from hermes_agents.scheduling.tiers import ClassLevel
+from hermes_agents.scheduling.tiers import (
+    DEFAULT_RESERVE_WINDOW_S,
+    DEFAULT_SHEDDABLE_SHARE,
+    ClassLevel,
+    checked_share,
+)
 
 if TYPE_CHECKING:
     from hermes_agents.config_prewarm import PrewarmConfig
@@ -57,6 +62,8 @@ BACKEND_KEYS: frozenset[str] = frozenset(
         "token_budget",
         "max_wait_s",
         "max_hold_s",
+        "sheddable_share",
+        "reserve_window_s",
         "base_url",
         "cold_start_s",
         "idle_sleep_s",
@@ -144,6 +151,11 @@ class BackendConfig:
     """The wait bound (> 0): a call that waited this long is admitted next, oldest first."""
     max_hold_s: float = DEFAULT_MAX_HOLD_S
     """The hold bound (> 0): a slot held this long is taken back (the call goes on)."""
+    sheddable_share: float = DEFAULT_SHEDDABLE_SHARE
+    """The headroom higher tiers keep (``+tiers`` policies): the most of its slots sheddable
+    calls hold while critical or standard work is about, a share in (0, 1]; 1: none."""
+    reserve_window_s: float = DEFAULT_RESERVE_WINDOW_S
+    """How long after its last critical or standard call it keeps that headroom (> 0)."""
     adapter: str | None = None
     """The adapter that reads the backend (``llamacpp``, ``vllm``, ``sglang``, ...); None: its
     prewarm table's, if any."""
@@ -192,6 +204,8 @@ class BackendConfig:
             "token_budget": None if budget is None else _positive_int(budget, "token_budget"),
             "max_wait_s": _positive_seconds(self.max_wait_s, "max_wait_s"),
             "max_hold_s": _positive_seconds(self.max_hold_s, "max_hold_s"),
+            "sheddable_share": checked_share(self.sheddable_share),
+            "reserve_window_s": _positive_seconds(self.reserve_window_s, "reserve_window_s"),
             "base_url": None if url is None else _url(url, "base_url"),
             "cold_start_s": _seconds(self.cold_start_s, "cold_start_s"),
             "idle_sleep_s": None if idle is None else _seconds(idle, "idle_sleep_s"),

@@ -87,6 +87,9 @@ class BackendState:
     """Requests being served (e.g. ``vllm:num_requests_running``)."""
     kv_usage: float | None = None
     """KV-cache usage as a fraction, 0..1 (e.g. ``vllm:kv_cache_usage_perc``)."""
+    preemptions: int | None = None
+    """Running requests preempted since the server started, a counter
+    (e.g. ``vllm:num_preemptions_total``)."""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ in arrival order, while the batch has fewer than ``max_num_seqs`` sequences and 
 tokens fit in what is left of the KV cache (``kv_cache_tokens``); the first one that does not
 fit waits, and so does everyone behind it. A request in the batch progresses at full speed
 (``advance``); one that waits does not progress. Its gauges are what the engine's ``/metrics``
-report: ``running``, ``waiting`` and ``kv_usage`` (0..1).
+report: ``running``, ``waiting``, ``kv_usage`` (0..1) and the ``preemptions`` counter.
 
 >>> engine = FakeEngine(max_num_seqs=2, kv_cache_tokens=1000)
 >>> for name in "abc":
@@ -124,6 +124,11 @@ class FakeEngine:
     def waiting(self) -> int:
         """Requests in its own queue (``vllm:num_requests_waiting``)."""
         return len(self.requests) - len(self.batch)
+
+    @property
+    def preemptions(self) -> int:
+        """Requests preempted so far (``vllm:num_preemptions_total``)."""
+        return len(self.preempted)
 
     @property
     def kv_usage(self) -> float:

@@ -72,12 +72,15 @@ def highest(samples: Mapping[str, list[Sample]], *names: str) -> float | None:
 
 @dataclass(frozen=True)
 class Gauge:
-    """A gauge to render: name, help text, labels, value."""
+    """A gauge (or, with ``kind="counter"``, a counter's sample) to render: name, help text,
+    value, labels."""
 
     name: str
     help: str
     value: float
     labels: Mapping[str, str] = field(default_factory=dict)
+    kind: str = "gauge"
+    """The ``# TYPE`` written: ``gauge`` or ``counter``."""
 
 
 def _labels(labels: Mapping[str, str]) -> str:
@@ -94,6 +97,6 @@ def render_gauges(gauges: Iterable[Gauge]) -> str:
     for gauge in gauges:
         if gauge.name not in seen:
             seen.add(gauge.name)
-            lines += [f"# HELP {gauge.name} {gauge.help}", f"# TYPE {gauge.name} gauge"]
+            lines += [f"# HELP {gauge.name} {gauge.help}", f"# TYPE {gauge.name} {gauge.kind}"]
         lines.append(f"{gauge.name}{_labels(gauge.labels)} {float(gauge.value)!r}")
     return "\n".join(lines) + "\n"

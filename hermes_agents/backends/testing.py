@@ -36,6 +36,7 @@ import httpx
 
 from hermes_agents.backends.fake_engine import FakeEngine
 from hermes_agents.backends.fake_ollama import FakeOllama, ollama_keep_alive_s
+from hermes_agents.backends.fake_stream import completion_stream, stream_error
 from hermes_agents.backends.fakebase import FakeServer, Handler, RecordedRequest, openai_error
 from hermes_agents.backends.prometheus import Gauge, render_gauges
 
@@ -87,7 +88,8 @@ class FakeVLLM(FakeServer):
     default) answers a request with a nonzero ``priority`` 400, as vLLM does ("Got priority N
     but Priority scheduling is not enabled."); ``priority`` (``--scheduling-policy priority``)
     takes it. ``priorities`` records each completion's priority (0 when absent); the queue
-    order itself is ``FakeEngine``'s (``order="lower-first"``).
+    order itself is ``FakeEngine``'s (``order="lower-first"``). ``"stream": true`` answers
+    server-sent events (``fake_stream``), a refused priority then as the stream's error event.
     """
 
     model: str = "meta-llama/Llama-3.2-1B"
@@ -106,9 +108,11 @@ class FakeVLLM(FakeServer):
     waiting: int = 0
     running: int = 0
     kv_usage: float = 0.0
+    preemptions: int = 0
+    """``vllm:num_preemptions_total`` (a counter)."""
     engine: FakeEngine | None = None
     """When set, ``/metrics`` reports this engine's batch (``running``, ``waiting``, KV usage
-    under load) instead of the three fields above."""
+    under load, its preemptions) instead of the four fields above."""
     prompts: list[tuple[str, str]] = field(default_factory=list)
     """(model, prompt) of every completion served (what entered the prefix cache)."""
 
@@ -196,23 +200,28 @@ class FakeVLLM(FakeServer):
         if model not in {self.model, *self.loras}:
             return openai_error(404, "NotFoundError", f"The model `{model}` does not exist.")
         priority = (body or {}).get("priority") or 0
+        streamed = bool((body or {}).get("stream"))
         if priority != 0 and self.scheduling_policy != "priority":
             message = f"Got priority {priority} but Priority scheduling is not enabled."
+            if streamed:  # the engine refuses it inside the stream: a 200 whose event is the error
+                return stream_error(message)
             return openai_error(400, "BadRequestError", message)
         self.priorities.append(int(priority))
         prompt = str((body or {}).get("prompt", (body or {}).get("messages", "")))
         self.prompts.append((str(model), prompt))
         chat = request.url.path.endswith("/chat/completions")
+        if streamed:
+            return completion_stream(str(model), prompt, chat=chat, body=body)
         answer = _chat_completion if chat else _completion
         return httpx.Response(200, json=answer(str(model), prompt))
 
     def _metrics(self, request: httpx.Request, body: Any) -> httpx.Response:
         gauges: list[Gauge] = []
         batch = self.engine
-        running, waiting, kv = (
-            (batch.running, batch.waiting, batch.kv_usage)
+        running, waiting, kv, preempted = (
+            (batch.running, batch.waiting, batch.kv_usage, batch.preemptions)
             if batch is not None
-            else (self.running, self.waiting, self.kv_usage)
+            else (self.running, self.waiting, self.kv_usage, self.preemptions)
         )
         for engine in range(self.engines):
             labels = {"engine": str(engine), "model_name": self.model}
@@ -234,6 +243,15 @@ class FakeVLLM(FakeServer):
             )
             for name in self.kv_metrics:
                 gauges.append(Gauge(name, "KV-cache usage. 1 means 100 percent usage.", kv, labels))
+            gauges.append(
+                Gauge(
+                    "vllm:num_preemptions_total",
+                    "Cumulative number of preemption from the engine.",
+                    preempted,
+                    labels,
+                    "counter",
+                )
+            )
         gauges.sort(key=lambda g: g.name)  # prometheus_client groups samples by metric
         return httpx.Response(200, text=render_gauges(gauges))
 
@@ -257,6 +275,9 @@ class FakeSGLang(FakeServer):
     running: int = 0
     queued: int = 0
     token_usage: float = 0.0
+    retracted: int | None = None
+    """``sglang:num_retracted_requests_total`` (a counter; None: not served, as older
+    servers)."""
     texts: list[str] = field(default_factory=list)
     """Texts of every ``/generate`` served."""
     priorities: list[int | None] = field(default_factory=list)
@@ -337,4 +358,15 @@ class FakeSGLang(FakeServer):
             ),
             Gauge("sglang:token_usage", "The token usage.", self.token_usage, labels),
         ]
+        if self.retracted is not None:
+            help_text = "Total number of retracted requests due to kv cache limitations."
+            gauges.append(
+                Gauge(
+                    "sglang:num_retracted_requests_total",
+                    help_text,
+                    self.retracted,
+                    labels,
+                    "counter",
+                )
+            )
         return httpx.Response(200, text=render_gauges(gauges))

@@ -11,9 +11,10 @@ The endpoints, as vLLM serves them (sources checked for each):
   ``POST /v1/unload_lora_adapter {"lora_name"}``; a second load of the same name is a 400
   "has already been loaded"; loaded adapters appear in ``GET /v1/models`` with a ``parent``
   (vllm/entrypoints/openai/serving_models.py; docs.vllm.ai/en/latest/features/lora/);
-- ``GET /metrics``: ``vllm:num_requests_waiting``, ``vllm:num_requests_running`` and KV usage
+- ``GET /metrics``: ``vllm:num_requests_waiting``, ``vllm:num_requests_running``, KV usage
   as a 0..1 fraction, ``vllm:kv_cache_usage_perc`` (older servers: ``vllm:gpu_cache_usage_perc``),
-  one sample per engine (vllm/v1/metrics/loggers.py).
+  and the preemption counter ``vllm:num_preemptions_total``, one sample per engine
+  (vllm/v1/metrics/loggers.py).
 
 ``warm(hint)`` wakes a sleeping server, loads the LoRA configured for the hint's app, and sends
 a 1-token completion carrying the app's prompt prefix so its KV blocks are in the prefix cache
@@ -37,10 +38,13 @@ if TYPE_CHECKING:
         WarmHint,
     )
 
-__all__ = ["KV_USAGE_METRICS", "VLLMAdapter"]
+__all__ = ["KV_USAGE_METRICS", "PREEMPTIONS_METRIC", "VLLMAdapter"]
 
 KV_USAGE_METRICS = ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc")
 """KV-cache usage gauges, current name first (the second was deprecated in vLLM 0.9)."""
+PREEMPTIONS_METRIC = "vllm:num_preemptions_total"
+"""The preemption counter's sample (V1 declares ``vllm:num_preemptions``, a Counter, which
+``prometheus_client`` serves with ``_total``; V0 declared the ``_total`` name itself)."""
 
 
 def _count(value: float | None) -> int | None:
@@ -180,12 +184,14 @@ class VLLMAdapter(HTTPAdapter):
     # --- state --------------------------------------------------------------------------------
 
     def load(self) -> BackendState:
-        """Queue and KV usage from ``/metrics`` (summed over engines; KV: the fullest)."""
+        """Queue, KV usage and preemptions from ``/metrics`` (summed over engines; KV: the
+        fullest)."""
         samples = parse_metrics(self.get_text("/metrics"))
         return BackendState(
             waiting=_count(total(samples, "vllm:num_requests_waiting")),
             running=_count(total(samples, "vllm:num_requests_running")),
             kv_usage=highest(samples, *KV_USAGE_METRICS),
+            preemptions=_count(total(samples, PREEMPTIONS_METRIC)),
         )
 
     def _state(self) -> BackendState:

@@ -9,7 +9,9 @@ shared part, ``Controller``, handles ``Throttle``: a 429/503 halves the window (
 - ``EngineWindow`` (vLLM, SGLang): grow while the engine has no request waiting in its own
   queue and KV headroom, and the window is what holds our calls back; shrink to what the
   engine runs as soon as its own queue builds (seen on ``confirm`` polls in a row), so that its
-  batch stays full and the order stays ours.
+  batch stays full and the order stays ours; one fewer per request the engine preempted (its
+  preemption counter rose: the sequences it admitted outgrew its KV cache), with no probing
+  above that for ``preempt_hold_s``.
 
 >>> clock = lambda: 0.0
 >>> window = EngineWindow(Bounds(start=4), clock)
@@ -19,6 +21,10 @@ shared part, ``Controller``, handles ``Throttle``: a 429/503 halves the window (
 8
 >>> window.observe(EngineSample(running=6, waiting=2, kv_usage=0.5), Load(8, 6)).size
 6
+>>> window.observe(EngineSample(6, 0, 0.5, preemptions=0), Load(6, 6)).size
+6
+>>> window.observe(EngineSample(5, 1, 0.7, preemptions=1), Load(6, 6)).size
+5
 """
 
 from __future__ import annotations
@@ -123,13 +129,20 @@ class SlotCount(Controller):
 class EngineSettings:
     """How ``EngineWindow`` reads the engine's metrics."""
 
-    kv_high: float = 0.9
-    """KV-cache usage from which the window stops growing (the engine would preempt)."""
+    kv_high: float = 0.8
+    """KV-cache usage from which the window stops growing. Below 1 by the growth still to
+    come: usage counts the tokens the running sequences hold, not those they will produce
+    before they finish, and an engine that runs out preempts (at 0.9, ``auto`` on agents-kv
+    preempted twice as often as the best fixed window; docs/scheduling.md)."""
     confirm: int = 2
     """Polls in a row that must see the engine's queue before the window shrinks (one
     request waiting for one engine step is not a queue)."""
     probe_polls: int = 3
     """Above the engine's capacity found so far, probe further after this many quiet polls."""
+    preempt_hold_s: float = 30.0
+    """After the engine preempted a request, seconds during which the window does not probe
+    above the capacity that preemption set (a probe's cost shows only once its sequences
+    have grown: a snapshot of KV usage does not include the tokens they are yet to produce)."""
 
 
 class EngineWindow(Controller):
@@ -153,6 +166,8 @@ class EngineWindow(Controller):
         self.settings = settings or EngineSettings()
         self.ceiling: int | None = None
         """The engine's capacity as last found (None: not yet)."""
+        self._preemptions: int | None = None
+        self._preempted_at_s = -math.inf
         self._queued_polls = 0
         self._quiet_polls = 0
         self._step = 1
@@ -162,6 +177,10 @@ class EngineWindow(Controller):
             return
         waiting, running = observation.waiting, observation.running
         if waiting is None or running is None:
+            return
+        preempted = self._new_preemptions(observation.preemptions)
+        if preempted > 0 and load.in_flight > 0:
+            self._preempted(preempted, load)
             return
         kv = observation.kv_usage if observation.kv_usage is not None else 0.0
         if waiting > 0 and load.in_flight > 0:
@@ -175,8 +194,27 @@ class EngineWindow(Controller):
             return
         if load.in_flight < self._window.size or load.queued == 0:
             return  # the window is not what holds our calls back: growing proves nothing
+        if 2 * (running + waiting) < load.in_flight:
+            return  # the engine sees under half our calls (waking, or a proxy holds them)
         self._quiet_polls += 1
         self._grow(kv, load)
+
+    def _new_preemptions(self, count: int | None) -> int:
+        """Preemptions since the last poll (0 on the first read, or when the engine restarted)."""
+        if count is None:
+            return 0
+        last, self._preemptions = self._preemptions, count
+        return 0 if last is None or count < last else count - last
+
+    def _preempted(self, preempted: int, load: Load) -> None:
+        # The engine could not hold what it admitted through its sequences' growth: one fewer
+        # per preemption (at most half at once), and no probing above that for a while.
+        held = min(self._window.size, load.in_flight)
+        target = max(held - preempted, (held + 1) // 2)
+        self.ceiling = self.bounds.clamp(target)
+        self._step, self._quiet_polls, self._queued_polls = 1, 0, 0
+        self._preempted_at_s = self.clock()
+        self._move(target, f"the engine preempted {preempted}: shrink to {target}")
 
     def _shrink(self, waiting: int, running: int, load: Load) -> None:
         # Our calls in the engine's batch: those admitted, less those it queues.
@@ -190,6 +228,8 @@ class EngineWindow(Controller):
         ceiling = self.ceiling
         if ceiling is None or size < ceiling:
             target = float(size * 2 if ceiling is None else min(ceiling, size * 2))
+        elif self.clock() - self._preempted_at_s < self.settings.preempt_hold_s:
+            return  # a recent preemption set the ceiling: stay at it
         elif self._quiet_polls >= self.settings.probe_polls:
             target = float(size + self._step)
             self._step *= 2  # each probe that found room doubles the next one

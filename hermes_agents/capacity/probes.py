@@ -7,9 +7,11 @@ llamacpp    ``SlotCount``     ``GET /props`` ``total_slots`` (answers while the 
                               without waking it)
 vllm        ``EngineWindow``  ``GET /metrics``: ``vllm:num_requests_running``,
                               ``vllm:num_requests_waiting``, ``vllm:kv_cache_usage_perc``
-                              (older servers: ``vllm:gpu_cache_usage_perc``)
+                              (older servers: ``vllm:gpu_cache_usage_perc``),
+                              ``vllm:num_preemptions_total``
 sglang      ``EngineWindow``  ``GET /metrics`` (``--enable-metrics``): ``sglang:num_running_reqs``,
-                              ``sglang:num_queue_reqs``, ``sglang:token_usage``
+                              ``sglang:num_queue_reqs``, ``sglang:token_usage``,
+                              ``sglang:num_retracted_requests_total`` (newer servers)
 any other   ``GradientLimit`` nothing polled: each call's latency, and 429/503 answers
 ==========  ================  ==============================================================
 
@@ -27,13 +29,17 @@ from hermes_agents.capacity.controllers import Controller, EngineWindow, SlotCou
 from hermes_agents.capacity.gradient import GradientLimit
 from hermes_agents.capacity.window import Bounds, EngineSample
 
-__all__ = ["MEASURING_ADAPTERS", "Probe", "controller_for", "probe_for"]
+__all__ = ["MEASURING_ADAPTERS", "SGLANG_RETRACTIONS", "Probe", "controller_for", "probe_for"]
 
 MEASURING_ADAPTERS = frozenset({"llamacpp", "vllm", "sglang"})
 """Adapters whose servers say what they hold: ``auto`` polls them."""
 
 Probe = Callable[[], EngineSample]
 """Reads the engine once (blocking I/O; may raise)."""
+
+SGLANG_RETRACTIONS = "sglang:num_retracted_requests_total"
+"""SGLang's counter of requests retracted (preempted) for KV memory. Not
+``sglang:num_retracted_reqs``: that gauge is the last batch's count, not a total."""
 
 
 def controller_for(adapter: str | None, bounds: Bounds, clock: Callable[[], float]) -> Controller:
@@ -75,7 +81,7 @@ def _probe(adapter: str, built: BackendAdapter) -> Probe:
 
         def vllm() -> EngineSample:
             load = engine.load()  # raises when /metrics cannot be read
-            return EngineSample(load.running, load.waiting, load.kv_usage)
+            return EngineSample(load.running, load.waiting, load.kv_usage, None, load.preemptions)
 
         return vllm
     return lambda: _sglang(built)
@@ -88,8 +94,10 @@ def _sglang(adapter: BackendAdapter) -> EngineSample:
     samples = parse_metrics(adapter.get_text("/metrics"))  # raises when it cannot be read
     running = total(samples, "sglang:num_running_reqs")
     waiting = total(samples, "sglang:num_queue_reqs")
+    retracted = total(samples, SGLANG_RETRACTIONS)
     return EngineSample(
         None if running is None else round(running),
         None if waiting is None else round(waiting),
         highest(samples, "sglang:token_usage"),
+        preemptions=None if retracted is None else round(retracted),
     )

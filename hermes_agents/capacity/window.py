@@ -4,7 +4,7 @@ A controller is a pure object: observations in, a ``Window`` out, time from an i
 (``controllers.py``). What it may observe:
 
 - ``EngineSample``: what the engine says of itself (llama.cpp ``/props`` ``total_slots``;
-  vLLM and SGLang ``/metrics``: requests running, waiting, KV-cache usage);
+  vLLM and SGLang ``/metrics``: requests running, waiting, KV-cache usage, preemptions so far);
 - ``LatencySample``: one finished call's measured latency, with the seconds the cost model
   priced it at when that is known (a call's latency is then read relative to its size);
 - ``Throttle``: the backend answered 429 or 503, with its ``Retry-After`` if it gave one.
@@ -101,6 +101,9 @@ class EngineSample:
     """KV-cache usage, 0..1 (``vllm:kv_cache_usage_perc``, ``sglang:token_usage``)."""
     slots: int | None = None
     """Parallel slots it serves (llama.cpp ``/props`` ``total_slots``)."""
+    preemptions: int | None = None
+    """Running requests it has preempted since it started, a counter
+    (``vllm:num_preemptions_total``, ``sglang:num_retracted_requests_total``)."""
 
 
 @dataclass(frozen=True)

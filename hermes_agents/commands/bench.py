@@ -101,7 +101,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         metavar="SHARE",
         help="give this share of every class's runs a deadline, Hermes's setup: 1.2, 1.5 or 2 "
-        "x 0.7 x the class's longest duration (default: the workload's own)",
+        "x 0.7 x the class's longest duration alone (default: the workload's own)",
     )
     add(
         "--apps",

@@ -2,11 +2,14 @@
 
     hermes serve [--socket PATH] [--config FILE] [--policy NAME] [--tcp-port PORT]
                  [--token-file FILE] [--metrics-port PORT] [--lease-s SECONDS]
+                 [--scheduler redis://HOST:PORT/DB]
 
 Clients find it through ``HERMES_SCHEDULER=unix:///PATH`` (or the default socket path); it
 prints the exact ``export HERMES_SCHEDULER=...`` line for the absolute path it listens on (a
 relative ``--socket`` is taken from the current directory). Backends with a
-``[backends.NAME.prewarm]`` table in the config are prewarmed by the daemon.
+``[backends.NAME.prewarm]`` table in the config are prewarmed by the daemon. With
+``--scheduler redis://...`` (or such a ``HERMES_SCHEDULER`` in its environment) the daemon fronts
+the Redis scheduler every host shares (``serve_front``).
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ from pathlib import Path
 from hermes_agents import settings
 from hermes_agents.capacity import CapacityRuntime
 from hermes_agents.capacity.build import capacity_runtime, run_on_loop
-from hermes_agents.config import find_config, load_config
+from hermes_agents.commands.serve_front import front_service, front_url
+from hermes_agents.config import Config, find_config, load_config
 from hermes_agents.errors import HermesError, ValidationError, did_you_mean
 from hermes_agents.private_files import read_private, write_private
 from hermes_agents.scheduling import POLICIES
@@ -38,6 +42,7 @@ examples:
   eval "$(hermes serve --print-export)"           # set HERMES_SCHEDULER in this shell
   hermes serve --socket ./hermes.sock             # a socket of your own (made absolute)
   hermes serve --tcp-port 7461 --metrics-port 9464
+  hermes serve --scheduler redis://cache:6379/0   # this host's processes, in the cluster's order
 """
 DEFAULT_LEASE_S = 30.0
 
@@ -93,6 +98,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-store", action="store_true", help="learn in memory only; keep no profiles"
     )
     parser.add_argument(
+        "--scheduler",
+        metavar="URL",
+        help="front the Redis scheduler every host shares (redis://host:port/db or rediss://): "
+        "this host's processes talk to this daemon, the daemon to Redis (default: "
+        "$HERMES_SCHEDULER when it is a redis:// URL)",
+    )
+    parser.add_argument(
         "--lease-s",
         type=float,
         default=DEFAULT_LEASE_S,
@@ -107,6 +119,9 @@ def main(args: argparse.Namespace) -> int:
         return 0
     policy = _policy(args.policy)
     config = load_config(args.config) if args.config is not None else find_config()
+    url = front_url(args.scheduler)
+    if url is not None:
+        return _front(args, url, config, policy)
     store = None if args.no_store else ProfileStore(args.store)
     scheduler = scheduler_from_config(config, store=store, policy=policy, auto=False)
     prewarmer = scheduler.prewarmer
@@ -121,12 +136,8 @@ def main(args: argparse.Namespace) -> int:
             token=_token(args) if args.tcp_port is not None else None,
             prewarmer=prewarmer,
         )
-        listen = Listen(
-            socket_path=socket_path(args.socket),
-            tcp_port=_port(args.tcp_port, "--tcp-port"),
-            metrics_port=_port(args.metrics_port, "--metrics-port"),
-            metrics_app_names=not args.metrics_no_app_names,
-        )
+        service.capacity = runtime  # the clients' 429/503 reach the auto windows
+        listen = _listen(args)
         if config is None or not config.backends:
             logger.warning("no backends configured (give --config): every backend is unlimited")
         if prewarmer is not None:
@@ -138,6 +149,40 @@ def main(args: argparse.Namespace) -> int:
         for adapter in prewarmer.adapters.values() if prewarmer is not None else ():
             adapter.close()
     return 0
+
+
+def _front(args: argparse.Namespace, url: str, config: Config | None, policy: str | None) -> int:
+    """Serve in front of the Redis scheduler at ``url`` (``serve_front``)."""
+    if args.store is not None or args.no_store:
+        raise ValidationError(
+            "learned profiles live in Redis when the daemon fronts it (every host ranks from "
+            "them); drop --store and --no-store",
+            "--store",
+        )
+    service, scheduler = front_service(
+        url,
+        config,
+        policy=policy,
+        lease_s=_positive(args.lease_s, "--lease-s"),
+        token=_token(args) if args.tcp_port is not None else None,
+    )
+    try:
+        listen = _listen(args)
+        logger.info("fronting %s: this host's calls take the cluster's order", service.name)
+        print(export_lines(listen), flush=True)
+        asyncio.run(serve_forever(service, listen))
+    finally:
+        scheduler.close()  # its waiting calls go ahead; Redis forgets this host's tickets
+    return 0
+
+
+def _listen(args: argparse.Namespace) -> Listen:
+    return Listen(
+        socket_path=socket_path(args.socket),
+        tcp_port=_port(args.tcp_port, "--tcp-port"),
+        metrics_port=_port(args.metrics_port, "--metrics-port"),
+        metrics_app_names=not args.metrics_no_app_names,
+    )
 
 
 async def _serve(service: DaemonService, listen: Listen, runtime: CapacityRuntime | None) -> None:

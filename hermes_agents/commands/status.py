@@ -202,6 +202,12 @@ def renderables(state: Mapping[str, Any]) -> list[RenderableType]:
         f"slots reclaimed {counters['slots_reclaimed']} (leases expired "
         f"{counters['leases_expired']})"
     )
+    fronted = state.get("scheduler")
+    if fronted:  # a daemon in front of Redis: the order, limits and ranks are the cluster's
+        header.append(
+            f"\nfronting {fronted}: this host's calls, in the cluster's order "
+            f"(every host: hermes status --scheduler {fronted})"
+        )
     parts: list[RenderableType] = [
         header,
         _table("Backends", BACKEND_COLUMNS, state["backends"]),

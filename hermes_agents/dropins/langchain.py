@@ -23,6 +23,7 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any, cast, overload
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
@@ -41,6 +42,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from hermes_agents.config import find_config
 from hermes_agents.config_enforce import client_priority
+from hermes_agents.dropins import langchain_priority
 from hermes_agents.dropins.langchain_embeddings import HermesEmbeddings
 from hermes_agents.dropins.langchain_models import inner_attribute, rebind_models
 from hermes_agents.dropins.langchain_priority import priority_refused, with_priority
@@ -230,19 +232,18 @@ class HermesChatModel(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
+        start = partial(self.inner._stream, messages, stop=stop, run_manager=run_manager)
         with self._call(messages, kwargs) as call:
             usage: UsageMetadata | None = None
-            kwargs = with_priority(self.inner, call, kwargs, self.priority)
-            with nested_calls(call):
-                chunks = self.inner._stream(messages, stop=stop, run_manager=run_manager, **kwargs)
+            hinted = with_priority(self.inner, call, kwargs, self.priority)
+            with nested_calls(call):  # a refused priority: resent before the first chunk only
+                chunks, chunk = langchain_priority.open_stream(start, hinted, kwargs, self._refused)
             try:
-                while True:
-                    with nested_calls(call):  # not across the yield: see nested_calls
-                        chunk = next(chunks, None)
-                    if chunk is None:
-                        break
+                while chunk is not None:
                     usage = _add_usage(usage, chunk.message)
                     yield chunk
+                    with nested_calls(call):  # not across the yield: see nested_calls
+                        chunk = next(chunks, None)
             finally:
                 close = getattr(chunks, "close", None)
                 if close is not None:
@@ -256,19 +257,20 @@ class HermesChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
+        start = partial(self.inner._astream, messages, stop=stop, run_manager=run_manager)
         async with self._call(messages, kwargs) as call:
             usage: UsageMetadata | None = None
-            kwargs = with_priority(self.inner, call, kwargs, self.priority)
+            hinted = with_priority(self.inner, call, kwargs, self.priority)
             with nested_calls(call):
-                chunks = self.inner._astream(messages, stop=stop, run_manager=run_manager, **kwargs)
+                chunks, chunk = await langchain_priority.aopen_stream(
+                    start, hinted, kwargs, self._refused
+                )
             try:
-                while True:
-                    with nested_calls(call):
-                        chunk = await anext(chunks, None)
-                    if chunk is None:
-                        break
+                while chunk is not None:
                     usage = _add_usage(usage, chunk.message)
                     yield chunk
+                    with nested_calls(call):
+                        chunk = await anext(chunks, None)
             finally:
                 aclose = getattr(chunks, "aclose", None)
                 if aclose is not None:

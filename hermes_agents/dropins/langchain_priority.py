@@ -7,21 +7,27 @@ own ``extra_body``, once the call's slot is granted and its rank known. A priori
 set is kept; models without ``extra_body`` (Ollama, Anthropic, fakes) are left alone. A
 server that refuses the priority (vLLM without ``--scheduling-policy priority`` answers 400) gets
 the call again without it (``priority_refused``): a hint never breaks the user's call.
+
+A stream is resent the same way when the refusal comes before its first chunk (``open_stream``,
+``aopen_stream``): vLLM's streaming answer is then a 200 whose first event is the error, other
+servers answer 400; once a chunk has been handed on nothing is resent.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 from hermes_agents.priority import PRIORITY_REFUSED, PriorityStyle, style_priority
 from hermes_agents.scheduling.slot import Slot
 
-__all__ = ["priority_refused", "with_priority"]
+__all__ = ["aopen_stream", "open_stream", "priority_refused", "with_priority"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def with_priority(
@@ -54,3 +60,46 @@ def priority_refused(error: BaseException, backend: str) -> bool:
         backend,
     )
     return True
+
+
+def open_stream(
+    start: Callable[..., Iterator[T]],
+    hinted: dict[str, Any],
+    plain: dict[str, Any],
+    refused: Callable[[Exception], bool],
+) -> tuple[Iterator[T], T | None]:
+    """The stream ``start(**hinted)`` and its first chunk (None: it is empty); when the server
+    refuses the priority before that chunk (``refused(error)``), ``start(**plain)`` once."""
+    chunks: Iterator[T] | None = None
+    try:
+        chunks = start(**hinted)
+        return chunks, next(chunks, None)
+    except Exception as error:
+        if hinted is plain or not refused(error):
+            raise
+    close = getattr(chunks, "close", None)
+    if close is not None:
+        close()
+    chunks = start(**plain)
+    return chunks, next(chunks, None)
+
+
+async def aopen_stream(
+    start: Callable[..., AsyncIterator[T]],
+    hinted: dict[str, Any],
+    plain: dict[str, Any],
+    refused: Callable[[Exception], bool],
+) -> tuple[AsyncIterator[T], T | None]:
+    """``open_stream`` for an async stream."""
+    chunks: AsyncIterator[T] | None = None
+    try:
+        chunks = start(**hinted)
+        return chunks, await anext(chunks, None)
+    except Exception as error:
+        if hinted is plain or not refused(error):
+            raise
+    aclose = getattr(chunks, "aclose", None)
+    if aclose is not None:
+        await aclose()
+    chunks = start(**plain)
+    return chunks, await anext(chunks, None)

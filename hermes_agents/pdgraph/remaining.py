@@ -174,6 +174,14 @@ class RemainingDemand:
             self._passages.move_to_end(key)
         return passage
 
+    def durations_s(
+        self, stage: str, visits: Mapping[str, int] | None = None
+    ) -> NDArray[np.float64]:
+        """Per walk, seconds from the start of the current visit to END along the critical
+        path (``first_passage(...).duration_s``): the remaining duration deadlines are judged
+        by. A subclass may price it on another time axis (the simulator: wall seconds)."""
+        return self.first_passage(stage, visits).duration_s
+
     def _entry(self, key: Position) -> tuple[NDArray[np.float64], GittinsTable | None]:
         entry = self._cache.get(key)
         if entry is None:

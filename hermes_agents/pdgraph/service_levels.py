@@ -8,9 +8,9 @@ An app of a workload may carry two fields besides its PDGraph (docs/workload-for
 ``share`` of the class's runs get a deadline (drawn per run); a run's deadline lies
 ``factor * base`` seconds after its arrival, ``factor`` drawn uniformly from ``factors``;
 ``base`` is ``base_s`` when given, else ``scale`` times the longest duration in the class's
-PDGraph duration distribution (walks from the entry along the critical path: parallel calls
-overlap, no queueing). ``HERMES_DEADLINES`` is the setup of Hermes's deadline evaluation
-(factors 1.2, 1.5, 2 of 0.7 x the maximum duration).
+duration distribution: its runs measured alone, no queueing (the simulator: ``sim.lone``).
+``HERMES_DEADLINES`` is the setup of Hermes's deadline evaluation (factors 1.2, 1.5, 2 of
+0.7 x the maximum duration).
 
 >>> level = parse_service_level("qa", {"tier": "critical", "deadline": {"share": 0.5}})
 >>> level.tier.value, level.deadline.factors, level.deadline.scale

@@ -52,6 +52,7 @@ from hermes_agents.scheduling.ordering import QueueOrder
 from hermes_agents.scheduling.planning import WarmupPlanning
 from hermes_agents.scheduling.policies import Policy
 from hermes_agents.scheduling.queues import Queues
+from hermes_agents.scheduling.reserve import higher_instead, may_start, on_submit, orders_by_tier
 from hermes_agents.scheduling.run_changes import RunChanges
 from hermes_agents.scheduling.run_end import RunEnd
 from hermes_agents.scheduling.state import (
@@ -99,6 +100,7 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
         self.backends = self.queues.states
         """Backend name -> its queue (configured ones, and ones made on first use)."""
         self.order = QueueOrder(policy)
+        self.tiered = orders_by_tier(policy)  # then higher tiers keep headroom (``reserve``)
         self.runs: dict[str, Run] = {}
         self.levels: dict[str, ClassLevel] = {}
         """App class -> its tier and default SLO (``scheduling.tiers``; others: standard)."""
@@ -210,7 +212,10 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
             self._run_moved(run)
         self.tasks[task.task_id] = task
         run.tasks.add(task.task_id)
-        if not state.waiting and state.fits(task):
+        fits = not state.waiting and state.fits(task)
+        if self.tiered:  # the headroom higher tiers keep (``reserve``)
+            fits = on_submit(state, task, now, fits)
+        if fits:
             self._admit(state, task, now)  # nobody waits: it goes first, whatever the order
         else:
             state.waiting[task.task_id] = task
@@ -291,7 +296,7 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
         """Admit the waiting tasks that fit, on the backends that changed."""
         if self._moved:
             self._reindex_moved()
-        dirty = self._dirty
+        dirty, tiered = self._dirty, self.tiered
         for name in dirty if len(dirty) == 1 else sorted(dirty):
             state = self.backends[name]
             waiting = state.waiting
@@ -305,6 +310,10 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
                     # the wait bound: the oldest goes first once it has waited long enough
                     promote = bound is not None and now - oldest.submitted_at >= bound
                     best = oldest if promote else self.order.best(state, now)
+                if tiered and not may_start(state, best, now):  # a sheddable call kept back
+                    if (found := higher_instead(self.order, state, now, promote)) is None:
+                        break
+                    best, promote = found, False
                 if not state.fits(best):
                     break  # strict order: no smaller task overtakes the head
                 state.promoted += promote

@@ -83,6 +83,8 @@ def backend_limits(config: Config) -> dict[str, BackendLimits]:
             backend.kind,
             max_wait_s=backend.max_wait_s,
             max_hold_s=backend.max_hold_s,
+            sheddable_share=backend.sheddable_share,
+            reserve_window_s=backend.reserve_window_s,
         )
         for name, backend in config.backends.items()
     }

@@ -32,8 +32,9 @@ Any name with ``+tiers`` (``gittins+tiers``, ``hermes-ddl+tiers``) orders by tie
 (``scheduling.tiers``: critical, standard, sheddable), then by the named policy (``Tiered``).
 
 Deadlines are on the core's clock. Runs that have none rank after every run that has one
-(``NO_DEADLINE``); ``hermes-ddl`` also moves a run whose deadline can no longer be met there
-(``HermesDdl``: demoted, never shed; it still finishes as soon as the others allow).
+(``NO_DEADLINE``); ``hermes-ddl`` also moves a run that is more likely to miss its deadline than
+to make it there (``HermesDdl``: demoted, never shed; it still finishes as soon as the others
+allow).
 """
 
 from __future__ import annotations
@@ -234,21 +235,25 @@ class HermesDdl:
     at the run's position (``RunView.remaining_quantile_s``: walks over the graph along the
     critical path, every LLM call priced by the cost model, KV load by tier included; a run
     without a model uses its call's estimate). The p95 (default) rather than the worst case:
-    the maximum of the walks is one extreme walk (on paper-mix it lowered deadline
-    satisfaction from 1.0 to 0.93). Runs without a deadline rank after those with one, by
-    Gittins rank (their mean completion time stays low).
+    the maximum of the walks is one extreme walk. Runs without a deadline rank after those
+    with one, by Gittins rank (their mean completion time stays low). The cost model must be
+    in wall seconds (a fitted one is; the simulator prices durations on its engines,
+    ``sim.wall_cost``): a slack priced too slow calls runs late that are not.
 
-    The rule for a run whose deadline can no longer be met: when even the ``late_quantile``
-    (default 0: the shortest walk) of its remaining duration no longer fits before the
-    deadline, it is *demoted* to the runs without a deadline (ranked by Gittins among them), so
-    it stops pushing runs that can still make it past theirs. It is never shed: it runs as
-    soon as nothing on time waits, and the user's call just returns late. The test is made at
-    the run's latest call (the later of ``now`` and the call's submission), so the order stays
-    stable between a run's moves.
+    The rule for a run whose deadline can no longer be met: when the ``late_quantile``
+    (default 0.5: the median) of its remaining duration no longer fits before the deadline,
+    it is more likely to miss than to make it even if served at once, and it is *demoted* to
+    the runs without a deadline (ranked by Gittins among them), so it stops pushing runs that
+    can still make it past theirs (EDF's domino effect under overload). It is never shed: it
+    runs as soon as nothing on time waits, and the user's call just returns late. The test
+    is made at the run's latest call (the later of ``now`` and the call's submission), and
+    again while the call heads its queue (``recheck``), so the order stays stable between a
+    run's moves. On paper-mix with deadlines measured alone, the median beat the shortest
+    walk (0, the old default) wherever deadlines bind (docs/benchmarks.md).
     """
 
     quantile: float = 0.95
-    late_quantile: float = 0.0
+    late_quantile: float = 0.5
     by_deadline: bool = False
     """Order the runs that can still make it by deadline instead of slack (``hermes-edf``)."""
     name: str = "hermes-ddl"
@@ -287,7 +292,9 @@ class Tiered:
     """Tier first (critical, standard, sheddable; ``scheduling.tiers``), then ``inner``.
 
     Strict between tiers; a lower tier has no reserved share (the backend's wait bound is what
-    keeps it from starving).
+    keeps it from starving), and higher tiers keep headroom: the core holds sheddable calls to
+    ``BackendLimits.sheddable_share`` of a backend's slots while higher-tier work is about
+    (``reserve``).
     """
 
     inner: Policy

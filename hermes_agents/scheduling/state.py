@@ -17,7 +17,12 @@ import numpy as np
 
 from hermes_agents.errors import ValidationError
 from hermes_agents.pdgraph import PDGraph, RemainingDemand, StageKind, Visit
-from hermes_agents.scheduling.tiers import Tier
+from hermes_agents.scheduling.tiers import (
+    DEFAULT_RESERVE_WINDOW_S,
+    DEFAULT_SHEDDABLE_SHARE,
+    Tier,
+    checked_share,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +79,11 @@ class BackendLimits:
             (``reclaimed``); the call itself goes on, unscheduled from then on. A stuck or
             deadlocked caller cannot keep a slot forever, whatever its heartbeats say. None:
             held until released.
+        sheddable_share: the headroom higher tiers keep (``+tiers`` policies; ``reserve``):
+            while critical or standard work is about, sheddable calls hold at most this share
+            of ``max_concurrency`` (rounded down, at least one slot); 1: no headroom.
+        reserve_window_s: higher-tier work is about while one of its calls runs on the
+            backend, and for this long after one was last submitted there.
     """
 
     max_concurrency: int = 1
@@ -81,15 +91,18 @@ class BackendLimits:
     kind: StageKind = StageKind.LLM
     max_wait_s: float | None = DEFAULT_MAX_WAIT_S
     max_hold_s: float | None = DEFAULT_MAX_HOLD_S
+    sheddable_share: float = DEFAULT_SHEDDABLE_SHARE
+    reserve_window_s: float = DEFAULT_RESERVE_WINDOW_S
 
     def __post_init__(self) -> None:
+        checked_share(self.sheddable_share)
         if self.max_concurrency < 1:
             raise ValidationError(
                 f"must be >= 1, got {self.max_concurrency}", "field 'max_concurrency'"
             )
         if self.token_budget is not None and self.token_budget < 1:
             raise ValidationError(f"must be >= 1, got {self.token_budget}", "field 'token_budget'")
-        for name in ("max_wait_s", "max_hold_s"):
+        for name in ("max_wait_s", "max_hold_s", "reserve_window_s"):
             seconds = getattr(self, name)
             if seconds is not None and not (
                 isinstance(seconds, int | float) and math.isfinite(seconds) and seconds > 0
@@ -172,7 +185,7 @@ class Run:
     def remaining_quantile_s(self, quantile: float) -> float:
         """The ``quantile`` (0..1) of the remaining duration from the start of the current
         visit (1.0: the worst case of the walks): the PDGraph's critical path to END, every LLM
-        call priced by the cost model, KV load included (``FirstPassage.duration_s``); without
+        call priced by the cost model, KV load included (``RemainingDemand.durations_s``); without
         a model, the call's estimate. Cached until the run moves."""
         cached = self._quantile
         if cached is not None and cached[0] == quantile and self._quantile_version == self.version:
@@ -198,7 +211,7 @@ class Run:
         return float(survivors.mean()) - self.done_in_stage_s
 
     def _conditional_quantile(self, demand: RemainingDemand, quantile: float) -> float:
-        durations = demand.first_passage(self._where(), self.visits).duration_s
+        durations = demand.durations_s(self._where(), self.visits)
         return float(np.quantile(durations, quantile))
 
     def _estimate(self, compute: Callable[[RemainingDemand], float]) -> float:
@@ -264,6 +277,9 @@ class QueueState:
     """Times its capacity was changed at run time (``set_capacity``)."""
     observer: Callable[[float, float], None] | None = None
     """Told of each release with usage: (measured seconds, seconds credited); ``auto``."""
+    higher_seen_s: float = -math.inf
+    """When a critical or standard call was last submitted here (``+tiers`` policies only;
+    the headroom rule, ``reserve``)."""
 
     def fits(self, task: Task) -> bool:
         if len(self.running) >= self.limits.max_concurrency:

@@ -14,6 +14,7 @@ the answer itself (no polling), in threads (``wait``) and in asyncio (``wait_asy
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import contextlib
 import enum
@@ -60,7 +61,8 @@ class Ticket:
     reason = ""
     answer: Answer | None = None
     _rank: float | None = None
-    _event: threading.Event | None = None
+    _waiter: _thread.LockType | None = None
+    """Held until the answer (a bare lock: the cheapest hand-off between threads)."""
     _wakers: list[Callable[[], None]] | None = None
 
     def __init__(
@@ -111,11 +113,13 @@ class Ticket:
         with _LOCK:
             if self.answer is not None:
                 return self.answer
-            if self._event is None:
-                self._event = threading.Event()
-            event = self._event
-        if not event.wait(timeout):
+            waiter = self._waiter
+            if waiter is None:
+                waiter = self._waiter = _thread.allocate_lock()
+                waiter.acquire()
+        if not waiter.acquire(True, -1 if timeout is None else max(0.0, timeout)):
             raise TimeoutError(f"no slot on {self.backend!r} within {timeout} s")
+        waiter.release()  # the next thread waiting on this ticket, if any, goes on too
         assert self.answer is not None
         return self.answer
 
@@ -149,10 +153,10 @@ class Ticket:
             if self.answer is not None:
                 return False
             self.answer, self.reason, self._rank = answer, reason, rank
-            event, wakers = self._event, self._wakers
+            waiter, wakers = self._waiter, self._wakers
             self._wakers = None
-        if event is not None:
-            event.set()
+        if waiter is not None:
+            waiter.release()
         if wakers:
             for wake in wakers:
                 wake()

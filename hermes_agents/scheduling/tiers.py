@@ -11,8 +11,12 @@ The order between tiers is strict, and within a tier the wrapped policy decides 
 in ``policies``): ``gittins+tiers`` is Gittins within each tier. A lower tier keeps no reserved
 share of the backend; what keeps it from starving is the backend's wait bound
 (``max_wait_s``, 30 s by default outside the simulator): a call that has waited that long goes
-first whatever its tier. Nothing is ever shed: a ``sheddable`` call is late, never dropped (the
-scheduler fails open; it never refuses a user's call).
+first whatever its tier. A higher tier keeps **headroom**: while critical or standard work is
+about on a backend, ``sheddable`` calls may hold at most ``sheddable_share`` of its slots
+(``BackendLimits``; the rule is ``reserve``), so a burst of batch work cannot fill every slot
+just before an interactive call arrives (admission is not preemptive). Nothing is ever shed: a
+``sheddable`` call is late, never dropped (the scheduler fails open; it never refuses a user's
+call).
 
 A deadline is a point on the scheduler's clock by which the run should end; users give it in
 seconds from now (``deadline_s``), checked here: finite, > 0, at most ``MAX_DEADLINE_S``.
@@ -107,6 +111,39 @@ class ClassLevel:
         checked_tier(self.tier)
         if self.slo_s is not None:
             checked_deadline_s(self.slo_s, "slo_s")
+
+
+DEFAULT_SHEDDABLE_SHARE = 0.125
+"""The share of a backend's slots ``sheddable`` calls may hold while higher tiers are about
+(``BackendLimits.sheddable_share``)."""
+DEFAULT_RESERVE_WINDOW_S = 30.0
+"""How long a backend keeps its headroom after its last critical or standard call
+(``BackendLimits.reserve_window_s``)."""
+
+
+def checked_share(value: object, field: str = "sheddable_share") -> float:
+    """``value`` as a share of a backend's slots in (0, 1], or a ``ValidationError`` naming
+    ``field`` (1 = no headroom: sheddable calls may take every slot).
+
+    >>> checked_share(0.5)
+    0.5
+    >>> checked_share(0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    hermes_agents.errors.ValidationError: field 'sheddable_share': must be a share in (0, 1] ...
+    """
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (math.isfinite(value) and 0 < value <= 1)
+    ):
+        shown = f"{type(value).__name__} {value!r}"
+        raise ValidationError(
+            f"must be a share in (0, 1] of the backend's slots (1: no headroom for higher "
+            f"tiers), such as {DEFAULT_SHEDDABLE_SHARE}; got {shown}",
+            f"field {field!r}",
+        )
+    return float(value)
 
 
 STANDARD_CLASS = ClassLevel()

@@ -75,7 +75,10 @@ class AutoWindows:
         for name, (controller, engine) in self.controllers.items():
             state = self.core.backends[name]
             sample = EngineSample(
-                running=engine.running, waiting=engine.waiting, kv_usage=engine.kv_usage
+                running=engine.running,
+                waiting=engine.waiting,
+                kv_usage=engine.kv_usage,
+                preemptions=engine.preemptions,
             )
             before = controller.window.size
             window: Window = controller.observe(

@@ -35,11 +35,13 @@ from hermes_agents.sim.arrivals import ArrivalSpec
 from hermes_agents.sim.deadline_metrics import DeadlineSummary, by_tier
 from hermes_agents.sim.deadlines import with_deadlines
 from hermes_agents.sim.demand import ProfiledModels
+from hermes_agents.sim.lone import lone_base
 from hermes_agents.sim.metrics import ActSummary, by_class
 from hermes_agents.sim.plans import draw_plans
 from hermes_agents.sim.prewarming import LRU_KEEPALIVE_S
 from hermes_agents.sim.servers import EngineShape
 from hermes_agents.sim.simulator import SimConfig, SimResult, scheduler_cost, simulate
+from hermes_agents.sim.wall_cost import wall_cost
 from hermes_agents.workloads import BUILTIN, builtin
 
 Progress = Callable[[int], None]
@@ -128,12 +130,15 @@ def run_bench(spec: BenchSpec, progress: Progress | None = None) -> list[SimResu
     """Simulate every combination of ``spec``; results in (seed, load, policy, prewarm) order."""
     profile = spec.workload_of()
     cost = scheduler_cost(profile, spec.fanout)
-    models = ProfiledModels(profile.apps, cost)
+    models = ProfiledModels(profile.apps, cost, wall=wall_cost(profile, spec.engine))
     results = []
     for seed in spec.seeds:
         configs = spec.configs(seed)
         truth = spec.workload_of(seed + 1)
-        plans = draw_plans(truth, app_count(spec, truth), seed, spec.arrivals, cost)
+        base_of = lone_base(truth, seed, spec.engine)  # deadline bases on this engine
+        plans = draw_plans(
+            truth, app_count(spec, truth), seed, spec.arrivals, cost, base_of=base_of
+        )
         for config in configs:
             ticker = _ticker(progress)
             results.append(simulate(profile, config, plans=plans, models=models, progress=ticker))

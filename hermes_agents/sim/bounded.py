@@ -105,6 +105,9 @@ class BoundedEngine(SegmentedEngine):
         """Seconds sequences spent in the engine's queue before they first joined, in all."""
         self.max_queued_s = 0.0
         """The longest a sequence waited in the engine's queue before it first joined."""
+        self.full_batch_s = 0.0
+        """Seconds the engine ran a full batch (``max_num_seqs`` sequences): each of its steps
+        as long as a step can be."""
         self._running: dict[int, _Seq] = {}
         self._finishes: list[tuple[int, int, int, _Seq]] = []
         self._waiting: list[tuple[tuple[float, int], int, _Seq]] = []
@@ -139,8 +142,9 @@ class BoundedEngine(SegmentedEngine):
         return min(1.0, self.kv_used_tokens / kv) if kv else 0.0
 
     def stats(self) -> dict[str, float]:
-        """What the engine did: steps, busy seconds, preemptions, tokens recomputed, swapped and
-        produced, the longest its own waiting queue got, and the seconds calls waited in it."""
+        """What the engine did: steps, busy seconds (and those with a full batch), preemptions,
+        tokens recomputed, swapped and produced, the longest its own waiting queue got, and the
+        seconds calls waited in it."""
         return {
             "steps": self.steps_run,
             "busy_s": self.busy_s,
@@ -152,6 +156,7 @@ class BoundedEngine(SegmentedEngine):
             "peak_running": self.peak_running,
             "queued_s": self.queued_s,
             "max_queued_s": self.max_queued_s,
+            "full_batch_s": self.full_batch_s,
         }
 
     def _ready(self, job: Job) -> None:
@@ -174,6 +179,9 @@ class BoundedEngine(SegmentedEngine):
         return batch or len(self._running) < self.limits.max_num_seqs
 
     def _boundary(self) -> None:
+        segment = self._segment
+        if segment is not None and len(self._running) >= self.limits.max_num_seqs:
+            self.full_batch_s += self.loop.now - segment.start_s
         self._count_segment()
         self._segment = None
         finished = []

@@ -8,6 +8,7 @@ from typing import get_args
 from hermes_agents.cost import FanoutMode
 from hermes_agents.errors import ValidationError
 from hermes_agents.prewarm import DEFAULT_THRESHOLD
+from hermes_agents.scheduling.tiers import DEFAULT_SHEDDABLE_SHARE, checked_share
 from hermes_agents.sim.arrivals import ArrivalSpec
 from hermes_agents.sim.enforce import Capacity
 from hermes_agents.sim.hosts import Hosts
@@ -38,6 +39,8 @@ class SimConfig:
             (``hermes_agents.sim.hosts``; the default is the single scheduler).
         capacity: LLM backends' client windows and where order is enforced
             (``hermes_agents.sim.enforce``; the default is the workload's).
+        sheddable_share: every backend's headroom for higher tiers with ``+tiers`` policies
+            (``BackendLimits.sheddable_share``; 1: no headroom).
     """
 
     policy: str = "gittins"
@@ -52,6 +55,7 @@ class SimConfig:
     keepalive_s: float = LRU_KEEPALIVE_S
     hosts: Hosts = field(default_factory=Hosts)
     capacity: Capacity = field(default_factory=Capacity)
+    sheddable_share: float = DEFAULT_SHEDDABLE_SHARE
 
     def __post_init__(self) -> None:
         choose_policy(self.policy)
@@ -68,5 +72,6 @@ class SimConfig:
             raise ValidationError(f"must be > 0, got {self.load}", "--load")
         if self.fanout not in get_args(FanoutMode):
             raise ValidationError(f"use 'sum' or 'max', got {self.fanout!r}", "--fanout")
+        checked_share(self.sheddable_share, "--sheddable-share")
         if self.apps is not None and self.apps < 1:
             raise ValidationError(f"must be >= 1, got {self.apps}", "--apps")

@@ -3,41 +3,33 @@
 Each app of a class with a ``deadline`` setup (``pdgraph.service_levels``) gets a deadline
 with probability ``share``: ``factor * base`` seconds after its arrival, ``factor`` drawn from
 ``factors``, ``base`` either ``base_s`` or ``scale`` times the longest duration in the class's
-PDGraph duration distribution. That duration is the critical path of the class's walks from
-its entry (parallel calls overlap, no queueing), priced with the scheduler's cost model, KV
-load by tier included. Randomness: the generator ``draw_plans`` passes (seeded).
+duration distribution: its runs measured alone on the workload's servers (``sim.lone``: no
+queueing, warm backends), as the paper's profile is. Randomness: the generator
+``draw_plans`` passes (seeded).
 
 >>> from hermes_agents.workloads import builtin
 >>> mix = with_deadlines(builtin("paper-mix"), 0.5)
 >>> mix.level("react_fever").deadline.share
 0.5
->>> base = max_duration_s(mix.apps["react_fever"], mix.cost_model())
->>> 5.0 < base < 200.0
+>>> drawn = draw_deadlines(mix, ["react_fever"] * 4, lambda app: 10.0, np.random.default_rng(0))
+>>> {round(d / 7.0, 3) for d in drawn if d is not None} <= {1.2, 1.5, 2.0}
 True
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from hermes_agents.cost import CostModel
 from hermes_agents.errors import ValidationError
-from hermes_agents.pdgraph import PDGraph, RemainingDemand, Workload
+from hermes_agents.pdgraph import Workload
 from hermes_agents.pdgraph.service_levels import HERMES_DEADLINES, HERMES_SCALE, ServiceLevel
 from hermes_agents.scheduling.tiers import Tier
 
-DURATION_WALKS = 2000
-"""Walks behind a class's duration distribution (its maximum is the deadline base)."""
-
-
-def max_duration_s(graph: PDGraph, cost: CostModel) -> float:
-    """The longest duration among the class's walks from its entry (critical path)."""
-    path = CostModel(llm=cost.llm, default_llm=cost.default_llm, fanout="max")
-    samples = RemainingDemand(graph, path, walks=DURATION_WALKS).samples(graph.entry)
-    return float(samples.max())
+BaseOf = Callable[[str], float]
+"""A class's longest duration alone, in seconds (``sim.lone.max_lone_duration_s``)."""
 
 
 def with_deadlines(workload: Workload, share: float, scale: float = HERMES_SCALE) -> Workload:
@@ -64,9 +56,10 @@ def with_tiers(workload: Workload, tiers: dict[str, Tier]) -> Workload:
 
 
 def draw_deadlines(
-    workload: Workload, classes: Sequence[str], cost: CostModel, rng: np.random.Generator
+    workload: Workload, classes: Sequence[str], base_of: BaseOf, rng: np.random.Generator
 ) -> list[float | None]:
-    """Per app (of class ``classes[i]``), its relative deadline in seconds, or None."""
+    """Per app (of class ``classes[i]``), its relative deadline in seconds, or None;
+    ``base_of`` gives a class's longest duration (asked once per class, only when needed)."""
     bases: dict[str, float] = {}
     out: list[float | None] = []
     draws = rng.random((len(classes), 2))
@@ -77,7 +70,7 @@ def draw_deadlines(
             continue
         base = bases.get(name)
         if base is None:
-            base = spec.base_s or spec.scale * max_duration_s(workload.apps[name], cost)
+            base = spec.base_s or spec.scale * base_of(name)
             bases[name] = base
         factor = spec.factors[min(int(pick * len(spec.factors)), len(spec.factors) - 1)]
         out.append(factor * base)

@@ -8,15 +8,39 @@ fixed model and results do not depend on learning speed.
 
 Units: remaining demand is seconds of *service* by the cost model, with a visit's parallel calls
 summed (``CostModel(fanout="sum")``: the work the app still puts on shared backends) or maxed
-(``"max"``: its critical path). See docs/benchmarks.md for why ``sum`` is the default.
+(``"max"``: its critical path). See docs/benchmarks.md for why ``sum`` is the default. Given a
+``wall`` cost model (``sim.wall_cost``), the remaining *durations* that deadlines are judged by
+(``RemainingDemand.durations_s``) are wall seconds on the simulated engines instead
+(``WallClockDemand``); the ranks stay as they are.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+from numpy.typing import NDArray
+
 from hermes_agents.cost import CostModel
 from hermes_agents.pdgraph import PDGraph, RemainingDemand, StageKind, Visit
+
+
+class WallClockDemand(RemainingDemand):
+    """A class's remaining demand whose durations are priced with ``wall`` (wall seconds on
+    the simulated engines); samples, ranks and first passages are ``cost``'s, as before."""
+
+    def __init__(self, graph: PDGraph, cost: CostModel, wall: CostModel, *, seed: int) -> None:
+        super().__init__(graph, cost, seed=seed)
+        self.wall = wall
+        self._durations: RemainingDemand | None = None  # built on first use
+
+    def durations_s(
+        self, stage: str, visits: Mapping[str, int] | None = None
+    ) -> NDArray[np.float64]:
+        """Per walk, the remaining duration on the critical path in wall seconds."""
+        if self._durations is None:
+            self._durations = RemainingDemand(self.graph, self.wall, seed=self.seed)
+        return self._durations.durations_s(stage, visits)
 
 
 class ProfiledModels:
@@ -29,10 +53,19 @@ class ProfiledModels:
     True
     """
 
-    def __init__(self, apps: Mapping[str, PDGraph], cost: CostModel, *, seed: int = 0) -> None:
+    def __init__(
+        self,
+        apps: Mapping[str, PDGraph],
+        cost: CostModel,
+        *,
+        seed: int = 0,
+        wall: CostModel | None = None,
+    ) -> None:
         self.apps = dict(apps)
         self.cost = cost
         self.seed = seed
+        self.wall = wall
+        """Prices remaining durations in wall seconds (None: ``cost`` prices them too)."""
         self._demand: dict[str, RemainingDemand] = {}
         self._stage_mean: dict[tuple[str, str], float] = {}
 
@@ -43,7 +76,11 @@ class ProfiledModels:
             graph = self.apps.get(app)
             if graph is None:
                 return None
-            demand = self._demand[app] = RemainingDemand(graph, self.cost, seed=self.seed)
+            demand = self._demand[app] = (
+                RemainingDemand(graph, self.cost, seed=self.seed)
+                if self.wall is None
+                else WallClockDemand(graph, self.cost, self.wall, seed=self.seed)
+            )
         return demand
 
     def observe(self, app: str, run: Sequence[Visit]) -> None:

@@ -44,10 +44,13 @@ class Capacity:
     Attributes:
         enforce: every LLM backend's mode; None: each backend's own (its workload ``enforce``).
         max_concurrency: every LLM backend's client window; None: the workload's.
+        exact_priorities: send each rank itself as the engine priority, not its bucket
+            (``engine_priority``): what the bucketing costs, measured (simulator only).
     """
 
     enforce: Enforce | None = None
     max_concurrency: Window | None = None
+    exact_priorities: bool = False
 
     def __post_init__(self) -> None:
         if self.enforce is not None:
@@ -100,6 +103,7 @@ class EnginePriorities:
         capacity: Capacity,
     ) -> None:
         self.core = core
+        self.exact = capacity.exact_priorities
         self.sending = frozenset(
             name for name, spec in specs.items() if sends_priority(capacity.mode(spec))
         )
@@ -112,7 +116,7 @@ class EnginePriorities:
         if task is None:
             return 0.0
         rank = self.core.order.priority(task, self.core.clock())
-        return float(engine_priority(rank, "lower-first"))
+        return rank if self.exact else float(engine_priority(rank, "lower-first"))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from hermes_agents.pdgraph import StageKind, Visit, Workload
 from hermes_agents.pdgraph.synthetic import sample_run
 from hermes_agents.scheduling.tiers import Tier
 from hermes_agents.sim.arrivals import ArrivalSpec, unit_arrivals
-from hermes_agents.sim.deadlines import draw_deadlines
+from hermes_agents.sim.deadlines import BaseOf, draw_deadlines
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +64,19 @@ class AppPlan:
 
 
 def draw_plans(
-    workload: Workload, count: int, seed: int, arrivals: ArrivalSpec, cost: CostModel
+    workload: Workload,
+    count: int,
+    seed: int,
+    arrivals: ArrivalSpec,
+    cost: CostModel,
+    *,
+    base_of: BaseOf | None = None,
 ) -> list[AppPlan]:
-    """``count`` apps of ``workload``'s mix (classes drawn by weight), seeded by ``seed``."""
+    """``count`` apps of ``workload``'s mix (classes drawn by weight), seeded by ``seed``.
+
+    ``base_of``: a class's longest duration, the base of its deadlines (default: measured
+    alone on the workload's servers with the default engine, ``sim.lone``; asked only for
+    classes with a deadline setup and no ``base_s``)."""
     if count < 1:
         raise ValidationError(f"must be >= 1, got {count}", "'apps'")
     class_rng, run_rng, arrival_rng, deadline_rng = (
@@ -80,7 +90,7 @@ def draw_plans(
     runs = [sample_run(graph, run_rng) for graph in graphs]
     costs = _llm_costs([visit for run in runs for visit in run], cost)
     apps = [graph.name for graph in graphs]
-    deadlines = draw_deadlines(workload, apps, cost, deadline_rng)
+    deadlines = draw_deadlines(workload, apps, base_of or _lone_base(workload, seed), deadline_rng)
     return [
         AppPlan(
             index,
@@ -94,6 +104,14 @@ def draw_plans(
             zip(graphs, times.tolist(), runs, deadlines, strict=True)
         )
     ]
+
+
+def _lone_base(workload: Workload, seed: int) -> BaseOf:
+    """The measured base of ``sim.lone`` (imported here: it runs the simulator, which
+    imports this module)."""
+    from hermes_agents.sim.lone import lone_base
+
+    return lone_base(workload, seed)
 
 
 def _llm_costs(visits: list[Visit], cost: CostModel) -> dict[str, Iterator[float]]:

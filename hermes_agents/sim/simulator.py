@@ -50,6 +50,7 @@ from hermes_agents.sim.prewarming import (
     Reactive,
 )
 from hermes_agents.sim.servers import SimServers
+from hermes_agents.sim.wall_cost import wall_cost
 
 Progress = Callable[[int], None]
 """Called with the number of apps finished so far."""
@@ -114,7 +115,7 @@ def simulate(
         count = config.apps or (workload.arrivals or Arrivals()).count
         plans = draw_plans(workload, count, config.seed, config.arrivals, cost)
     if models is None:
-        models = ProfiledModels(workload.apps, cost)
+        models = ProfiledModels(workload.apps, cost, wall=wall_cost(workload, config.engine))
     return Simulation(workload, config, plans, models, progress).run()
 
 
@@ -170,7 +171,11 @@ class Simulation:
         limits = {
             # the policies alone, as the papers ran them: no wait bound (BackendLimits.max_wait_s)
             name: BackendLimits(
-                self.config.capacity.window(spec), kind=spec.kind, max_wait_s=None, max_hold_s=None
+                self.config.capacity.window(spec),
+                kind=spec.kind,
+                max_wait_s=None,
+                max_hold_s=None,
+                sheddable_share=self.config.sheddable_share,
             )
             for name, spec in self.workload.backends.items()
         }

@@ -3,10 +3,12 @@
 The scenario: a stream of paper-mix apps in the ``critical`` tier (Poisson, the workload's
 rate times ``load``), and, in a second run on the same apps, a burst of ``burst`` sheddable
 batch apps (classes ``BATCH_CLASSES``) that all arrive at ``burst_at_s``. The figure is the
-critical tier's P95 ACT with the burst against its P95 without it, under each policy; with
-tiers (``gittins+tiers``) the burst only takes the slots that critical work leaves free, but a
-batch call admitted before a critical one arrived keeps its slot until it ends (admission is
-not preemptive), which is what the remaining difference measures.
+critical tier's P95 ACT with the burst against its P95 without it, under each policy. With
+tiers (``gittins+tiers``) the burst waits behind every critical call, but admission is not
+preemptive: a batch call admitted while no critical call waited keeps its slot until it ends.
+The headroom rule (``scheduling.reserve``: sheddable calls hold at most ``sheddable_share`` of
+a backend's slots while critical work is about) is what keeps the burst from filling every
+slot; ``sheddable_share=1`` turns it off.
 
 >>> result = burst_effect("gittins+tiers", apps=30, burst=10, seed=0)
 >>> result.critical_apps
@@ -22,11 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from hermes_agents.pdgraph import Arrivals, Workload
-from hermes_agents.scheduling.tiers import Tier
+from hermes_agents.scheduling.tiers import DEFAULT_SHEDDABLE_SHARE, Tier
 from hermes_agents.sim.arrivals import ArrivalSpec
 from hermes_agents.sim.deadlines import with_tiers
 from hermes_agents.sim.demand import ProfiledModels
+from hermes_agents.sim.enforce import Capacity
 from hermes_agents.sim.plans import AppPlan, draw_plans
+from hermes_agents.sim.servers import EngineShape
 from hermes_agents.sim.simulator import SimConfig, Simulation, scheduler_cost
 from hermes_agents.workloads import builtin
 
@@ -52,6 +56,39 @@ class BurstEffect:
         return self.burst_p95_s / self.quiet_p95_s - 1.0
 
 
+@dataclass(frozen=True)
+class BurstScenario:
+    """The apps of one seed: the critical stream and the burst (``burst_scenario``)."""
+
+    workload: Workload
+    models: ProfiledModels
+    critical: Sequence[AppPlan]
+    burst: Sequence[AppPlan]
+
+    def simulation(self, config: SimConfig, *, with_burst: bool) -> Simulation:
+        """A simulation of the critical stream, alone or with the burst."""
+        plans = [*self.critical, *self.burst] if with_burst else self.critical
+        return Simulation(self.workload, config, plans, self.models)
+
+
+def burst_scenario(
+    *,
+    apps: int = 200,
+    burst: int = 100,
+    burst_at_s: float = 300.0,
+    load: float = 1.0,
+    seed: int = 0,
+) -> BurstScenario:
+    """``apps`` critical paper-mix apps and ``burst`` sheddable batch apps at ``burst_at_s``."""
+    workload = _tiered(builtin("paper-mix"))
+    cost = scheduler_cost(workload, "sum")
+    models = ProfiledModels(workload.apps, cost)
+    critical = draw_plans(workload, apps, seed, ArrivalSpec(), cost)
+    rate = (workload.arrivals or Arrivals()).rate_per_s * load
+    batch = _burst_plans(workload, burst, seed, burst_at_s * rate, len(critical))
+    return BurstScenario(workload, models, critical, batch)
+
+
 def burst_effect(
     policy: str,
     *,
@@ -60,27 +97,35 @@ def burst_effect(
     burst_at_s: float = 300.0,
     load: float = 1.0,
     seed: int = 0,
+    sheddable_share: float = DEFAULT_SHEDDABLE_SHARE,
+    capacity: Capacity | None = None,
+    engine: EngineShape | None = None,
 ) -> BurstEffect:
-    """Simulate the critical stream alone and with the burst under ``policy``."""
-    workload = _tiered(builtin("paper-mix"))
-    cost = scheduler_cost(workload, "sum")
-    models = ProfiledModels(workload.apps, cost)
-    critical = draw_plans(workload, apps, seed, ArrivalSpec(), cost)
-    rate = (workload.arrivals or Arrivals()).rate_per_s * load
-    batch = _burst_plans(workload, burst, seed, burst_at_s * rate, len(critical))
-    config = SimConfig(policy=policy, load=load, seed=seed)
-    quiet = Simulation(workload, config, critical, models).run()
-    loud = Simulation(workload, config, [*critical, *batch], models).run()
+    """Simulate the critical stream alone and with the burst under ``policy``, every backend
+    keeping ``sheddable_share`` of headroom (``BackendLimits``; 1: none); ``capacity`` and
+    ``engine`` as in ``SimConfig`` (None: the workload's)."""
+    scenario = burst_scenario(apps=apps, burst=burst, burst_at_s=burst_at_s, load=load, seed=seed)
+    config = SimConfig(
+        policy=policy,
+        load=load,
+        seed=seed,
+        sheddable_share=sheddable_share,
+        capacity=capacity or Capacity(),
+        engine=engine or EngineShape(),
+    )
+    quiet = scenario.simulation(config, with_burst=False).run()
+    loud = scenario.simulation(config, with_burst=True).run()
+    critical = len(scenario.critical)
     quiet_act = quiet.act_s
-    loud_act = loud.act_s[: len(critical)]
+    loud_act = loud.act_s[:critical]
     return BurstEffect(
         policy,
-        len(critical),
+        critical,
         float(np.percentile(quiet_act, 95)),
         float(np.percentile(loud_act, 95)),
         float(quiet_act.mean()),
         float(loud_act.mean()),
-        float(loud.act_s[len(critical) :].mean()),
+        float(loud.act_s[critical:].mean()),
     )
 
 

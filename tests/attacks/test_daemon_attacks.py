@@ -16,7 +16,7 @@ import pytest
 
 from hermes_agents.errors import HermesError
 from hermes_agents.scheduling.core import SchedulerCore
-from hermes_agents.scheduling.daemon import service as service_module
+from hermes_agents.scheduling.daemon import sessionservice as service_module
 from hermes_agents.scheduling.daemon.client import DaemonScheduler
 from hermes_agents.scheduling.daemon.connection import (
     DaemonUnavailableError,

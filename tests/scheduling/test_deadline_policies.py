@@ -166,3 +166,28 @@ def test_a_class_slo_is_the_deadline_of_runs_given_none() -> None:
 def test_no_deadline_ranks_above_any_deadline_a_year_ahead() -> None:
     # monotonic clocks of a machine up for years, deadlines a year ahead: still below
     assert NO_DEADLINE > 1e9 + 365 * 86_400
+
+
+def test_hermes_ddl_demotes_a_run_more_likely_to_miss_than_to_make_it() -> None:
+    """The late rule judges by the median remaining duration: a run whose shortest walk
+    still fits but whose median does not goes behind the runs that can make it (with the
+    shortest walk as the test, ``late_quantile=0``, it would go first: least slack)."""
+    models = AppModels()
+    models.add("coin", one_stage_app("coin", [2.0] * 5 + [15.0] * 15))  # median 15 s
+    models.add("small", one_stage_app("small", [1.0] * 20))
+    orders = {}
+    for name, policy in (
+        ("median", policy_named("hermes-ddl")),
+        ("shortest", HermesDdl(0.95, 0.0)),
+    ):
+        clock = Clock()
+        core = make_core(policy, clock, models)
+
+        def setup(core: SchedulerCore = core, clock: Clock = clock) -> None:
+            queue(core, clock, "long-shot", "coin", deadline=clock.now + 10.0)  # 2 fits, 15 not
+            queue(core, clock, "on-time", "small", deadline=clock.now + 50.0)
+            queue(core, clock, "free", "small")
+
+        orders[name] = admission_order(core, clock, setup)
+    assert orders["median"] == ["on-time", "free", "long-shot"]  # demoted, ranked by Gittins
+    assert orders["shortest"] == ["long-shot", "on-time", "free"]

@@ -14,27 +14,32 @@ from hermes_agents.cli import main
 from hermes_agents.sim.bench import BenchSpec, record, run_bench
 from hermes_agents.sim.calvo import KINDS, SLO_FACTORS, isolated_ttft_s, slo_attainment
 from hermes_agents.sim.deadline_metrics import DeadlineSummary
-from hermes_agents.sim.deadlines import draw_deadlines, max_duration_s, with_deadlines
+from hermes_agents.sim.deadlines import draw_deadlines, with_deadlines
 from hermes_agents.sim.tiers import burst_effect
 from hermes_agents.workloads import builtin
 
 
 def test_deadlines_follow_hermes_setup_and_reproduce_with_the_seed() -> None:
     mix = with_deadlines(builtin("paper-mix"), 0.5)
-    cost = mix.cost_model()
     classes = ["react_fever"] * 400
-    first = draw_deadlines(mix, classes, cost, np.random.default_rng(7))
-    again = draw_deadlines(mix, classes, cost, np.random.default_rng(7))
+    asked: list[str] = []
+
+    def base_of(app: str) -> float:
+        asked.append(app)
+        return 40.0
+
+    first = draw_deadlines(mix, classes, base_of, np.random.default_rng(7))
+    again = draw_deadlines(mix, classes, base_of, np.random.default_rng(7))
     assert first == again
+    assert asked == ["react_fever"] * 2  # once per class and draw
     given = [d for d in first if d is not None]
     assert 0.4 < len(given) / len(classes) < 0.6
-    base = 0.7 * max_duration_s(mix.apps["react_fever"], cost)
-    assert {round(d / base, 6) for d in given} == {1.2, 1.5, 2.0}
+    assert {round(d / (0.7 * 40.0), 6) for d in given} == {1.2, 1.5, 2.0}
 
 
 def test_no_deadline_setup_draws_none() -> None:
     mix = builtin("paper-mix")
-    drawn = draw_deadlines(mix, ["react_fever"] * 5, mix.cost_model(), np.random.default_rng(0))
+    drawn = draw_deadlines(mix, ["react_fever"] * 5, lambda app: 1.0, np.random.default_rng(0))
     assert drawn == [None] * 5
 
 

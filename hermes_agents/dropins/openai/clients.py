@@ -21,10 +21,11 @@ import openai
 
 from hermes_agents.config import client_base_url, find_config
 from hermes_agents.config_enforce import client_priority
+from hermes_agents.dropins.openai.refusal import arefused_in_stream, refused_in_stream
 from hermes_agents.dropins.openai.request import call_slot, refuses_priority, with_hint
 from hermes_agents.dropins.openai.response import hold, observe
 from hermes_agents.errors import ValidationError
-from hermes_agents.priority import PriorityStyle
+from hermes_agents.priority import PRIORITY_REFUSED, PriorityStyle
 from hermes_agents.scheduling.default import check_environment
 from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.slot import nested_calls
@@ -154,6 +155,12 @@ class OpenAI(_HermesSettings, openai.OpenAI):
                     if hinted is options or not refuses_priority(self, error):
                         raise
                     result = super().request(cast_to, options, stream=stream, stream_cls=stream_cls)
+                else:
+                    if hinted is not options and stream and refused_in_stream(result):
+                        refuses_priority(self, PRIORITY_REFUSED)  # vLLM: inside the stream
+                        result = super().request(
+                            cast_to, options, stream=stream, stream_cls=stream_cls
+                        )
         except BaseException as error:
             call.failed(error)  # a 429/503 shrinks an auto window
             call.release()
@@ -228,6 +235,12 @@ class AsyncOpenAI(_HermesSettings, openai.AsyncOpenAI):
                     result = await super().request(
                         cast_to, options, stream=stream, stream_cls=stream_cls
                     )
+                else:
+                    if hinted is not options and stream and await arefused_in_stream(result):
+                        refuses_priority(self, PRIORITY_REFUSED)  # vLLM: inside the stream
+                        result = await super().request(
+                            cast_to, options, stream=stream, stream_cls=stream_cls
+                        )
         except BaseException as error:
             call.failed(error)  # a 429/503 shrinks an auto window
             call.release()

@@ -81,10 +81,11 @@ def with_hint(
     return options.model_copy(update={"extra_json": extra})
 
 
-def refuses_priority(client: HermesSettings, error: Exception) -> bool:
+def refuses_priority(client: HermesSettings, error: Exception | str) -> bool:
     """Whether the server refused the request for its ``priority`` (vLLM started without
-    ``--scheduling-policy priority``). If so the client stops sending one, with one warning, and
-    the caller sends the request again without it: a hint never breaks the user's call."""
+    ``--scheduling-policy priority``; ``error``: what it raised, or the refusal read from a
+    stream). If so the client stops sending one, with one warning, and the caller sends the
+    request again without it: a hint never breaks the user's call."""
     if PRIORITY_REFUSED not in str(error):
         return False
     logger.warning(

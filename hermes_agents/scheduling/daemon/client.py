@@ -14,6 +14,7 @@ and a warning says so.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
+from hermes_agents.bounds import MAX_RETRY_AFTER_S
 from hermes_agents.pdgraph import PDGraph
 from hermes_agents.scheduling.daemon.client_connection import SILENT_DAEMON_S, Connection
 from hermes_agents.scheduling.daemon.connection import (
@@ -31,7 +33,7 @@ from hermes_agents.scheduling.daemon.connection import (
     query,
     query_status,
 )
-from hermes_agents.scheduling.daemon.protocol import encode
+from hermes_agents.scheduling.daemon.protocol import THROTTLE_STATUSES, encode
 from hermes_agents.scheduling.interface import SUSPENDED_RUN_TTL_S, Scheduler, Ticket
 from hermes_agents.scheduling.state import Usage
 from hermes_agents.scheduling.tiers import MIN_DEADLINE_S, Tier
@@ -145,6 +147,20 @@ class DaemonScheduler(Scheduler):
 
     def withdraw(self, ticket: Ticket) -> None:
         self._tell_release(ticket, {})
+
+    def throttled(self, backend: str, status: int, retry_after_s: float | None = None) -> None:
+        """Tell the daemon (its ``auto`` window for ``backend`` halves); dropped while it is
+        unreachable. ``Retry-After`` is sent within the protocol's bounds; never raises."""
+        connection = self._connection
+        if status not in THROTTLE_STATUSES or connection is None or not self.connected:
+            return
+        message: dict[str, Any] = {"op": "throttle", "backend": backend, "status": status}
+        if retry_after_s is not None and math.isfinite(retry_after_s):
+            message["retry_after_s"] = min(max(float(retry_after_s), 0.0), MAX_RETRY_AFTER_S)
+        try:
+            connection.send(message)
+        except Exception:  # fail open: a throttle is a hint, never the caller's problem
+            logger.debug("telling the daemon of a throttle on %r failed", backend, exc_info=True)
 
     def start_run(
         self, run_id: str, app: str, *, deadline: float | None = None, tier: Tier | None = None

@@ -49,11 +49,10 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from hermes_agents.errors import HermesError
-from hermes_agents.scheduling.daemon.snapshot import snapshot
 from hermes_agents.scheduling.prometheus import header, sample
 
 if TYPE_CHECKING:
-    from hermes_agents.scheduling.daemon.service import DaemonService
+    from hermes_agents.scheduling.daemon.sessionservice import SessionService
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +145,7 @@ def _authorized(head: bytes, token: str | None) -> bool:
 
 
 async def serve_metrics(
-    service: DaemonService, port: int, *, app_names: bool = True
+    service: SessionService, port: int, *, app_names: bool = True
 ) -> asyncio.Server:
     """Serve ``GET /metrics`` on 127.0.0.1:``port``.
 
@@ -163,7 +162,7 @@ async def serve_metrics(
             if not _authorized(head, service.token):
                 status, body = "401 Unauthorized", b"send the daemon's token: Bearer TOKEN\n"
             elif len(request) >= 2 and request[0] == b"GET" and request[1] == b"/metrics":
-                state = snapshot(service)  # read on the loop: the core is the loop's
+                state = service.snapshot()  # read on the loop: the core is the loop's
                 text = await asyncio.get_running_loop().run_in_executor(
                     None, lambda: render(state, app_names=app_names)
                 )

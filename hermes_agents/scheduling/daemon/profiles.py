@@ -28,7 +28,11 @@ def prior_of(message: dict[str, Any]) -> PDGraph:
 
 def graph_reply(models: DemandModels | None, app: str) -> dict[str, Any]:
     """The answer to ``graph``: the app's learned PDGraph (JSON) and its version, or null."""
-    graph = models.graph(app) if models is not None else None
+    return graph_answer(app, models.graph(app) if models is not None else None)
+
+
+def graph_answer(app: str, graph: PDGraph | None) -> dict[str, Any]:
+    """The ``graph`` message for ``app``'s ``graph`` (None: unknown)."""
     reply: dict[str, Any] = {"op": "graph", "app": app, "graph": None}
     if graph is not None:
         reply.update(graph=graph.to_dict(), version=graph.version)

@@ -24,6 +24,11 @@ Client -> daemon (every field is checked; unknown fields are refused)::
                                                             no rank, no warm-up) until resumed
     resume   run:str  app:str                               a suspended run continues (one the
                                                             daemon lost restarts, unlearned)
+    throttle backend:str  status:int  retry_after_s:float|null?
+                                                            a call on backend was refused for
+                                                            load: status 429 or 503, Retry-After
+                                                            0 to 3600 s (null: none given); an
+                                                            auto window halves (no answer)
     ping     unscheduled:int?                               heartbeat (keeps the lease)
     status                                                  ask for a snapshot
     prior    app:str  graph:object                          the app's structural PDGraph (JSON)
@@ -55,6 +60,7 @@ from typing import Any, Final
 from hermes_agents.bounds import (
     MAX_CALL_S,
     MAX_DEADLINE_S,
+    MAX_RETRY_AFTER_S,
     MAX_TOKENS,
     name_problem,
     remembered_name_problem,
@@ -68,6 +74,8 @@ MAX_ID: Final = 2**53 - 1
 """Largest task id (JSON numbers are exact up to here)."""
 
 USAGE_FIELDS: Final = ("prompt_tokens", "output_tokens", "cached_tokens", "seconds")
+THROTTLE_STATUSES: Final = (429, 503)
+"""The statuses a ``throttle`` may carry: Too Many Requests, Service Unavailable."""
 
 
 class ProtocolError(ValueError):
@@ -134,6 +142,13 @@ SCHEMAS: Final[Mapping[str, Mapping[str, Field]]] = {
     "end": {"run": _STR, "partial": _FLAG},
     "suspend": {"run": _STR},
     "resume": {"run": _STR, "app": _STR},
+    "throttle": {
+        "backend": _STR,
+        "status": Field((int,), minimum=429, maximum=503),
+        "retry_after_s": Field(
+            (int, float), required=False, nullable=True, minimum=0.0, maximum=MAX_RETRY_AFTER_S
+        ),
+    },
     "ping": {"unscheduled": _COUNT},
     "status": {},
     "prior": {"app": _STR, "graph": Field((dict,))},
@@ -169,6 +184,9 @@ def decode(line: bytes) -> dict[str, Any]:
         _check_fields(message, SCHEMAS[op], op)
         if op == "release" and message.get("usage") is not None:
             _check_usage(message["usage"])
+        elif op == "throttle" and message["status"] not in THROTTLE_STATUSES:
+            problem = f"field 'status': must be 429 or 503, got {message['status']}"
+            raise ProtocolError(problem, op=op)
     except ProtocolError as error:
         task = message.get("task")  # name the task, so its caller can go ahead unscheduled
         if isinstance(task, int) and not isinstance(task, bool):

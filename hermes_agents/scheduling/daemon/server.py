@@ -2,7 +2,8 @@
 
 ``serve_forever`` runs until SIGTERM or SIGINT (or ``stop``), then closes every connection and
 removes its socket file. Each connection is a line protocol (``protocol.py``) fed to the
-``DaemonService``; admissions are decided once per batch of received lines.
+service (a ``SessionService``: ``DaemonService``, or ``FrontService`` when it fronts Redis);
+admissions are decided once per batch of received lines.
 
 A connection whose line exceeds ``MAX_MESSAGE_BYTES`` gets a fatal error and is closed; one that
 ends in the middle of a line (truncated) is closed; one that stops reading while the daemon has
@@ -30,8 +31,8 @@ from pathlib import Path
 from hermes_agents.errors import HermesError
 from hermes_agents.scheduling.daemon.metrics import serve_metrics
 from hermes_agents.scheduling.daemon.protocol import MAX_MESSAGE_BYTES
-from hermes_agents.scheduling.daemon.service import DaemonService
 from hermes_agents.scheduling.daemon.sessions import Session
+from hermes_agents.scheduling.daemon.sessionservice import SessionService
 from hermes_agents.settings import MAX_UNIX_PATH_BYTES
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class Listen:
 class _LineConnection(asyncio.Protocol):
     """One client connection: split lines, hand them to the service, flush once per batch."""
 
-    def __init__(self, service: DaemonService, *, needs_token: bool) -> None:
+    def __init__(self, service: SessionService, *, needs_token: bool) -> None:
         self.service = service
         self.needs_token = needs_token
         self.buffer = bytearray()
@@ -248,7 +249,7 @@ def _remove_stale_socket(path: Path) -> None:
 
 
 async def serve_forever(
-    service: DaemonService, listen: Listen, *, stop: asyncio.Event | None = None
+    service: SessionService, listen: Listen, *, stop: asyncio.Event | None = None
 ) -> None:
     """Serve until SIGTERM/SIGINT or until ``stop`` is set; then clean up."""
     loop = asyncio.get_running_loop()
@@ -264,7 +265,7 @@ async def serve_forever(
         )
     ]
     lease_checks: asyncio.Task[None] | None = None
-    warmups = WarmupTimer(loop, service.core.clock, service.flush)
+    warmups = WarmupTimer(loop, service.clock, service.flush)
     try:  # from here on, whatever fails, the socket file goes away with us
         if listen.tcp_port is not None:
             servers.append(await _serve_tcp(service, listen.tcp_port))
@@ -275,12 +276,11 @@ async def serve_forever(
             servers.append(metrics)
         logger.info("hermes daemon listening on unix://%s", listen.socket_path)  # all up
         lease_checks = asyncio.create_task(_expire_leases(service))
-        if service.learner is not None:  # a profile loaded off the loop: flush to use it
 
-            def flush_soon() -> None:
-                loop.call_soon_threadsafe(service.flush)
+        def flush_soon() -> None:  # from any thread: a profile loaded, an answer from Redis
+            loop.call_soon_threadsafe(service.flush)
 
-            service.learner.on_loaded = flush_soon
+        service.serving(flush_soon)
         service.on_next_check = warmups.at  # prewarm checks and the hold bound
         await stop.wait()
     finally:
@@ -298,7 +298,7 @@ async def serve_forever(
         logger.info("hermes daemon stopped")
 
 
-async def _serve_tcp(service: DaemonService, port: int) -> asyncio.Server:
+async def _serve_tcp(service: SessionService, port: int) -> asyncio.Server:
     if service.token is None:
         raise HermesError("TCP needs a token: give --token-file, or let hermes serve make one")
     loop = asyncio.get_running_loop()
@@ -313,7 +313,7 @@ async def _serve_tcp(service: DaemonService, port: int) -> asyncio.Server:
     return server
 
 
-async def _expire_leases(service: DaemonService) -> None:
+async def _expire_leases(service: SessionService) -> None:
     loop = asyncio.get_running_loop()
     interval_s = min(1.0, service.lease_s / 4)
     while True:

@@ -88,11 +88,7 @@ class SessionAnswers:
             return
         session, task = owner
         run = self.service.core.runs.get(grant.run_id)
-        rank = run.rank if run is not None else math.inf
-        if math.isfinite(rank):
-            session.outbox.append(b'{"op":"grant","task":%d,"rank":%r}\n' % (task, rank))
-        else:
-            session.outbox.append(b'{"op":"grant","task":%d}\n' % task)
+        session.outbox.append(grant_line(task, run.rank if run is not None else math.inf))
 
     def withdrawn(self, withdrawal: Withdrawal) -> None:
         owner = self.service._owners.pop(withdrawal.task_id, None)
@@ -100,8 +96,7 @@ class SessionAnswers:
             return
         session, task = owner
         session.tasks.pop(task, None)
-        reply = {"op": "withdrawn", "task": task, "reason": withdrawal.reason}
-        session.outbox.append(encode(reply))
+        session.outbox.append(withdrawn_line(task, withdrawal.reason))
 
     def fail_all(self, reason: str) -> None:
         for session in self.service.sessions.values():
@@ -110,8 +105,7 @@ class SessionAnswers:
                 if pending is not None and pending.started_at is None:
                     session.tasks.pop(task)
                     self.service._owners.pop(core_task, None)
-                    problem = f"{reason}; run this call unscheduled"
-                    session.outbox.append(encode(error_message(problem, task=task)))
+                    session.outbox.append(unscheduled_line(task, reason))
 
 
 class CallbackAlarm:
@@ -124,6 +118,23 @@ class CallbackAlarm:
         target = self.service.on_next_check
         if target is not None:
             target(when_s)
+
+
+def grant_line(task: int, rank: float | None) -> bytes:
+    """The ``grant`` answer to the client's ``task`` (``rank``: its run's, when finite)."""
+    if rank is not None and math.isfinite(rank):
+        return b'{"op":"grant","task":%d,"rank":%r}\n' % (task, rank)
+    return b'{"op":"grant","task":%d}\n' % task
+
+
+def withdrawn_line(task: int, reason: str) -> bytes:
+    """The ``withdrawn`` answer: ``task`` left its queue ungranted, for ``reason``."""
+    return encode({"op": "withdrawn", "task": task, "reason": reason})
+
+
+def unscheduled_line(task: int, reason: str) -> bytes:
+    """The error that tells the client to run ``task`` unscheduled (scheduling failed)."""
+    return encode(error_message(f"{reason}; run this call unscheduled", task=task))
 
 
 def same_token(given: object, expected: str | None) -> bool:

@@ -36,6 +36,8 @@ VALID: list[dict[str, Any]] = [
     {"op": "end", "run": "r1"},
     {"op": "suspend", "run": "r1"},
     {"op": "resume", "run": "r1", "app": "qa"},
+    {"op": "throttle", "backend": "api", "status": 429, "retry_after_s": 7.5},
+    {"op": "throttle", "backend": "api", "status": 503, "retry_after_s": None},
     {"op": "ping", "unscheduled": 4},
     {"op": "status"},
     {"op": "prior", "app": "qa", "graph": {"name": "qa", "entry": "a", "stages": {"a": {}}}},

@@ -12,6 +12,7 @@ from hermes_agents.scheduling import BackendLimits, SchedulerCore, policy_named
 from hermes_agents.scheduling.daemon.metrics import render
 from hermes_agents.scheduling.daemon.service import DaemonService
 from hermes_agents.scheduling.daemon.sessions import Session
+from hermes_agents.scheduling.daemon.sessionservice import SessionService
 from hermes_agents.scheduling.daemon.snapshot import snapshot
 from hermes_agents.scheduling.models import AppModels
 from hermes_agents.scheduling.state import UNLIMITED
@@ -20,7 +21,7 @@ from hermes_agents.scheduling.state import UNLIMITED
 class Peer:
     """One fake connection: what the daemon sent it, and whether it hung up on it."""
 
-    def __init__(self, service: DaemonService, *, needs_token: bool = False) -> None:
+    def __init__(self, service: SessionService, *, needs_token: bool = False) -> None:
         self.service = service
         self.received: list[dict[str, Any]] = []
         self.closed = False

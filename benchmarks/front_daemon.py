@@ -1,0 +1,119 @@
+"""A host's daemon in front of Redis (``hermes serve --scheduler redis://...``): its speed.
+
+Run: ``.venv/bin/python benchmarks/front_daemon.py [--calls 2000] [--clients 8] [--seconds 5]``
+
+Starts a real ``redis-server`` (Debian's package, on a free port, no persistence) and a real
+``hermes serve --scheduler redis://...`` process, then measures:
+
+1. the round trip of one uncontended ``with scheduler.slot(...)`` from one client through the
+   daemon (Unix socket, then one admission script in Redis), and the same from a process on
+   Redis directly (no daemon);
+2. grants per second with ``--clients`` client processes through the daemon on a backend with
+   4 slots, and the daemon's CPU time per grant.
+
+What bounds them: the daemon runs each submit's admission script on its event loop (one Redis
+round trip per call, in turn for all its clients). Never a pass/fail test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from _loadgen import load_arguments
+from daemon import grants_per_s, round_trips
+from rich.console import Console
+from rich.table import Table
+
+from hermes_agents.scheduling.daemon.process import DaemonProcess
+from hermes_agents.scheduling.redis.factory import redis_scheduler
+
+
+def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A redis-server on a free loopback port, and its URL."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "no", "--dir", str(directory)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return process, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError("redis-server did not start")
+
+
+def direct_round_trips(url: str, calls: int) -> list[float]:
+    """Microseconds per uncontended acquire + release of a process on Redis directly."""
+    scheduler = redis_scheduler(url, None)
+    times = []
+    with scheduler.run("bench"):
+        for _ in range(calls):
+            start = time.perf_counter_ns()
+            with scheduler.slot("fast", stage="step"):
+                pass
+            times.append((time.perf_counter_ns() - start) / 1e3)
+    scheduler.close()
+    return times
+
+
+def main() -> None:
+    args = load_arguments(__doc__, 2000)
+    directory = Path(tempfile.mkdtemp(prefix="hermes-bench-", dir="/tmp"))
+    config = directory / "hermes.toml"
+    config.write_text('[backends.llm]\nkind = "llm"\nmax_concurrency = 4\n')
+    redis, url = start_redis(directory)
+    daemon = DaemonProcess(directory / "hermes.sock", config=config, args=["--scheduler", url])
+    console = Console()
+    try:
+        daemon.start()
+        with console.status("round trips from one client through the daemon..."):
+            fronted = round_trips(daemon.address, args.calls)
+        with console.status("round trips of a process on Redis directly..."):
+            direct = direct_round_trips(url, args.calls)
+        with console.status(f"{args.clients} client processes for {args.seconds} s..."):
+            rate, cpu_us, unscheduled = grants_per_s(daemon, args.clients, args.seconds)
+    finally:
+        daemon.stop()
+        redis.kill()
+        redis.wait(10)
+        shutil.rmtree(directory, ignore_errors=True)
+    table = Table(title=f"hermes serve in front of Redis on loopback ({os.cpu_count()} CPUs)")
+    for column in ("measurement", "median", "p99"):
+        table.add_column(column)
+    for name, times in (("through the daemon", fronted), ("on Redis directly", direct)):
+        p99 = statistics.quantiles(times, n=100)[98]
+        table.add_row(
+            f"acquire + release, {name}", f"{statistics.median(times):.0f} µs", f"{p99:.0f} µs"
+        )
+    table.add_row(f"grants/s, {args.clients} clients through the daemon", f"{rate:,.0f}", "")
+    table.add_row("  daemon CPU per grant", f"{cpu_us:.0f} µs", "")
+    table.add_row("  calls that ran unscheduled", str(unscheduled), "")
+    console.print(table)
+    print(
+        json.dumps(
+            {
+                "fronted_round_trip_median_us": statistics.median(fronted),
+                "direct_round_trip_median_us": statistics.median(direct),
+                "grants_per_s": rate,
+                "daemon_cpu_us_per_grant": cpu_us,
+                "unscheduled": unscheduled,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

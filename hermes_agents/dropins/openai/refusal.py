@@ -1,0 +1,121 @@
+"""A streamed call whose ``priority`` the server refuses inside the stream.
+
+vLLM checks a request's priority in its engine, which a streamed answer only reaches once the
+stream has begun: a vLLM without ``--scheduling-policy priority`` then answers ``200`` and
+sends the refusal as the stream's first event, ``data: {"error": {"message": "Got priority N
+but Priority scheduling is not enabled.", ...}}`` (vllm/entrypoints/openai/serving_chat.py,
+``chat_completion_stream_generator``). ``openai`` would raise it only when the caller iterates,
+too late to send the call again. So when the clients sent a priority with ``stream=True`` they
+read the stream's first event before handing the stream on (``create`` returns at the first
+event instead of at the headers: the time to the first token is the same); a refusal closes
+that response, and the call is sent again without the priority. Anything else is put back: the
+stream reads as if untouched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx2
+import openai
+
+from hermes_agents.priority import PRIORITY_REFUSED
+
+__all__ = ["MAX_PEEK_BYTES", "arefused_in_stream", "refused_in_stream"]
+
+MAX_PEEK_BYTES = 64 * 1024
+"""Bytes read at most for the first event (a refusal is a few hundred)."""
+
+_REFUSED = PRIORITY_REFUSED.encode()
+
+
+def refused_in_stream(result: object) -> bool:
+    """Whether the unread stream ``result`` opens with the server refusing its priority (then
+    it is closed); otherwise its first event is put back. Only ``openai.Stream`` results over
+    ``httpx2`` are read; anything else is False, untouched."""
+    response = result.response if isinstance(result, openai.Stream) else None
+    if not isinstance(response, httpx2.Response):
+        return False
+    if response.is_closed:  # read already (a transport that answers whole bodies)
+        return _refused(_content(response))
+    body = response.stream
+    assert isinstance(body, httpx2.SyncByteStream)
+    parts = iter(body)
+    head = b""
+    for part in parts:
+        head += part
+        if b"\n\n" in head or len(head) >= MAX_PEEK_BYTES:
+            break
+    if _refused(head):
+        response.close()
+        return True
+    response.stream = _Replayed(head, parts, body)
+    return False
+
+
+async def arefused_in_stream(result: object) -> bool:
+    """``refused_in_stream`` for ``openai.AsyncStream``."""
+    response = result.response if isinstance(result, openai.AsyncStream) else None
+    if not isinstance(response, httpx2.Response):
+        return False
+    if response.is_closed:
+        return _refused(_content(response))
+    body = response.stream
+    assert isinstance(body, httpx2.AsyncByteStream)
+    parts = aiter(body)
+    head = b""
+    async for part in parts:
+        head += part
+        if b"\n\n" in head or len(head) >= MAX_PEEK_BYTES:
+            break
+    if _refused(head):
+        await response.aclose()
+        return True
+    response.stream = _AsyncReplayed(head, parts, body)
+    return False
+
+
+def _refused(head: bytes) -> bool:
+    """Whether the stream's first event is the refusal of the priority."""
+    first = head[:MAX_PEEK_BYTES].split(b"\n\n", 1)[0]
+    return first.startswith(b"data:") and b'"error"' in first and _REFUSED in first
+
+
+def _content(response: httpx2.Response) -> bytes:
+    try:
+        return response.content
+    except httpx2.ResponseNotRead:  # closed unread: nothing to read the refusal from
+        return b""
+
+
+class _Replayed(httpx2.SyncByteStream):
+    """A body whose first bytes were read: they come first, then the rest."""
+
+    def __init__(self, head: bytes, rest: Iterator[bytes], inner: httpx2.SyncByteStream) -> None:
+        self.head, self.rest, self.inner = head, rest, inner
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self.head:
+            yield self.head
+        yield from self.rest
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _AsyncReplayed(httpx2.AsyncByteStream):
+    """The asyncio twin of ``_Replayed``."""
+
+    def __init__(
+        self, head: bytes, rest: AsyncIterator[bytes], inner: httpx2.AsyncByteStream
+    ) -> None:
+        self.head, self.rest, self.inner = head, rest, inner
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self.head:
+            yield self.head
+        async for part in self.rest:
+            yield part
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()

@@ -1,0 +1,86 @@
+"""The headroom higher tiers keep: the slots of a backend that sheddable calls may not take.
+
+Admission is not preemptive: a call keeps its slot until it ends. Without headroom, a burst of
+``sheddable`` batch calls that arrives while no critical call waits takes every slot of a
+backend, and the next ``critical`` call waits for one of them to end. So, with a ``+tiers``
+policy, while higher-tier work is **about** on a backend (a ``critical`` or ``standard`` call
+runs there, or one was submitted there in the last ``reserve_window_s`` seconds), sheddable
+calls hold at most ``sheddable_share`` of its slots (``BackendLimits``: rounded down, at least
+one slot, so sheddable work never stops; 1 turns the headroom off). A sheddable call kept back
+waits in its queue; critical and standard calls may still take every slot. When no higher-tier
+work is about, sheddable calls may take every slot (no throughput is lost to an empty
+reserve). The wait bound does not lift the headroom: a sheddable call promoted by
+``max_wait_s`` still waits for a slot within its tier's share, and the best critical or
+standard call goes meanwhile. Policies without ``+tiers`` ignore tiers, and this rule too.
+
+The core calls ``on_submit`` and ``may_start`` before it admits a call (``core``); nothing here runs
+for policies without tiers.
+
+>>> from hermes_agents.scheduling.state import BackendLimits
+>>> sheddable_slots(BackendLimits(16, sheddable_share=0.25))
+4
+>>> sheddable_slots(BackendLimits(1, sheddable_share=0.25))  # at least one slot
+1
+"""
+
+from __future__ import annotations
+
+from hermes_agents.scheduling.ordering import QueueOrder
+from hermes_agents.scheduling.policies import Policy, Tiered
+from hermes_agents.scheduling.state import BackendLimits, QueueState, Task
+from hermes_agents.scheduling.tiers import Tier
+
+_SHEDDABLE = Tier.SHEDDABLE
+
+
+def orders_by_tier(policy: Policy) -> bool:
+    """Whether ``policy`` orders by tier (it is, or wraps, a ``Tiered`` policy)."""
+    seen: object = policy
+    for _ in range(16):  # wrappers such as Aging(Tiered(...)); never an endless chain
+        if isinstance(seen, Tiered):
+            return True
+        seen = getattr(seen, "inner", None)
+        if seen is None:
+            return False
+    return False
+
+
+def sheddable_slots(limits: BackendLimits) -> int:
+    """The most slots sheddable calls may hold while higher-tier work is about."""
+    return max(1, int(limits.sheddable_share * limits.max_concurrency))
+
+
+def on_submit(state: QueueState, task: Task, now: float, fits: bool) -> bool:
+    """Whether ``task``, just submitted (``fits``: a slot is free and nobody waits), may take
+    that slot now; a critical or standard call is noted as higher-tier work about."""
+    if task.run.tier is not _SHEDDABLE:
+        state.higher_seen_s = now
+        return fits
+    return fits and may_start(state, task, now)
+
+
+def may_start(state: QueueState, task: Task, now: float) -> bool:
+    """Whether the headroom lets ``task`` take a slot of ``state`` now (always, unless it is
+    a sheddable call and its tier holds its share while higher-tier work is about)."""
+    if task.run.tier is not _SHEDDABLE:
+        return True
+    limits = state.limits
+    running = state.running
+    cap = sheddable_slots(limits)
+    if len(running) < cap or cap >= limits.max_concurrency:
+        return True  # within the share whatever runs, or no headroom at all
+    sheddable = sum(1 for other in running.values() if other.run.tier is _SHEDDABLE)
+    if sheddable < cap:
+        return True
+    higher_running = sheddable < len(running)
+    return not (higher_running or now - state.higher_seen_s < limits.reserve_window_s)
+
+
+def higher_instead(order: QueueOrder, state: QueueState, now: float, promoted: bool) -> Task | None:
+    """What to admit instead of a sheddable call the headroom keeps back: when the wait bound
+    ``promoted`` it, the policy's best waiting call if that is critical or standard; else
+    nothing (admission on this backend stops until a slot frees)."""
+    if not promoted:
+        return None
+    best = order.best(state, now)
+    return None if best.run.tier is _SHEDDABLE else best
