@@ -14,6 +14,9 @@ for each:
 3. what bounds them: the server's CPU per grant (redis-server or the daemon, from /proc), the
    clients' CPU per grant, and Redis's own time per script (``INFO commandstats``).
 
+The title and the JSON carry the machine's load average (1, 5, 15 minutes): on a shared
+machine, compare figures measured under a like load.
+
 Prints one table with each figure next to the issue's goal, then the figures as JSON. Never a
 pass/fail test: the figures depend on the machine and on what else runs on it.
 """
@@ -211,7 +214,9 @@ def report(results: dict[str, dict[str, float]], clients: int) -> None:
     from rich.table import Table
 
     r, d = results["redis"], results["daemon"]
-    table = Table(title=f"Redis on loopback beside the Unix-socket daemon ({os.cpu_count()} CPUs)")
+    load = "/".join(f"{value:.1f}" for value in os.getloadavg())  # the machine may be shared
+    title = f"Redis on loopback beside the Unix-socket daemon ({os.cpu_count()} CPUs, load {load})"
+    table = Table(title=title)
     for column in ("measurement", "Redis", "daemon", "goal (Redis)"):
         table.add_column(column)
     rows = [
@@ -228,7 +233,7 @@ def report(results: dict[str, dict[str, float]], clients: int) -> None:
         table.add_row(label, _fmt(r.get(key), unit), _fmt(d.get(key), unit), goal)
     table.add_row("  Redis time per admission script", _fmt(r["script_us"], "µs"), "-", "")
     Console().print(table)
-    print(json.dumps(results))
+    print(json.dumps({**results, "load_average": os.getloadavg()}))
 
 
 def _fmt(value: float | None, unit: str) -> str:

@@ -1,8 +1,15 @@
 """``redis_scheduler``: the ``RedisScheduler`` for ``HERMES_SCHEDULER=redis://...`` and a
 config (the limits every host writes to Redis, the policy, costs and prewarming of this host's
-own runs)."""
+own runs).
+
+An ``auto`` backend keeps its start window with Redis (``[backends.NAME.auto] start``, 4 by
+default): the window is not moved across hosts, and throttles are not forwarded; one warning
+at start says so.
+"""
 
 from __future__ import annotations
+
+import logging
 
 from hermes_agents import settings
 from hermes_agents.config import DEFAULT_POLICY, Config
@@ -36,6 +43,7 @@ def redis_scheduler(url: str, config: Config | None, *, prefix: str = PREFIX) ->
     lease_ttl_s = settings.redis_lease_ttl_s(DEFAULT_LEASE_TTL_S)
     require("redis")
     limits = backend_limits(config) if config is not None else {}
+    _warn_fixed_auto(config)
     cost = config.cost_model() if config is not None else CostModel()
     prewarm = prewarm_setup(config.prewarm) if config is not None and config.prewarm else None
     twins = {
@@ -71,3 +79,13 @@ def redis_scheduler(url: str, config: Config | None, *, prefix: str = PREFIX) ->
             scheduler.client, prewarmer.specs, scheduler.process, prefix=prefix
         )
     return scheduler
+
+
+def _warn_fixed_auto(config: Config | None) -> None:
+    autos = [b for b in config.backends.values() if b.auto is not None] if config else []
+    if autos:
+        logging.getLogger(__name__).warning(
+            "with Redis, auto capacity is not followed across hosts: %s keep their start window "
+            "(set [backends.NAME.auto] start, or a number for max_concurrency)",
+            ", ".join(f"{b.name!r} at {b.start_concurrency}" for b in autos),
+        )

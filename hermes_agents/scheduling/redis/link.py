@@ -10,15 +10,17 @@ handed to the owner (a waiting call fails open; a running one is counted unsched
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from hermes_agents.scheduling.redis.call import Call, Owner
 from hermes_agents.scheduling.redis.keys import BackendKeys, backends_key
+from hermes_agents.scheduling.redis.lane import Late
 from hermes_agents.scheduling.redis.scripts import (
     RedisRestartedError,
     RedisStateError,
@@ -113,10 +115,11 @@ class BackendLink:
         self._answer(reply, extra=(member,) if early else ())
         self._start()
 
-    def release(self, call: Call) -> int | None:
+    def release(self, call: Call, patience_s: float | None = None) -> int | None:
         """End ``call`` in Redis (free its slot, or withdraw it); returns the script's status
         (1 released, 2 withdrawn, 0 unknown), None if it was never queued. Raises like
-        ``submit``."""
+        ``submit``; ``Late`` when no reply came within ``patience_s`` (its ``finish`` returns
+        the status, on any thread)."""
         member = call.member
         if member is None:
             return None
@@ -125,9 +128,18 @@ class BackendLink:
             self._remember(member)
         if known is None:  # it left already (gone from Redis, or withdrawn at an outage)
             return 0
+        args = [*self._args, self.epoch, member]
         try:
-            reply = self.scripts.release(self._script_keys, [*self._args, self.epoch, member])
-        except RedisRestartedError:
+            return self._released(
+                call, lambda: self.scripts.release(self._script_keys, args, patience_s)
+            )
+        except Late as late:
+            raise Late(functools.partial(self._released, call, late.finish)) from None
+
+    def _released(self, call: Call, reply_of: Callable[[], Reply]) -> int:
+        try:
+            reply = reply_of()
+        except (Late, RedisRestartedError):
             raise
         except Exception:
             self._orphan(call)  # ended in Redis at the next renewal that works

@@ -1,13 +1,15 @@
 """``Outbox``: writes to Redis that a caller need not wait for, done in order by one thread.
 
-A release, a rank refresh or a profile row goes on a bounded queue and the caller goes on; the
-outbox's own thread hands each item to ``handle``. So a Redis that stops answering (a cut link
-drops packets: each command waits out its timeout) stalls that thread, never the app's.
+A late release (``releases``), a rank refresh or a profile row goes on a bounded queue and the
+caller goes on; the outbox's own thread hands each item to ``handle``. So a Redis that stops
+answering (a cut link drops packets: each command waits out its timeout) stalls that thread,
+never the app's.
 
 A caller may wait a little for its item (``put(..., wait_s=)``): with a healthy Redis the item
 is done before the caller goes on, as if it had been done on its thread. Once one such wait ran
-out, the thread is stuck on a slow Redis and later callers do not wait at all, until it moves
-again. A full queue refuses the item (``put`` returns False): the caller has its fallback.
+out (or an item known to be slow was put as ``stuck``), the thread is stuck on a slow Redis and
+later callers do not wait at all, until it moves again. A full queue refuses the item (``put``
+returns False): the caller has its fallback.
 """
 
 from __future__ import annotations
@@ -48,18 +50,34 @@ class Outbox(Generic[Item]):
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
         self._stuck = False
+        self._slow: set[int] = set()
+        """The ids of items put as ``stuck`` and not handled yet."""
         self._stopping = False
 
-    def put(self, item: Item, *, wait_s: float = 0.0) -> bool:
+    @property
+    def stuck(self) -> bool:
+        """Whether the thread is believed stuck on a slow Redis (a wait for it ran out, or an
+        item was put as ``stuck``), until it finishes an item."""
+        return self._stuck or bool(self._slow)
+
+    def put(self, item: Item, *, wait_s: float = 0.0, stuck: bool = False) -> bool:
         """Queue ``item``; wait up to ``wait_s`` for it to be handled (not while the thread is
-        stuck). False when the queue is full or the outbox closed: the item was not taken."""
+        stuck). ``stuck``: the item is known to be slow (callers stop waiting until the thread
+        is done with it). False when the queue is full or the outbox closed: the item was not
+        taken."""
         if self._stopping:
             return False
         self._start()
-        done = threading.Event() if wait_s > 0 and not self._stuck else None
+        if stuck:
+            with self._lock:
+                self._slow.add(id(item))
+        done = threading.Event() if wait_s > 0 and not self.stuck else None
         try:
             self._queue.put_nowait((item, done))
         except queue.Full:
+            if stuck:
+                with self._lock:
+                    self._slow.discard(id(item))
             return False
         if done is not None and not done.wait(wait_s):
             self._stuck = True
@@ -111,6 +129,9 @@ class Outbox(Generic[Item]):
                 logger.exception("%s failed", self.name)
             finally:
                 self._stuck = False
+                if self._slow:
+                    with self._lock:
+                        self._slow.discard(id(item))
                 if done is not None:
                     done.set()
             if self._stopping and self._queue.empty():

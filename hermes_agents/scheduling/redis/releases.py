@@ -1,11 +1,15 @@
 """``Releases``: ending calls in Redis (a release frees the slot and admits the next ticket in
-the same script) and refreshing the ranks of waiting ones, off the caller's thread.
+the same script) and refreshing the ranks of waiting ones, never stalling the caller's thread.
 
-Both go on an ``Outbox``; a release waits for it at most ``RELEASE_WAIT_S`` (with a healthy
-Redis the script has answered by then, and the next ticket is admitted), so a Redis that stopped
-answering costs the app's thread at most that, once. While Redis is believed out (or the outbox
-is full) a release is left to the link's thread, which ends the ticket once Redis answers, and
-a call whose lease surely expired meanwhile is counted as unscheduled.
+A release is sent on the caller's thread and its reply awaited there for at most
+``RELEASE_WAIT_S`` (with a healthy Redis it has answered by then, and the next ticket is
+admitted: one round trip, no thread hand-off). A reply that is late is read to the end by an
+``Outbox``'s thread, on the same connection (nothing sent twice), and until that thread moves
+again later releases go to it without waiting; so a Redis that stopped answering costs the
+app's thread at most ``RELEASE_WAIT_S``, once. Rank refreshes always go to the outbox. While
+Redis is believed out (or the outbox is full) a release is left to the link's thread, which
+ends the ticket once Redis answers, and a call whose lease surely expired meanwhile is counted
+as unscheduled.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hermes_agents.scheduling.redis.call import Call
+from hermes_agents.scheduling.redis.lane import Late
 from hermes_agents.scheduling.redis.link import BackendLink
 from hermes_agents.scheduling.redis.outbox import Outbox
 from hermes_agents.scheduling.redis.scripts import RedisRestartedError
@@ -23,7 +28,7 @@ if TYPE_CHECKING:
     import redis
 
 RELEASE_WAIT_S = 0.25
-"""How long a release waits, at most, for the outbox's thread to have done it in Redis."""
+"""How long a release waits, at most, for Redis's reply on the caller's thread."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,14 @@ class Rerank:
     """New ranks for these waiting calls, to write to Redis."""
 
     calls: tuple[Call, ...]
+
+
+@dataclass(frozen=True)
+class LateRelease:
+    """A release whose reply was late on the caller's thread: ``late.finish`` reads it."""
+
+    call: Call
+    late: Late
 
 
 class Releases:
@@ -55,7 +68,9 @@ class Releases:
     ) -> None:
         self.client = client
         self.out, self.failed, self.gone, self.current = out, failed, gone, current
-        self._outbox: Outbox[Call | Rerank] = Outbox("hermes-redis-outbox", self._send)
+        self._outbox: Outbox[Call | Rerank | LateRelease] = Outbox(
+            "hermes-redis-outbox", self._send
+        )
 
     def end(self, call: Call) -> None:
         """Free ``call``'s slot (or withdraw it) in Redis (see the module docstring)."""
@@ -63,8 +78,11 @@ class Releases:
             self._later(call)
             return
         self._lost_lease(call)  # nothing answered for a TTL: counted now, not after a timeout
-        if not self._outbox.put(call, wait_s=RELEASE_WAIT_S):
-            call.link.release_later(call)  # ended at the link's next renewal
+        if self._outbox.stuck:  # a late reply is being read: do not wait on Redis again
+            if not self._outbox.put(call):
+                call.link.release_later(call)  # ended at the link's next renewal
+            return
+        self._release_now(call, RELEASE_WAIT_S)
 
     def rerank(self, calls: Sequence[Call]) -> None:
         """Write the calls' new ranks (a full outbox: their old ranks stand)."""
@@ -77,10 +95,14 @@ class Releases:
         for item in self._outbox.close(timeout_s):
             if isinstance(item, Call):
                 item.link.release_later(item)
+            elif isinstance(item, LateRelease):  # its connection is closed with the lane
+                item.call.link.release_later(item.call)
 
-    def _send(self, item: Call | Rerank) -> None:
+    def _send(self, item: Call | Rerank | LateRelease) -> None:
         if isinstance(item, Rerank):
             self._refresh(item.calls)
+        elif isinstance(item, LateRelease):
+            self._finish(item.call, item.late.finish)
         elif self.out():
             self._later(item)
         else:
@@ -90,9 +112,18 @@ class Releases:
         call.link.release_later(call)
         self._lost_lease(call)
 
-    def _release_now(self, call: Call) -> None:
+    def _release_now(self, call: Call, patience_s: float | None = None) -> None:
         try:
-            status = call.link.release(call)
+            self._finish(call, lambda: call.link.release(call, patience_s))
+        except Late as late:  # the outbox's thread reads the reply; later releases queue
+            if not self._outbox.put(LateRelease(call, late), stuck=True):
+                call.link.release_later(call)  # (closing: the lane's close drops its connection)
+
+    def _finish(self, call: Call, status_of: Callable[[], int | None]) -> None:
+        try:
+            status = status_of()
+        except Late:
+            raise
         except RedisRestartedError as error:  # its ticket was lost with Redis's state
             if self.current(call.link):
                 self.failed(error)

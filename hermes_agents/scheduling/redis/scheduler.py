@@ -14,10 +14,11 @@ resumes by itself once it answers. No call waits on a Redis believed out. A proc
 expired (it hung, or was cut off) finds out at its next renewal: its waiting calls go ahead,
 its running ones are counted.
 
-Off the caller's thread (``releases.Releases``): releases and rank refreshes are done by an
-outbox's thread; a release waits for it at most ``RELEASE_WAIT_S`` (with a healthy Redis it is
-done by then, and the next ticket admitted), so a Redis that stopped answering costs the app's
-thread at most that, once.
+Never stalled on Redis (``releases.Releases``): a release is one round trip on the caller's
+thread, whose reply it waits for at most ``RELEASE_WAIT_S`` (with a healthy Redis it is done by
+then, and the next ticket admitted); a late reply is read by an outbox's thread, which also
+writes the rank refreshes. So a Redis that stopped answering costs the app's thread at most
+that, once.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from hermes_agents.errors import HermesError
 from hermes_agents.scheduling.redis.keys import TICKET
-from hermes_agents.scheduling.redis.lane import Lane
+from hermes_agents.scheduling.redis.lane import InFlight, Lane, Late
 
 if TYPE_CHECKING:
     import redis
@@ -78,13 +78,18 @@ class Scripts:
             _count(reply[3]),
         )
 
-    def release(self, keys: list[str], args: list[str]) -> Reply:
-        """End a ticket; reply ``status``: 1 released, 2 withdrawn, 0 unknown."""
-        reply = _list(self._run(self._release, keys, args), 4)
-        status = _count(reply[0])
-        if status > 2:
-            raise RedisStateError(f"a release answered status {status}")
-        return Reply(status, _tickets(reply[1]), _tickets(reply[2]), _epoch(reply[3]))
+    def release(self, keys: list[str], args: list[str], patience_s: float | None = None) -> Reply:
+        """End a ticket; reply ``status``: 1 released, 2 withdrawn, 0 unknown. ``patience_s``:
+        how long to wait for the reply before raising ``Late`` (its ``finish`` returns the
+        ``Reply``); None: the connection's own timeout."""
+        script = self._release
+        in_flight = self.lane.send("EVALSHA", script.sha, len(keys), *keys, *args)
+        try:
+            raw = self._reply(script, in_flight, keys, args, patience_s)
+        except Late:
+            finish = functools.partial(self._reply, script, in_flight, keys, args, None)
+            raise Late(lambda: _release_reply(finish())) from None
+        return _release_reply(raw)
 
     def renew(self, keys: list[str], args: list[str], asked: int) -> Reply:
         """Renew the lease; reply ``status``: a state (0, 1, 2) per ticket asked about."""
@@ -95,12 +100,23 @@ class Scripts:
         return Reply(states, _tickets(reply[1]), _tickets(reply[2]), _epoch(reply[3]))
 
     def _run(self, script: _Script, keys: list[str], args: list[str]) -> Any:
+        in_flight = self.lane.send("EVALSHA", script.sha, len(keys), *keys, *args)
+        return self._reply(script, in_flight, keys, args, None)
+
+    def _reply(
+        self,
+        script: _Script,
+        in_flight: InFlight,
+        keys: list[str],
+        args: list[str],
+        patience_s: float | None,
+    ) -> Any:
         import redis
 
         try:
             try:
-                return self.lane.execute("EVALSHA", script.sha, len(keys), *keys, *args)
-            except redis.exceptions.NoScriptError:
+                return in_flight.reply(patience_s)
+            except redis.exceptions.NoScriptError:  # loaded, then run again (not in a hurry)
                 self.lane.execute("SCRIPT", "LOAD", script.source)
                 return self.lane.execute("EVALSHA", script.sha, len(keys), *keys, *args)
         except redis.ResponseError as error:
@@ -139,6 +155,14 @@ def _explain(text: str) -> str:
     return f"a key of another type where hermes keeps its queues ({text}); use another database"
 
 
+def _release_reply(value: object) -> Reply:
+    reply = _list(value, 4)
+    status = _count(reply[0])
+    if status > 2:
+        raise RedisStateError(f"a release answered status {status}")
+    return Reply(status, _tickets(reply[1]), _tickets(reply[2]), _epoch(reply[3]))
+
+
 def _list(value: object, size: int) -> list[Any]:
     if not isinstance(value, list) or len(value) != size:
         raise RedisStateError(f"an admission script answered {value!r:.80}")
@@ -166,4 +190,6 @@ def _epoch(value: object) -> str:
 def _tickets(value: object) -> tuple[str, ...]:
     if not isinstance(value, list):
         raise RedisStateError(f"an admission script answered {value!r:.80} for tickets")
-    return tuple(_ticket(item) for item in value)
+    if not value:  # most replies (no grant of another call, nothing corrupt)
+        return ()
+    return tuple([_ticket(item) for item in value])

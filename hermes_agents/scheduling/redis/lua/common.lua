@@ -10,7 +10,6 @@ local base = string.sub(meta, 1, #meta - 4)
 local me, ttl_ms = ARGV[1], tonumber(ARGV[2])
 local SCHEMA = '1'
 local NEVER = 9007199254740991
-local GRANTS_TTL_MS = 60000
 local REAP_EVERY_MS = 100  -- expired leases are looked for at most this often
 local REAP_BATCH = 256  -- tickets of dead processes dropped per script at most
 
@@ -73,7 +72,9 @@ local function ready()
 end
 
 -- This process's lease runs TTL from now; rewritten only when less than half of it is left
--- (a read is cheaper than a write; the thread renews it every TTL/3 anyway).
+-- (a read is cheaper than a write; the thread renews it every TTL/3 anyway). Every submit
+-- comes here: a process that makes a ticket has a lease, so its tickets go when it dies. A
+-- release does not (it needs no lease; the submits and the renewals keep it).
 local function keep_alive()
   local until_ms = tonumber(redis.call('ZSCORE', procs, me))
   if not until_ms or until_ms < now + ttl_ms / 2 then
@@ -179,9 +180,8 @@ local function admit(limits, tokens_running, running)
       if proc == me then
         table.insert(mine, head)
       else
-        local list = base .. 'grants:' .. proc
-        redis.call('RPUSH', list, head)
-        redis.call('PEXPIRE', list, GRANTS_TTL_MS)
+        -- (no expiry: a process's list is deleted with it when its lease expires, in reap())
+        redis.call('RPUSH', base .. 'grants:' .. proc, head)
       end
     end
   end

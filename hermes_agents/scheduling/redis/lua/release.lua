@@ -16,8 +16,6 @@ elseif redis.call('ZREM', queue, member) == 1 then
   status = 2
 end
 if status ~= 1 then redis.call('SREM', owned, member) end
--- renewed (a process with nothing here any more lingers until it expires, then is reaped)
-keep_alive()
 tokens_running = tokens_running - reap(limits)
 local mine, bad
 mine, bad, tokens_running = admit(limits, tokens_running)

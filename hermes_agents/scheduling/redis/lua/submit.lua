@@ -11,7 +11,7 @@ redis.call('HSET', tickets, member, me .. '|' .. ARGV[9] .. '|' .. now .. '|' ..
 redis.call('SADD', base .. 'owned:' .. me, member)
 local mine, bad = {member}, {}
 local running = redis.call('ZCARD', leases)
-if redis.call('ZCARD', queue) == 0 and running < limits[1]
+if running < limits[1] and redis.call('ZCARD', queue) == 0
     and (limits[2] == 0 or running == 0 or tokens_running + tokens <= limits[2]) then
   -- nobody waits and it fits: admitted at once (what admit() would do, in fewer steps)
   redis.call('ZADD', leases, limits[4] > 0 and now + limits[4] or NEVER, member)
