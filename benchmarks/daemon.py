@@ -26,7 +26,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from _loadgen import cpu_s, load_arguments
+from _loadgen import cpu_s, load_arguments, slot_round_trips_us
 from rich.console import Console
 from rich.table import Table
 
@@ -57,16 +57,7 @@ CLIENT = textwrap.dedent(
 
 def round_trips(address: str, calls: int) -> list[float]:
     """Microseconds per uncontended acquire + release from one client, inside one app run."""
-    scheduler = DaemonScheduler(address)
-    times = []
-    with scheduler.run("bench"):
-        for _ in range(calls):
-            start = time.perf_counter_ns()
-            with scheduler.slot("fast", stage="step"):
-                pass
-            times.append((time.perf_counter_ns() - start) / 1e3)
-    scheduler.close()
-    return times
+    return slot_round_trips_us(DaemonScheduler(address), calls)
 
 
 def grants_per_s(daemon: DaemonProcess, clients: int, seconds: float) -> tuple[float, float, int]:
@@ -123,7 +114,9 @@ def main() -> None:
     directory = Path(tempfile.mkdtemp(prefix="hermes-bench-", dir="/tmp"))
     config = directory / "hermes.toml"
     config.write_text('[backends.llm]\nkind = "llm"\nmax_concurrency = 4\n')
-    daemon = DaemonProcess(directory / "hermes.sock", config=config).start()
+    # a store of its own: the user's profiles stay untouched, and every run starts cold
+    store = ["--store", str(directory / "profiles.sqlite3")]
+    daemon = DaemonProcess(directory / "hermes.sock", config=config, args=store).start()
     console = Console()
     try:
         with console.status("round trips from one client..."):

@@ -20,14 +20,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import tempfile
-import time
 from pathlib import Path
 
-from _loadgen import load_arguments
+from _loadgen import load_arguments, slot_round_trips_us, start_redis
 from daemon import grants_per_s, round_trips
 from rich.console import Console
 from rich.table import Table
@@ -36,37 +33,9 @@ from hermes_agents.scheduling.daemon.process import DaemonProcess
 from hermes_agents.scheduling.redis.factory import redis_scheduler
 
 
-def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A redis-server on a free loopback port, and its URL."""
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
-    command += ["--appendonly", "no", "--dir", str(directory)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            time.sleep(0.02)
-    raise RuntimeError("redis-server did not start")
-
-
 def direct_round_trips(url: str, calls: int) -> list[float]:
     """Microseconds per uncontended acquire + release of a process on Redis directly."""
-    scheduler = redis_scheduler(url, None)
-    times = []
-    with scheduler.run("bench"):
-        for _ in range(calls):
-            start = time.perf_counter_ns()
-            with scheduler.slot("fast", stage="step"):
-                pass
-            times.append((time.perf_counter_ns() - start) / 1e3)
-    scheduler.close()
-    return times
+    return slot_round_trips_us(redis_scheduler(url, None), calls)
 
 
 def main() -> None:

@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _loadgen import cpu_s, load_arguments
+from _loadgen import cpu_s, load_arguments, start_redis
 
 CLIENT = textwrap.dedent(
     """
@@ -125,30 +124,6 @@ def grants_per_s(
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_redis(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A private redis-server on loopback; its process and URL."""
-    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-    port = _free_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly"]
-    server = subprocess.Popen([*command, "no", "--dir", str(directory)], stdout=subprocess.DEVNULL)
-    import redis
-
-    client = redis.Redis(port=port)
-    for _ in range(500):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.01)
-    return server, f"redis://127.0.0.1:{port}/0"
-
-
 def script_us(url: str) -> float:
     """Redis's own µs per admission script (``INFO commandstats``, all scripts)."""
     import redis
@@ -183,7 +158,9 @@ def measure(args: argparse.Namespace, directory: Path) -> dict[str, dict[str, fl
     finally:
         redis_server.kill()
         redis_server.wait(10)
-    daemon = DaemonProcess(directory / "hermes.sock", config=config).start()
+    # a store of its own: the user's profiles stay untouched, and every run starts cold
+    store = ["--store", str(directory / "profiles.sqlite3")]
+    daemon = DaemonProcess(directory / "hermes.sock", config=config, args=store).start()
     try:
         client = DaemonScheduler(daemon.address)
         admit, whole = round_trips(client, args.calls)
