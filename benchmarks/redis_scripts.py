@@ -1,6 +1,6 @@
 """Redis's own cost of each admission script, contended, without any client process in the way.
 
-Run: ``.venv/bin/python benchmarks/redis_scripts.py [--grants 3000]``
+Run: ``.venv/bin/python benchmarks/redis_scripts.py [--grants 3000] [--share 1.0]``
 
 Starts a private ``redis-server`` (no persistence) and drives the real scripts
 (``hermes_agents/scheduling/redis/lua``) from this one process as 8 processes would on a
@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from redis_scheduler import start_redis
+from _loadgen import start_redis
 
 from hermes_agents.scheduling.redis.keys import BackendKeys
 from hermes_agents.scheduling.redis.scripts import Scripts
@@ -37,8 +37,9 @@ SLOTS = 4
 class Backend:
     """The scripts of one backend, called as ``PROCESSES`` processes would (see the docstring)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, share: str = "1.0") -> None:
         self.scripts = Scripts(client)
+        self.share = share
         self.keys = BackendKeys("llm")
         self.epoch = ""
         self.running: list[tuple[int, str]] = []
@@ -46,12 +47,16 @@ class Backend:
             self.submit(process)
 
     def args(self, process: int) -> list[str]:
-        """The scripts' common arguments: 10 s lease, the slots, a 30 s wait bound."""
-        return [f"bench-{process}", "10000", str(SLOTS), "0", "30000", "600000", self.epoch]
+        """The scripts' common arguments: 10 s lease, the slots, a 30 s wait bound, the
+        tiers' headroom (``--share``; 30 s window)."""
+        lease = [f"bench-{process}", "10000", str(SLOTS), "0", "30000", "600000"]
+        return [*lease, self.share, "30000", self.epoch]
 
     def submit(self, process: int) -> None:
         """Queue a ticket of ``process`` (granted at once while a slot is free)."""
-        reply = self.scripts.submit(self.keys.script_keys, [*self.args(process), "1.0", "0", "b"])
+        reply = self.scripts.submit(
+            self.keys.script_keys, [*self.args(process), "1.0", "0", "standard", "b"]
+        )
         self.epoch = reply.epoch
         self.running += [(process, member) for member in reply.mine]
 
@@ -122,14 +127,21 @@ def _text(value: str | bytes) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--grants", type=int, default=3000)
-    grants = parser.parse_args().grants
+    parser.add_argument(
+        "--share",
+        default="1.0",
+        help="the sheddable_share written (below 1: the headroom of +tiers is kept; every "
+        "ticket is standard, so each submit also notes higher-tier work)",
+    )
+    options = parser.parse_args()
+    grants = options.grants
     with tempfile.TemporaryDirectory(prefix="hermes-bench-scripts-") as directory:
         server, url = start_redis(Path(directory))
         try:
             import redis
 
             client = redis.Redis.from_url(url, decode_responses=True)
-            backend = Backend(client)
+            backend = Backend(client, options.share)
             results: dict[str, Any] = {"commandstats": commandstats(client, backend, grants)}
             results["slowlog"] = slowlog(client, backend, grants)
         finally:

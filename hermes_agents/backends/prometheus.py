@@ -53,11 +53,13 @@ def _finite(samples: Mapping[str, list[Sample]], name: str) -> list[float]:
 
 
 def total(samples: Mapping[str, list[Sample]], *names: str) -> float | None:
-    """Sum over the first of ``names`` present (e.g. across engines); None when none is."""
+    """Sum over the first of ``names`` present (e.g. across engines); None when none is, or
+    when the sum overflows (huge samples: no count to round)."""
     for name in names:
         values = _finite(samples, name)
         if values:
-            return sum(values)
+            summed = sum(values)
+            return summed if math.isfinite(summed) else None
     return None
 
 

@@ -46,6 +46,9 @@ __all__ = ["Controller", "EngineSettings", "EngineWindow", "SlotCount"]
 
 DEFAULT_RETRY_AFTER_S = 1.0
 """How long a throttle without ``Retry-After`` holds the window from growing."""
+MIN_EPISODE_S = DEFAULT_RETRY_AFTER_S
+"""The shortest throttle episode (one cut): the refusals of one overload come within a round
+of calls, and ``Retry-After: 0`` (or a few ms) must not make each of them halve the window."""
 
 
 class Controller:
@@ -93,12 +96,13 @@ class Controller:
     def _throttled(self, throttle: Throttle) -> None:
         now = self.clock()
         wait_s = throttle.retry_after_s
-        if wait_s is None or not math.isfinite(wait_s) or wait_s < 0:
-            wait_s = DEFAULT_RETRY_AFTER_S
+        if not isinstance(wait_s, int | float) or not math.isfinite(wait_s) or wait_s < 0:
+            wait_s = DEFAULT_RETRY_AFTER_S  # none given, or none a caller could mean
+        episode_s = max(wait_s, MIN_EPISODE_S)
         if now < self._hold_until_s:  # the same episode: cut once per Retry-After period
-            self._hold_until_s = max(self._hold_until_s, now + wait_s)
+            self._hold_until_s = max(self._hold_until_s, now + episode_s)
             return
-        self._hold_until_s = now + wait_s
+        self._hold_until_s = now + episode_s
         size = self._window.size
         self._move(
             size / 2, f"{throttle.status} from the backend (Retry-After {wait_s:g} s): halve"
@@ -200,8 +204,9 @@ class EngineWindow(Controller):
         self._grow(kv, load)
 
     def _new_preemptions(self, count: int | None) -> int:
-        """Preemptions since the last poll (0 on the first read, or when the engine restarted)."""
-        if count is None:
+        """Preemptions since the last poll (0 on the first read, or when the engine restarted;
+        a negative count is no counter's: ignored)."""
+        if count is None or count < 0:
             return 0
         last, self._preemptions = self._preemptions, count
         return 0 if last is None or count < last else count - last

@@ -1,7 +1,6 @@
 """The scheduling core: no I/O, time only from an injected clock.
 
-The in-process runtime, the daemon and the simulator all drive this same object through one
-driver loop (``driver.Driver``):
+The in-process runtime, the daemon and the simulator drive it through one loop (``driver``):
 
 1. ``start_run`` registers an app run (its class, optional deadline);
 2. ``submit`` queues a task (one call) of a run on a backend; ``enter_stage`` moves a run on;
@@ -9,10 +8,9 @@ driver loop (``driver.Driver``):
    refreshed, its backend frees a slot; ``cancel`` withdraws a waiting task;
 4. ``finish_run`` ends a run: its waiting tasks are withdrawn (their callers must be told),
    its trace is kept for the learner (``run_changes``: suspend, resume, partial runs);
-5. ``step(awake)`` returns one ``Decisions`` record: the tasks admitted now (per backend up to
-   its capacity, in policy order), the tasks withdrawn and why, the slots freed, the warm-up
-   hints due (the prewarm planner runs inside the step, fed the backends' awake beliefs), when
-   to ask again, and the finished traces to learn from.
+5. ``step(awake)`` returns one ``Decisions`` record: the tasks admitted now (up to capacity,
+   in policy order), withdrawn tasks and why, freed slots, warm-up hints due (the planner runs
+   in the step), when to ask again, and the finished traces to learn from.
 
 >>> from hermes_agents.scheduling import BackendLimits, SchedulerCore, policy_named
 >>> now = [0.0]
@@ -52,7 +50,8 @@ from hermes_agents.scheduling.ordering import QueueOrder
 from hermes_agents.scheduling.planning import WarmupPlanning
 from hermes_agents.scheduling.policies import Policy
 from hermes_agents.scheduling.queues import Queues
-from hermes_agents.scheduling.reserve import higher_instead, may_start, on_submit, orders_by_tier
+from hermes_agents.scheduling.reserve import held_back_by, higher_instead, may_start, on_submit
+from hermes_agents.scheduling.reserve import sheddable as _sheddable
 from hermes_agents.scheduling.run_changes import RunChanges
 from hermes_agents.scheduling.run_end import RunEnd
 from hermes_agents.scheduling.state import (
@@ -100,7 +99,8 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
         self.backends = self.queues.states
         """Backend name -> its queue (configured ones, and ones made on first use)."""
         self.order = QueueOrder(policy)
-        self.tiered = orders_by_tier(policy)  # then higher tiers keep headroom (``reserve``)
+        self.held_back = held_back_by(policy)  # the runs the headroom holds back (``reserve``)
+        self.tiered = self.held_back is _sheddable  # higher tiers keep headroom
         self.runs: dict[str, Run] = {}
         self.levels: dict[str, ClassLevel] = {}
         """App class -> its tier and default SLO (``scheduling.tiers``; others: standard)."""
@@ -213,8 +213,8 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
         self.tasks[task.task_id] = task
         run.tasks.add(task.task_id)
         fits = not state.waiting and state.fits(task)
-        if self.tiered:  # the headroom higher tiers keep (``reserve``)
-            fits = on_submit(state, task, now, fits)
+        if self.held_back is not None:  # the headroom (``reserve``)
+            fits = on_submit(state, task, now, fits, self.held_back)
         if fits:
             self._admit(state, task, now)  # nobody waits: it goes first, whatever the order
         else:
@@ -296,7 +296,7 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
         """Admit the waiting tasks that fit, on the backends that changed."""
         if self._moved:
             self._reindex_moved()
-        dirty, tiered = self._dirty, self.tiered
+        dirty, held = self._dirty, self.held_back
         for name in dirty if len(dirty) == 1 else sorted(dirty):
             state = self.backends[name]
             waiting = state.waiting
@@ -310,8 +310,8 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
                     # the wait bound: the oldest goes first once it has waited long enough
                     promote = bound is not None and now - oldest.submitted_at >= bound
                     best = oldest if promote else self.order.best(state, now)
-                if tiered and not may_start(state, best, now):  # a sheddable call kept back
-                    if (found := higher_instead(self.order, state, now, promote)) is None:
+                if held is not None and not may_start(state, best, now, held):  # kept back
+                    if (found := higher_instead(self.order, state, now, promote, held)) is None:
                         break
                     best, promote = found, False
                 if not state.fits(best):

@@ -250,12 +250,19 @@ class HermesDdl:
     again while the call heads its queue (``recheck``), so the order stays stable between a
     run's moves. On paper-mix with deadlines measured alone, the median beat the shortest
     walk (0, the old default) wherever deadlines bind (docs/benchmarks.md).
+
+    Admission keeps headroom for the runs with a deadline (``deadline_headroom``), as higher
+    tiers keep it against sheddable work.
     """
 
     quantile: float = 0.95
     late_quantile: float = 0.5
     by_deadline: bool = False
     """Order the runs that can still make it by deadline instead of slack (``hermes-edf``)."""
+    deadline_headroom: bool = True
+    """While a run with a deadline has work about on a backend, runs without one hold at most
+    ``BackendLimits.sheddable_share`` of its slots (``scheduling.reserve``): ranking after
+    them is not enough, as a slot is not preempted and every call in the batch slows it."""
     name: str = "hermes-ddl"
     order_stable: ClassVar[bool] = True
 

@@ -24,6 +24,8 @@ from collections.abc import Callable
 _LOCK = threading.Lock()
 """Guards every ticket's answer (held for a few instructions; one lock is cheaper than one
 per ticket)."""
+_TIMEOUT_MAX = threading.TIMEOUT_MAX
+"""The longest a lock can wait (a longer ``wait`` timeout waits for ever)."""
 
 
 class Answer(enum.Enum):
@@ -117,7 +119,9 @@ class Ticket:
             if waiter is None:
                 waiter = self._waiter = _thread.allocate_lock()
                 waiter.acquire()
-        if not waiter.acquire(True, -1 if timeout is None else max(0.0, timeout)):
+        # None, or longer than a lock can wait: for ever; negative or NaN: it has run out
+        wait_s = -1.0 if timeout is None or timeout > _TIMEOUT_MAX else max(0.0, timeout)
+        if not waiter.acquire(True, wait_s):
             raise TimeoutError(f"no slot on {self.backend!r} within {timeout} s")
         waiter.release()  # the next thread waiting on this ticket, if any, goes on too
         assert self.answer is not None

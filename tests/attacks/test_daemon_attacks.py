@@ -150,6 +150,27 @@ def test_tasks_past_the_per_client_cap_run_unscheduled(monkeypatch: pytest.Monke
     assert service.counters.refused == 2
 
 
+def test_runs_past_the_per_client_cap_are_refused_and_their_calls_run_unscheduled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client registering run after run grew the daemon's memory without bound."""
+    monkeypatch.setattr(service_module, "MAX_RUNS_PER_CLIENT", 3)
+    service = _service()
+    sent: list[bytes] = []
+    session = service.open(sent.append, lambda: None, needs_token=False)
+    service.receive(session, b'{"op":"hello","version":1}')
+    for run in range(6):
+        service.receive(session, b'{"op":"run","run":"r%d","app":"a"}' % run)
+    service.receive(session, b'{"op":"run","run":"r0","app":"a"}')  # known: still fine
+    service.receive(session, b'{"op":"submit","task":1,"run":"r5","backend":"x"}')
+    service.flush()
+    assert len(session.runs) == 3
+    assert b"too many app runs from one client" in b"".join(sent)
+    assert b"run 'r5' was not started" in b"".join(sent)  # its call: run unscheduled
+    assert service.counters.refused == 3
+    assert not session.closed  # refused, not hung up on
+
+
 def test_a_connection_that_never_says_hello_is_closed(workdir: Path) -> None:
     daemon = Daemon(workdir).start()
     try:

@@ -9,11 +9,15 @@ too late to send the call again. So when the clients sent a priority with ``stre
 read the stream's first event before handing the stream on (``create`` returns at the first
 event instead of at the headers: the time to the first token is the same); a refusal closes
 that response, and the call is sent again without the priority. Anything else is put back: the
-stream reads as if untouched.
+stream reads as if untouched. An error while the first event is read (the connection lost) is put
+back too: the caller meets it where ``openai`` raises it, while iterating, wrapped as ``openai``
+wraps it (``APIConnectionError``), never as a bare transport error from ``create``. Events may
+end with LF, CRLF or CR line ends (SSE allows all three; sse-starlette sends CRLF).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 
 import httpx2
@@ -27,6 +31,8 @@ MAX_PEEK_BYTES = 64 * 1024
 """Bytes read at most for the first event (a refusal is a few hundred)."""
 
 _REFUSED = PRIORITY_REFUSED.encode()
+_EVENT_END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+"""A blank line: where an event of a server-sent stream ends (any of SSE's line ends)."""
 
 
 def refused_in_stream(result: object) -> bool:
@@ -39,13 +45,17 @@ def refused_in_stream(result: object) -> bool:
     if response.is_closed:  # read already (a transport that answers whole bodies)
         return _refused(_content(response))
     body = response.stream
-    assert isinstance(body, httpx2.SyncByteStream)
+    if not isinstance(body, httpx2.SyncByteStream):  # not a body we can put back: untouched
+        return False
     parts = iter(body)
     head = b""
-    for part in parts:
-        head += part
-        if b"\n\n" in head or len(head) >= MAX_PEEK_BYTES:
-            break
+    try:
+        for part in parts:
+            head += part
+            if _ended(head):
+                break
+    except Exception as error:  # the server's own error: raised where openai would raise it
+        parts = _raising(error)
     if _refused(head):
         response.close()
         return True
@@ -61,13 +71,17 @@ async def arefused_in_stream(result: object) -> bool:
     if response.is_closed:
         return _refused(_content(response))
     body = response.stream
-    assert isinstance(body, httpx2.AsyncByteStream)
+    if not isinstance(body, httpx2.AsyncByteStream):
+        return False
     parts = aiter(body)
     head = b""
-    async for part in parts:
-        head += part
-        if b"\n\n" in head or len(head) >= MAX_PEEK_BYTES:
-            break
+    try:
+        async for part in parts:
+            head += part
+            if _ended(head):
+                break
+    except Exception as error:
+        parts = _araising(error)
     if _refused(head):
         await response.aclose()
         return True
@@ -75,10 +89,27 @@ async def arefused_in_stream(result: object) -> bool:
     return False
 
 
+def _ended(head: bytes) -> bool:
+    """Whether ``head`` holds the stream's first event whole (or all that is peeked)."""
+    return len(head) >= MAX_PEEK_BYTES or _EVENT_END.search(head) is not None
+
+
 def _refused(head: bytes) -> bool:
     """Whether the stream's first event is the refusal of the priority."""
-    first = head[:MAX_PEEK_BYTES].split(b"\n\n", 1)[0]
+    first = _EVENT_END.split(head[:MAX_PEEK_BYTES], maxsplit=1)[0]
     return first.startswith(b"data:") and b'"error"' in first and _REFUSED in first
+
+
+def _raising(error: Exception) -> Iterator[bytes]:
+    """The rest of a body whose reading failed with ``error``: it fails again there."""
+    raise error
+    yield b""  # pragma: no cover (makes it a generator)
+
+
+async def _araising(error: Exception) -> AsyncIterator[bytes]:
+    """``_raising`` for an async body."""
+    raise error
+    yield b""  # pragma: no cover
 
 
 def _content(response: httpx2.Response) -> bytes:

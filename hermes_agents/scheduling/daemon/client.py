@@ -154,10 +154,10 @@ class DaemonScheduler(Scheduler):
         connection = self._connection
         if status not in THROTTLE_STATUSES or connection is None or not self.connected:
             return
-        message: dict[str, Any] = {"op": "throttle", "backend": backend, "status": status}
-        if retry_after_s is not None and math.isfinite(retry_after_s):
-            message["retry_after_s"] = min(max(float(retry_after_s), 0.0), MAX_RETRY_AFTER_S)
-        try:
+        try:  # a status of 429.0 goes as 429; a Retry-After that is no number, as none
+            message: dict[str, Any] = {"op": "throttle", "backend": backend, "status": int(status)}
+            if isinstance(retry_after_s, int | float) and math.isfinite(retry_after_s):
+                message["retry_after_s"] = min(max(float(retry_after_s), 0.0), MAX_RETRY_AFTER_S)
             connection.send(message)
         except Exception:  # fail open: a throttle is a hint, never the caller's problem
             logger.debug("telling the daemon of a throttle on %r failed", backend, exc_info=True)

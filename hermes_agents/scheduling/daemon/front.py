@@ -186,6 +186,7 @@ class FrontService(SessionService):
         run = message["run"]
         if run in session.runs:
             return  # a client that reconnected may register a run twice: harmless
+        self.check_new_run(session, run, "run")
         deadline_s = message.get("deadline_s")
         now = time.monotonic()  # the interface's clock for deadlines
         deadline = None if deadline_s is None else now + deadline_s
@@ -241,6 +242,7 @@ class FrontService(SessionService):
 
     def _resume(self, session: Session, message: dict[str, Any]) -> None:
         run = message["run"]
+        self.check_new_run(session, run, "resume")
         run_id = session.runs.get(run, f"{session.session_id}:{run}")
         self.scheduler.resume_run(run_id, message["app"])  # one it lost: anew, unlearned
         session.runs[run] = run_id

@@ -117,6 +117,7 @@ class DaemonService(SessionService):
         run = message["run"]
         if run in session.runs:
             return  # a client that reconnected may register a run twice: harmless
+        self.check_new_run(session, run, "run")
         deadline_s = message.get("deadline_s")
         deadline = None if deadline_s is None else self.core.clock() + deadline_s
         tier_name = message.get("tier")
@@ -182,6 +183,7 @@ class DaemonService(SessionService):
 
     def _resume(self, session: Session, message: dict[str, Any]) -> None:
         run = message["run"]
+        self.check_new_run(session, run, "resume")
         run_id = session.runs.get(run, f"{session.session_id}:{run}")
         self._load_profile(message["app"])
         self.core.resume_run(run_id, message["app"])  # one the daemon lost: anew, unlearned

@@ -23,6 +23,9 @@ MAX_CONNECTIONS = min(1_024, resource.getrlimit(resource.RLIMIT_NOFILE)[0] - 64)
 refused (a fatal error), so that no local user can exhaust the daemon's file descriptors."""
 MAX_TASKS_PER_CLIENT = 10_000
 """Tasks one connection may have queued or running; more are refused (run unscheduled)."""
+MAX_RUNS_PER_CLIENT = 10_000
+"""App runs one connection may have open; more are refused (their calls run unscheduled), so
+that no client can grow the daemon's memory without bound."""
 HELLO_TIMEOUT_S = 5.0
 """A connection must say hello within this long."""
 INTERNAL_ERROR_LOG_S = 10.0

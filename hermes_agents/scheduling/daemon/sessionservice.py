@@ -32,6 +32,7 @@ from hermes_agents.scheduling.daemon.sessions import (
     IDLE_LEASES,
     INTERNAL_ERROR_LOG_S,
     MAX_CONNECTIONS,
+    MAX_RUNS_PER_CLIENT,
     MAX_TASKS_PER_CLIENT,
     Counters,
     Session,
@@ -239,6 +240,17 @@ class SessionService(ABC):
                 op="submit",
             )
         return task
+
+    def check_new_run(self, session: Session, run: str, op: str) -> None:
+        """``ProtocolError`` when ``run`` would be one more open run than
+        ``MAX_RUNS_PER_CLIENT`` (it is not started: its calls run unscheduled)."""
+        if run not in session.runs and len(session.runs) >= MAX_RUNS_PER_CLIENT:
+            self.counters.refused += 1
+            raise ProtocolError(
+                f"too many app runs from one client (at most {MAX_RUNS_PER_CLIENT} open); "
+                "this run's calls run unscheduled",
+                op=op,
+            )
 
     def run_id_of(self, session: Session, run: str, op: str, task: int | None = None) -> str:
         """The service's id of the client's ``run``; ``ProtocolError`` when it was not

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from hermes_agents.scheduling.ticket import Ticket
+from hermes_agents.scheduling.tiers import Tier
 
 if TYPE_CHECKING:
     from hermes_agents.scheduling.redis.link import BackendLink
@@ -20,8 +21,8 @@ class Call:
     """One call of this process through Redis: the caller's ticket, the in-process twin that
     keeps its run's position and rank, its place in Redis's queue (``order``: the policy's
     priority of its run, lower first; the Gittins rank under ``gittins``, the tier and the
-    deadline under ``+tiers`` and deadline policies), and its ticket name in Redis once
-    queued."""
+    deadline under ``+tiers`` and deadline policies), its run's tier (the headroom in Redis:
+    ``headroom``), and its ticket name in Redis once queued."""
 
     ticket: Ticket
     inner: Ticket
@@ -30,6 +31,7 @@ class Call:
     rank: float | None
     app: str
     order: float | None = None
+    tier: Tier = Tier.STANDARD
     member: str | None = None
     granted: bool = field(default=False)
 

@@ -9,6 +9,7 @@ at start says so.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from hermes_agents import settings
@@ -29,8 +30,11 @@ from hermes_agents.scheduling.runtime import LocalScheduler
 from hermes_agents.scheduling.state import UNLIMITED, BackendLimits
 from hermes_agents.store.redisprofiles import RedisProfileStore
 
-OPEN = BackendLimits(UNLIMITED.max_concurrency, max_wait_s=None, max_hold_s=None)
-"""The limits of the in-process twin of every backend: admission happens in Redis."""
+OPEN = BackendLimits(
+    UNLIMITED.max_concurrency, max_wait_s=None, max_hold_s=None, sheddable_share=1.0
+)
+"""The limits of the in-process twin of every backend: admission (and the tiers' headroom)
+happens in Redis."""
 
 
 def redis_scheduler(url: str, config: Config | None, *, prefix: str = PREFIX) -> RedisScheduler:
@@ -46,10 +50,7 @@ def redis_scheduler(url: str, config: Config | None, *, prefix: str = PREFIX) ->
     _warn_fixed_auto(config)
     cost = config.cost_model() if config is not None else CostModel()
     prewarm = prewarm_setup(config.prewarm) if config is not None and config.prewarm else None
-    twins = {
-        name: BackendLimits(OPEN.max_concurrency, kind=limit.kind, max_wait_s=None, max_hold_s=None)
-        for name, limit in limits.items()
-    }
+    twins = {name: dataclasses.replace(OPEN, kind=limit.kind) for name, limit in limits.items()}
     store = RedisProfileStore(address.client(), prefix=prefix)
     policy = config.policy if config is not None else DEFAULT_POLICY
     believed_out: list[RedisScheduler] = []  # the scheduler, once made (the models come first)

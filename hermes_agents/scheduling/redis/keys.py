@@ -4,14 +4,18 @@ Every key of backend ``B`` starts with ``PREFIX:{B}:``: the ``{B}`` hash tag put
 hash slot, so each admission script touches one slot (Redis Cluster runs it on one node):
 
 ==============================  ==============================================================
-``hermes:{B}:meta``             hash: ``schema`` (``SCHEMA``), the limits, ``tokens_running``,
-                                ``seq``, ``epoch``, ``reap_at``, counters (``granted``,
+``hermes:{B}:meta``             hash: ``schema`` (``SCHEMA``), the limits (with
+                                ``sheddable_share``, ``reserve_window_ms``), ``tokens_running``,
+                                ``seq``, ``epoch``, ``reap_at``, ``higher_at`` (the last
+                                critical or standard submit, ms), counters (``granted``,
                                 ``reclaimed``, ``expired``, ``promoted``, ``corrupt``)
 ``hermes:{B}:queue``            sorted set: waiting ticket -> rank (ties: the ticket's name,
                                 its zero-padded arrival number)
 ``hermes:{B}:arrivals``         sorted set: waiting ticket -> submitted ms (the wait bound)
-``hermes:{B}:tickets``          hash: ticket -> ``process|tokens|submitted_ms|app``
+``hermes:{B}:tickets``          hash: ticket -> ``process|tokens|submitted_ms|tier|app``
 ``hermes:{B}:leases``           sorted set: running ticket -> hold deadline ms
+``hermes:{B}:shed``             sorted set: the running sheddable tickets (of ``leases``, same
+                                scores; kept while the backend keeps headroom: ``headroom``)
 ``hermes:{B}:procs``            sorted set: process -> lease expiry ms
 ``hermes:{B}:owned:<process>``  set: the process's tickets
 ``hermes:{B}:grants:<process>`` list: grants pushed to the process (it blocks on it)
@@ -27,8 +31,9 @@ import re
 from dataclasses import dataclass
 
 PREFIX = "hermes"
-SCHEMA = "1"
-"""The layout version in ``meta``'s ``schema`` field; scripts refuse any other."""
+SCHEMA = "2"
+"""The layout version in ``meta``'s ``schema`` field; scripts refuse any other (2: tickets
+carry their tier, ``meta`` the headroom's limits, ``shed`` the running sheddable tickets)."""
 TICKET = re.compile(r"\d{12}")
 """A ticket's name: its arrival number on the backend, zero-padded."""
 
@@ -66,6 +71,11 @@ class BackendKeys:
         return self.base + "tickets"
 
     @property
+    def shed(self) -> str:
+        """Running sheddable tickets by hold deadline (a subset of ``leases``)."""
+        return self.base + "shed"
+
+    @property
     def procs(self) -> str:
         """Processes by lease expiry."""
         return self.base + "procs"
@@ -74,7 +84,8 @@ class BackendKeys:
     def script_keys(self) -> list[str]:
         """The keys every admission script is given, in its order."""
         base = self.base
-        return [base + name for name in ("meta", "queue", "arrivals", "tickets", "leases", "procs")]
+        names = ("meta", "queue", "arrivals", "tickets", "leases", "procs", "shed")
+        return [base + name for name in names]
 
     def grants(self, process: str) -> str:
         """The list ``process`` blocks on for its grants."""

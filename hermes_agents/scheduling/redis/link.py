@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from hermes_agents.scheduling.redis.call import Call, Owner
+from hermes_agents.scheduling.redis.headroom import headroom_args
 from hermes_agents.scheduling.redis.keys import BackendKeys, backends_key
 from hermes_agents.scheduling.redis.lane import Late
 from hermes_agents.scheduling.redis.scripts import (
@@ -58,6 +59,7 @@ class BackendLink:
         listener: Lane,
         lease_ttl_s: float,
         retry_s: float,
+        tiered: bool = False,
     ) -> None:
         self.owner, self.keys, self.limits = owner, keys, limits
         self.process = process
@@ -84,6 +86,7 @@ class BackendLink:
             str(limits.token_budget or 0),
             str(round((limits.max_wait_s or 0) * 1000)),
             str(round((limits.max_hold_s or 0) * 1000)),
+            *headroom_args(limits, tiered=tiered),  # the tiers' headroom (``headroom``)
         ]
         self.epoch = ""
         """The backend's epoch in Redis, from the first reply (``Scripts``)."""
@@ -101,7 +104,8 @@ class BackendLink:
         """Queue ``call`` in Redis; a grant answers it (now or from the thread). Raises
         ``redis.RedisError`` or ``RedisStateError`` (the caller fails it open)."""
         ticket = call.ticket
-        args = [*self._args, self.epoch, _score(call.order), str(max(0, ticket.tokens)), call.app]
+        tokens = str(max(0, ticket.tokens))
+        args = [*self._args, self.epoch, _score(call.order), tokens, call.tier.value, call.app]
         reply = self.scripts.submit(self._script_keys, args)
         self.epoch = reply.epoch
         self._check_limits(reply.max_concurrency)

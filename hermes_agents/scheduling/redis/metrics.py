@@ -11,6 +11,7 @@ metric                                        type     meaning
 ``hermes_backend_waiting``                    gauge    calls queued
 ``hermes_backend_capacity``                   gauge    its ``max_concurrency``
 ``hermes_backend_tokens_running``             gauge    prompt + output tokens running
+``hermes_backend_sheddable_running``          gauge    sheddable calls running (``+tiers``)
 ``hermes_backend_grants_total``               counter  calls admitted
 ``hermes_backend_leases_expired_total``       counter  slots of processes whose lease expired
 ``hermes_backend_slots_reclaimed_total``      counter  slots taken back by the hold bound
@@ -36,6 +37,11 @@ _BACKEND = {
     "waiting": ("hermes_backend_waiting", "gauge", "Calls queued for the backend, all hosts."),
     "max_concurrency": ("hermes_backend_capacity", "gauge", "Calls the backend may run at once."),
     "tokens_running": ("hermes_backend_tokens_running", "gauge", "Tokens admitted and running."),
+    "sheddable_running": (
+        "hermes_backend_sheddable_running",
+        "gauge",
+        "Sheddable calls running (kept while the backend keeps headroom for higher tiers).",
+    ),
     "grants": ("hermes_backend_grants_total", "counter", "Calls admitted."),
     "expired": (
         "hermes_backend_leases_expired_total",

@@ -36,6 +36,7 @@ from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.redis.address import COMMAND_TIMEOUT_S, RedisAddress
 from hermes_agents.scheduling.redis.call import Call
 from hermes_agents.scheduling.redis.closing import shut_down
+from hermes_agents.scheduling.redis.headroom import queue_place
 from hermes_agents.scheduling.redis.keys import PREFIX, BackendKeys, hosts_key
 from hermes_agents.scheduling.redis.lane import Lane
 from hermes_agents.scheduling.redis.link import BackendLink
@@ -201,8 +202,8 @@ class RedisScheduler(Scheduler):
             self.fail_open(ticket, inner.reason or "hermes scheduler error")
             return
         run_id = ticket.run_id or str(inner.handle)
-        app, order = self.local.run_app(run_id) or "", self.local.queue_priority(inner.task)
-        call = Call(ticket, inner, link, run_id, inner.rank, app, order)
+        app, place = self.local.run_app(run_id) or "", queue_place(self.local, run_id, inner.task)
+        call = Call(ticket, inner, link, run_id, inner.rank, app, *place)
         ticket.handle, ticket.task = call, inner.task
         self._runs.add(call)
         try:
@@ -322,6 +323,7 @@ class RedisScheduler(Scheduler):
                     listener=self._listener,
                     lease_ttl_s=self.lease_ttl_s,
                     retry_s=self.retry_s,
+                    tiered=self.local.core.tiered,  # else no headroom (``headroom``)
                 )
         return link
 
@@ -377,5 +379,5 @@ class RedisScheduler(Scheduler):
             return
         rank = self.local.run_rank(run_id)
         for call in calls:
-            call.rank, call.order = rank, self.local.queue_priority(call.inner.task)
+            call.rank, call.order = rank, queue_place(self.local, run_id, call.inner.task)[0]
         self._releases.rerank(calls)

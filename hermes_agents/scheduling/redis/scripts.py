@@ -146,6 +146,9 @@ def _sha(source: str) -> str:
 
 
 def _explain(text: str) -> str:
+    if "HERMES_ARGUMENT" in text:
+        detail = text.split("HERMES_ARGUMENT", 1)[1].strip()
+        return f"a script argument refused, nothing done: {detail}; every host must run one version"
     if "HERMES_SCHEMA" in text:
         detail = text.split("HERMES_SCHEMA", 1)[1].strip()
         return f"wrong schema version: {detail}; clear the backend's keys or upgrade every host"

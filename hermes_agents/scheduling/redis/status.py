@@ -54,7 +54,8 @@ def _backend(client: redis.Redis, keys: BackendKeys, apps: dict[str, dict[str, A
     pipe.zcard(keys.queue)
     pipe.zcard(keys.leases)
     pipe.hgetall(keys.tickets)
-    meta, queue, leases, waiting, running, tickets = pipe.execute()
+    pipe.zcard(keys.shed)
+    meta, queue, leases, waiting, running, tickets, sheddable = pipe.execute()
     if meta and meta.get("schema") != SCHEMA:
         return {"error": f"schema {meta.get('schema')!r}, this client reads {SCHEMA}"}
     state: dict[str, Any] = {
@@ -63,6 +64,7 @@ def _backend(client: redis.Redis, keys: BackendKeys, apps: dict[str, dict[str, A
         "running": int(running),
         "waiting": int(waiting),
         "tokens_running": _int(meta.get("tokens_running")),
+        "sheddable_running": int(sheddable),  # the tiers' headroom (``headroom``)
         **{counter: _int(meta.get(counter)) for counter in _COUNTERS},
     }
     state["grants"] = state.pop("granted")
@@ -105,13 +107,14 @@ def _hosts(client: redis.Redis, prefix: str) -> dict[str, dict[str, Any]]:
 
 
 def _record(text: object) -> tuple[str, str] | None:
-    """(process, app) of a ticket record, or None when it is not one."""
+    """(process, app) of a ticket record (``process|tokens|submitted_ms|tier|app``), or None
+    when it is not one."""
     if not isinstance(text, str):
         return None
-    parts = text.split("|", 3)
-    if len(parts) != 4 or not parts[0] or not parts[1].isdigit() or not parts[2].isdigit():
+    parts = text.split("|", 4)
+    if len(parts) != 5 or not parts[0] or not parts[1].isdigit() or not parts[2].isdigit():
         return None
-    return parts[0], parts[3]
+    return parts[0], parts[4]
 
 
 def _int(value: object) -> int:

@@ -63,6 +63,10 @@ def test_redis_losing_its_state_never_lets_two_calls_share_the_last_slot(
         ("token_budget", "nan"),
         ("max_wait_ms", "-inf"),
         ("tokens_running", "nan"),
+        ("sheddable_share", "nan"),
+        ("sheddable_share", "2"),
+        ("reserve_window_ms", "inf"),
+        ("reserve_window_ms", "-1"),
     ],
 )
 def test_non_finite_limits_fail_the_backend_open_with_a_clear_error(

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import pytest
 import redis
 
+from hermes_agents.scheduling.redis.keys import SCHEMA
 from hermes_agents.scheduling.state import BackendLimits, Usage
 from hermes_agents.scheduling.ticket import Answer, Ticket
 from tests.scheduling.redis.conftest import RedisServer
@@ -48,7 +49,7 @@ def test_a_corrupt_ticket_is_dropped_its_call_goes_ahead_the_rest_is_served(
     ("setup", "expected"),
     [
         (lambda c: c.set("hermes:{other}:queue", "not ours"), "foreign key layout"),
-        (lambda c: c.hset("hermes:{other}:meta", "schema", "2"), "wrong schema version"),
+        (lambda c: c.hset("hermes:{other}:meta", "schema", "1"), "wrong schema version"),
         (lambda c: c.set("hermes:{other}:meta", "a string"), "another type"),
         (lambda c: c.hset("hermes:{other}:meta", mapping=_bad_limits()), "unreadable limits"),
     ],
@@ -84,7 +85,7 @@ def test_state_that_is_not_ours_fails_that_backend_open_only(
 
 
 def _bad_limits() -> dict[str, str]:
-    return {"schema": "1", "max_concurrency": "many", "token_budget": "0", "max_wait_ms": "0"}
+    return {"schema": SCHEMA, "max_concurrency": "many", "token_budget": "0", "max_wait_ms": "0"}
 
 
 def test_the_error_is_logged_once_and_a_later_outage_still_warns(

@@ -114,10 +114,10 @@ def test_a_dead_process_loses_its_pushed_grants_with_its_lease(
     keys = BackendKeys("llm")
 
     def args(process: str, ttl_ms: int) -> list[str]:
-        return [process, str(ttl_ms), "1", "0", "0", "0", ""]
+        return [process, str(ttl_ms), "1", "0", "0", "0", "1.0", "30000", ""]
 
-    live = scripts.submit(keys.script_keys, [*args("live", 10_000), "1.0", "0", "app"])
-    dead = scripts.submit(keys.script_keys, [*args("dead", 300), "1.0", "0", "app"])
+    live = scripts.submit(keys.script_keys, [*args("live", 10_000), "1.0", "0", "standard", "app"])
+    dead = scripts.submit(keys.script_keys, [*args("dead", 300), "1.0", "0", "standard", "app"])
     assert live.mine == (live.status,)
     assert dead.mine == ()
     released = scripts.release(keys.script_keys, [*args("live", 10_000), live.status])
@@ -125,7 +125,7 @@ def test_a_dead_process_loses_its_pushed_grants_with_its_lease(
     assert client.lrange(keys.grants("dead"), 0, -1) == [dead.status]
     assert client.pttl(keys.grants("dead")) == -1  # no expiry of its own
     time.sleep(0.5)  # "dead" never renews: its lease (300 ms) runs out
-    later = scripts.submit(keys.script_keys, [*args("live", 10_000), "1.0", "0", "app"])
+    later = scripts.submit(keys.script_keys, [*args("live", 10_000), "1.0", "0", "standard", "app"])
     assert later.mine == (later.status,)  # the dead one's slot came back at once
     assert client.exists(keys.grants("dead"), keys.owned("dead")) == 0
     assert client.zscore(keys.procs, "dead") is None

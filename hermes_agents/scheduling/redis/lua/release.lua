@@ -1,9 +1,9 @@
--- release: ARGV 8 ticket ends (a running one frees its slot; a waiting one is withdrawn), then
+-- release: ARGV 10 ticket ends (a running one frees its slot; a waiting one is withdrawn), then
 -- admit what fits. Returns {1 released | 2 withdrawn | 0 unknown (its lease had expired),
 -- this process's grants, corrupt tickets, epoch}.
 local limits, problem = ready()
 if not limits then return redis.error_reply(problem) end
-local member = ARGV[8]
+local member = ARGV[10]
 local owned = base .. 'owned:' .. me
 local tokens_running = limits[5]
 local status = 0

@@ -1,4 +1,4 @@
--- renew: this process's lease on the backend, and where its tickets (ARGV 8...) stand:
+-- renew: this process's lease on the backend, and where its tickets (ARGV 10...) stand:
 -- 0 waiting, 1 running, 2 gone (expired, dropped as corrupt, or lost with a restart).
 -- Reaps expired processes and admits what fits. Returns {states, this process's grants,
 -- corrupt tickets, epoch}.
@@ -6,7 +6,7 @@ local limits, problem = ready()
 if not limits then return redis.error_reply(problem) end
 local owned = base .. 'owned:' .. me
 local states = {}
-for i = 8, #ARGV do
+for i = 10, #ARGV do
   local member = ARGV[i]
   if redis.call('ZSCORE', queue, member) then
     states[#states + 1] = 0
@@ -17,7 +17,7 @@ for i = 8, #ARGV do
     redis.call('SREM', owned, member)
   end
 end
-if #ARGV > 7 then
+if #ARGV > 9 then
   redis.call('ZADD', procs, now + ttl_ms, me)
 end
 local tokens_running = limits[5] - reap(limits)

@@ -1,0 +1,68 @@
+"""The headroom higher tiers keep (``scheduling.reserve``), across hosts: what this process
+tells Redis so that the admission scripts enforce it (``lua/common.lua``).
+
+With a ``+tiers`` policy, while critical or standard work is about on a backend (one of its
+tickets runs there, or one was submitted there within ``reserve_window_s``), sheddable tickets
+hold at most ``sheddable_share`` of its slots (rounded down, at least one), whichever hosts
+they come from; otherwise they may take every slot. In Redis:
+
+- every ticket's record carries its run's tier (the submit script refuses any other word than
+  ``critical``, ``standard``, ``sheddable``);
+- ``hermes:{B}:shed`` holds the running sheddable tickets (a subset of the leases, freed with
+  them: a release, a reap of a dead process, an overdue slot), so the count is the set's size
+  and never a counter that can drift;
+- ``meta``'s ``higher_at`` is when a critical or standard ticket was last submitted (Redis's
+  clock), and its ``sheddable_share`` and ``reserve_window_ms`` are the limits the first
+  process wrote (the share is written as 1, no headroom, unless the policy orders by tier).
+
+Admission keeps a sheddable ticket back when the headroom binds; since ``+tiers`` scores put
+every sheddable ticket behind every other, nothing else waits ahead of it, except when the wait
+bound promotes the oldest: then the queue's head goes instead, if it is not sheddable.
+
+>>> from hermes_agents.scheduling.state import BackendLimits
+>>> headroom_args(BackendLimits(4, sheddable_share=0.25, reserve_window_s=2.5), tiered=True)
+['0.25', '2500']
+>>> headroom_args(BackendLimits(4, sheddable_share=0.25), tiered=False)
+['1.0', '30000']
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from hermes_agents.scheduling.policies import TIER_SPAN
+from hermes_agents.scheduling.tiers import Tier
+
+if TYPE_CHECKING:
+    from hermes_agents.scheduling.runtime import LocalScheduler
+    from hermes_agents.scheduling.state import BackendLimits
+
+NO_HEADROOM = 1.0
+"""The share written for policies that do not order by tier: sheddable tickets take any slot."""
+MAX_WINDOW_MS = 2**53 - 1
+"""The longest window written (Lua's numbers are doubles: integers beyond it are not exact)."""
+
+
+def headroom_args(limits: BackendLimits, *, tiered: bool) -> list[str]:
+    """The scripts' ``sheddable_share`` and ``reserve_window_ms`` arguments for ``limits``
+    (``tiered``: the policy orders by tier; otherwise no headroom)."""
+    share = float(limits.sheddable_share) if tiered else NO_HEADROOM
+    window_ms = min(round(limits.reserve_window_s * 1000), MAX_WINDOW_MS)
+    return [repr(share), str(window_ms)]
+
+
+def queue_place(
+    local: LocalScheduler, run_id: str, task_id: int | None
+) -> tuple[float | None, Tier]:
+    """Where the call ``task_id`` of run ``run_id`` waits in Redis: its order (the policy's
+    priority now, lower first) and its run's tier (``standard`` for an unknown run).
+
+    Under ``+tiers`` a call whose priority is not finite waits last within its own tier
+    (not behind every tier: a critical call must not wait behind sheddable ones the headroom
+    keeps back)."""
+    run = local.core.runs.get(run_id)
+    tier = run.tier if run is not None else Tier.STANDARD
+    order = local.queue_priority(task_id)
+    if order is None and local.core.tiered:
+        order = tier.level * TIER_SPAN + TIER_SPAN / 4
+    return order, tier
