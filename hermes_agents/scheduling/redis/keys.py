@@ -28,7 +28,10 @@ hash slot, so each admission script touches one slot (Redis Cluster runs it on o
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
+
+from hermes_agents.scheduling.queues import MAX_UNCONFIGURED_BACKENDS
 
 PREFIX = "hermes"
 SCHEMA = "2"
@@ -108,3 +111,20 @@ def backends_key(prefix: str = PREFIX) -> str:
 def hosts_key(prefix: str = PREFIX) -> str:
     """The hash of processes' counters."""
     return f"{prefix}:hosts"
+
+
+TOO_MANY_BACKENDS = (
+    f"this process uses {MAX_UNCONFIGURED_BACKENDS} unconfigured backends already; name the "
+    "backend in the config ([backends.NAME]) to schedule its calls"
+)
+"""Why a call on one more unconfigured backend runs unscheduled (``may_add``)."""
+
+
+def may_add(backend: str, used: Collection[str], configured: Collection[str]) -> bool:
+    """Whether ``backend`` may get keys in Redis, ``used`` being the backends a process uses:
+    a configured one always, an unconfigured one while fewer than ``MAX_UNCONFIGURED_BACKENDS``
+    are in use (a client naming backend after backend would grow Redis without bound; keys of
+    a backend are kept, they hold its limits and leases)."""
+    if backend in configured:
+        return True
+    return sum(1 for name in used if name not in configured) < MAX_UNCONFIGURED_BACKENDS

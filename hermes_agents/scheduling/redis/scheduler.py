@@ -37,7 +37,13 @@ from hermes_agents.scheduling.redis.address import COMMAND_TIMEOUT_S, RedisAddre
 from hermes_agents.scheduling.redis.call import Call
 from hermes_agents.scheduling.redis.closing import shut_down
 from hermes_agents.scheduling.redis.headroom import queue_place
-from hermes_agents.scheduling.redis.keys import PREFIX, BackendKeys, hosts_key
+from hermes_agents.scheduling.redis.keys import (
+    PREFIX,
+    TOO_MANY_BACKENDS,
+    BackendKeys,
+    hosts_key,
+    may_add,
+)
 from hermes_agents.scheduling.redis.lane import Lane
 from hermes_agents.scheduling.redis.link import BackendLink
 from hermes_agents.scheduling.redis.outage import Outage
@@ -182,12 +188,13 @@ class RedisScheduler(Scheduler):
     # -- calls: through Redis -----------------------------------------------------------------
 
     def submit(self, ticket: Ticket) -> None:
+        backend = ticket.backend
+        if backend not in self._links and not may_add(backend, self._links, self.limits):
+            self._unscheduled(ticket, TOO_MANY_BACKENDS)  # Redis untouched: no keys for it
+            return
         link = self._link(ticket.backend)
         if link is None:
-            if ticket.run_id is not None:  # a run with an unscheduled call is partial
-                run_id = ticket.run_id
-                self.local.apply(lambda core: core.mark_partial(run_id))
-            self.fail_open(ticket, f"Redis at {self.address.display} is unreachable")
+            self._unscheduled(ticket, f"Redis at {self.address.display} is unreachable")
             return
         inner = Ticket(
             ticket.backend,
@@ -301,6 +308,13 @@ class RedisScheduler(Scheduler):
         self.client.hset(hosts_key(self.prefix), self.process, record)
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _unscheduled(self, ticket: Ticket, reason: str) -> None:
+        """``ticket`` goes ahead unscheduled; its run is partial (a call went unseen)."""
+        if ticket.run_id is not None:
+            run_id = ticket.run_id
+            self.local.apply(lambda core: core.mark_partial(run_id))
+        self.fail_open(ticket, reason)
 
     def _link(self, backend: str) -> BackendLink | None:
         """The backend's link (made on first use); None while Redis is believed out."""

@@ -257,3 +257,30 @@ def test_a_call_whose_lease_expired_while_redis_was_out_is_counted(
     scheduler.release(ticket, Usage())
     assert scheduler.unscheduled_calls == 1
     scheduler.close()
+
+
+def test_backend_after_made_up_backend_does_not_grow_redis_without_bound(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each new backend name made keys in Redis that nothing ever removed: a client naming
+    backend after backend grew Redis without bound. Past the cap, calls on more unconfigured
+    backends run unscheduled and Redis is not touched; configured ones are still scheduled."""
+    from hermes_agents.scheduling.redis import keys
+
+    monkeypatch.setattr(keys, "MAX_UNCONFIGURED_BACKENDS", 3)
+    scheduler = host(redis_server.url, ONE)
+    tickets = [Ticket(f"made-up-{n}") for n in range(6)]
+    for ticket in tickets:
+        scheduler.submit(ticket)
+    answers = [ticket.answer for ticket in tickets]
+    assert answers == [Answer.GRANTED] * 3 + [Answer.UNSCHEDULED] * 3
+    assert "unconfigured backends" in tickets[-1].reason
+    names = {key.split("}")[0] for key in redis_server.client().keys("hermes:{*")}
+    assert names == {"hermes:{made-up-0", "hermes:{made-up-1", "hermes:{made-up-2"}
+    configured = Ticket("llm")
+    scheduler.submit(configured)
+    assert configured.answer is Answer.GRANTED
+    assert scheduler.unscheduled_calls == 3
+    for ticket in [*tickets[:3], configured]:
+        scheduler.release(ticket, Usage())
+    scheduler.close()
