@@ -19,10 +19,17 @@ Admission keeps a sheddable ticket back when the headroom binds; since ``+tiers`
 every sheddable ticket behind every other, nothing else waits ahead of it, except when the wait
 bound promotes the oldest: then the queue's head goes instead, if it is not sheddable.
 
+The same scripts keep the deadline headroom of ``hermes-ddl`` and ``hermes-edf``
+(``HermesDdl.deadline_headroom``): what Redis calls ``sheddable`` is whatever the policy holds
+back (``reserve.held_back_by``), so a call of a run without a deadline is queued as
+``sheddable`` there and one of a run with a deadline as ``standard`` (or ``critical``). Their
+scores put the runs without a deadline behind the others as well, and a run that can no longer
+make its deadline waits among them, held back by nothing, as in the core.
+
 >>> from hermes_agents.scheduling.state import BackendLimits
->>> headroom_args(BackendLimits(4, sheddable_share=0.25, reserve_window_s=2.5), tiered=True)
+>>> headroom_args(BackendLimits(4, sheddable_share=0.25, reserve_window_s=2.5), headroom=True)
 ['0.25', '2500']
->>> headroom_args(BackendLimits(4, sheddable_share=0.25), tiered=False)
+>>> headroom_args(BackendLimits(4, sheddable_share=0.25), headroom=False)
 ['1.0', '30000']
 """
 
@@ -43,10 +50,10 @@ MAX_WINDOW_MS = 2**53 - 1
 """The longest window written (Lua's numbers are doubles: integers beyond it are not exact)."""
 
 
-def headroom_args(limits: BackendLimits, *, tiered: bool) -> list[str]:
+def headroom_args(limits: BackendLimits, *, headroom: bool) -> list[str]:
     """The scripts' ``sheddable_share`` and ``reserve_window_ms`` arguments for ``limits``
-    (``tiered``: the policy orders by tier; otherwise no headroom)."""
-    share = float(limits.sheddable_share) if tiered else NO_HEADROOM
+    (``headroom``: the policy holds some runs back, ``reserve.held_back_by``; otherwise none)."""
+    share = float(limits.sheddable_share) if headroom else NO_HEADROOM
     window_ms = min(round(limits.reserve_window_s * 1000), MAX_WINDOW_MS)
     return [repr(share), str(window_ms)]
 
@@ -55,14 +62,24 @@ def queue_place(
     local: LocalScheduler, run_id: str, task_id: int | None
 ) -> tuple[float | None, Tier]:
     """Where the call ``task_id`` of run ``run_id`` waits in Redis: its order (the policy's
-    priority now, lower first) and its run's tier (``standard`` for an unknown run).
+    priority now, lower first) and its class there: ``sheddable`` when the policy's headroom
+    holds its run back, else its run's tier (``standard`` for an unknown run, or a sheddable
+    run the policy does not hold back).
 
     Under ``+tiers`` a call whose priority is not finite waits last within its own tier
     (not behind every tier: a critical call must not wait behind sheddable ones the headroom
     keeps back)."""
-    run = local.core.runs.get(run_id)
+    core = local.core
+    run = core.runs.get(run_id)
     tier = run.tier if run is not None else Tier.STANDARD
+    if core.held_back is not None and run is not None and not core.tiered:
+        tier = Tier.SHEDDABLE if core.held_back(run) else _not_held(tier)
     order = local.queue_priority(task_id)
-    if order is None and local.core.tiered:
+    if order is None and core.tiered:
         order = tier.level * TIER_SPAN + TIER_SPAN / 4
     return order, tier
+
+
+def _not_held(tier: Tier) -> Tier:
+    """The class in Redis of a run the headroom does not hold back."""
+    return Tier.STANDARD if tier is Tier.SHEDDABLE else tier

@@ -59,7 +59,7 @@ class BackendLink:
         listener: Lane,
         lease_ttl_s: float,
         retry_s: float,
-        tiered: bool = False,
+        headroom: bool = False,
     ) -> None:
         self.owner, self.keys, self.limits = owner, keys, limits
         self.process = process
@@ -86,7 +86,7 @@ class BackendLink:
             str(limits.token_budget or 0),
             str(round((limits.max_wait_s or 0) * 1000)),
             str(round((limits.max_hold_s or 0) * 1000)),
-            *headroom_args(limits, tiered=tiered),  # the tiers' headroom (``headroom``)
+            *headroom_args(limits, headroom=headroom),  # held-back runs' share (``headroom``)
         ]
         self.epoch = ""
         """The backend's epoch in Redis, from the first reply (``Scripts``)."""

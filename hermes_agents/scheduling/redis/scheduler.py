@@ -337,7 +337,7 @@ class RedisScheduler(Scheduler):
                     listener=self._listener,
                     lease_ttl_s=self.lease_ttl_s,
                     retry_s=self.retry_s,
-                    tiered=self.local.core.tiered,  # else no headroom (``headroom``)
+                    headroom=self.local.core.held_back is not None,  # (``headroom``)
                 )
         return link
 

@@ -305,3 +305,43 @@ def test_after_a_redis_restart_the_count_starts_again_from_what_runs(
     _release(a, batch + fresh)
     a.close()
     b.close()
+
+
+def test_hermes_ddl_keeps_headroom_for_runs_with_a_deadline_across_hosts(
+    redis_server: RedisServer,
+) -> None:
+    """Under ``hermes-ddl`` the runs without a deadline are what the headroom holds back: with
+    a run with a deadline running on host B, host A's calls of runs without one get 1 of the 4
+    slots, and B's next deadline calls start at once, past them."""
+    client = redis_server.client()
+    a, b = _hosts(redis_server.url, policy="hermes-ddl")
+    scope = b.run("chat", deadline_s=600.0)
+    scope.__enter__()
+    urgent = [Ticket("llm", run_id=scope.run_id) for _ in range(3)]
+    b.submit(urgent[0])
+    assert urgent[0].answer is Answer.GRANTED
+    plain = _calls(a, "batch", 4)
+    assert len(_granted(plain)) == 1
+    assert _counts(client) == (2, 1, 3)
+    for ticket in urgent[1:]:
+        b.submit(ticket)
+    assert _granted(urgent) == urgent  # the headroom: past the calls that wait
+    _release(b, urgent)
+    _release(a, _granted(plain))
+    a.close()
+    b.close()
+
+
+def test_plain_gittins_keeps_no_headroom_in_redis(redis_server: RedisServer) -> None:
+    """Without ``+tiers`` or a deadline policy nothing is held back: 4 slots, 4 calls."""
+    a, b = _hosts(redis_server.url, policy="gittins")
+    scope = b.run("chat", deadline_s=600.0)
+    scope.__enter__()
+    urgent = Ticket("llm", run_id=scope.run_id)
+    b.submit(urgent)
+    plain = _calls(a, "batch", 3)
+    assert _granted(plain) == plain
+    _release(a, plain)
+    _release(b, [urgent])
+    a.close()
+    b.close()
