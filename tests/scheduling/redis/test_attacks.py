@@ -275,7 +275,8 @@ def test_backend_after_made_up_backend_does_not_grow_redis_without_bound(
     answers = [ticket.answer for ticket in tickets]
     assert answers == [Answer.GRANTED] * 3 + [Answer.UNSCHEDULED] * 3
     assert "unconfigured backends" in tickets[-1].reason
-    names = {key.split("}")[0] for key in redis_server.client().keys("hermes:{*")}
+    keys_now = [str(key) for key in redis_server.client().keys("hermes:{*")]  # decoded: str
+    names = {key.split("}")[0] for key in keys_now}
     assert names == {"hermes:{made-up-0", "hermes:{made-up-1", "hermes:{made-up-2"}
     configured = Ticket("llm")
     scheduler.submit(configured)
