@@ -1,5 +1,6 @@
 """A real ``redis-server`` per test (Debian's package), on a private port in a temporary
-directory, without persistence; skipped with the reason when the binary is absent."""
+directory, without persistence; skipped with the reason when the binary is absent. And for the
+tests of a daemon fronting it: a short socket directory (``workdir``) and the daemon itself."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.scheduling.daemon.procs import Daemon, short_socket_dir
 
 if TYPE_CHECKING:
     import redis
@@ -85,3 +88,26 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
         yield server
     finally:
         server.kill()
+
+
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """A directory with a path short enough for the daemon's socket, removed afterwards."""
+    directory = short_socket_dir()
+    try:
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def daemon(
+    redis_server: RedisServer, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Daemon]:
+    """A real ``hermes serve`` fronting the test's Redis (``llm``: capacity 1)."""
+    monkeypatch.setenv("HERMES_REDIS_LEASE_TTL_S", "3")
+    daemon = Daemon(workdir, "--scheduler", redis_server.url).start()
+    try:
+        yield daemon
+    finally:
+        daemon.stop()

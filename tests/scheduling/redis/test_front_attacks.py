@@ -11,13 +11,11 @@ a line was bad."""
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,7 @@ import pytest
 from hermes_agents.scheduling.daemon.connection import query_status
 from hermes_agents.scheduling.state import Usage
 from hermes_agents.scheduling.ticket import Answer, Ticket
-from tests.scheduling.daemon.procs import ROOT, Daemon, short_socket_dir
+from tests.scheduling.daemon.procs import ROOT, Daemon
 from tests.scheduling.redis.conftest import RedisServer
 from tests.scheduling.redis.helpers import ONE, host, wait_for
 
@@ -87,29 +85,6 @@ class RawClient:
 
     def close(self) -> None:
         self.sock.close()
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    """A directory with a path short enough for the daemon's socket, removed afterwards."""
-    directory = short_socket_dir()
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-@pytest.fixture
-def daemon(
-    redis_server: RedisServer, workdir: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Daemon]:
-    """A real ``hermes serve`` fronting the test's Redis (``llm``: capacity 1)."""
-    monkeypatch.setenv("HERMES_REDIS_LEASE_TTL_S", "3")
-    daemon = Daemon(workdir, "--scheduler", redis_server.url).start()
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
 
 
 _WAITER = """

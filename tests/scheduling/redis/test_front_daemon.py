@@ -9,12 +9,10 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,34 +23,11 @@ from hermes_agents.scheduling.daemon.connection import query_status
 from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.state import Usage
 from hermes_agents.scheduling.ticket import Answer, Ticket
-from tests.scheduling.daemon.procs import ROOT, Daemon, client, short_socket_dir
+from tests.scheduling.daemon.procs import ROOT, Daemon, client
 from tests.scheduling.redis.conftest import RedisServer
 from tests.scheduling.redis.helpers import ONE, host, wait_for
 
 pytestmark = pytest.mark.timeout(120)
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    """A directory with a path short enough for the daemon's socket, removed afterwards."""
-    directory = short_socket_dir()
-    try:
-        yield directory
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
-
-
-@pytest.fixture
-def daemon(
-    redis_server: RedisServer, workdir: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Daemon]:
-    """A real ``hermes serve`` fronting the test's Redis (``llm``: capacity 1)."""
-    monkeypatch.setenv("HERMES_REDIS_LEASE_TTL_S", "3")
-    daemon = Daemon(workdir, "--scheduler", redis_server.url).start()
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
 
 
 def _direct(url: str, out: Path, count: int, hold_s: float) -> subprocess.Popen[bytes]:
