@@ -25,6 +25,7 @@ from rich.table import Table
 from hermes_agents.sim.bench import BenchSpec, load_workload, run_bench
 from hermes_agents.sim.deadline_metrics import DeadlineSummary
 from hermes_agents.sim.deadlines import with_deadlines
+from hermes_agents.sim.metrics import padded_deadlines
 from hermes_agents.sim.simulator import SimResult
 
 Cell = tuple[float | None, float | None]
@@ -51,9 +52,7 @@ def _cells(
 
 def _pooled(results: list[SimResult]) -> DeadlineSummary:
     act = np.concatenate([r.act_s for r in results])
-    deadlines = np.concatenate(
-        [r.deadlines_s if r.deadlines_s.size else np.full(r.act_s.size, np.nan) for r in results]
-    )
+    deadlines = np.concatenate([padded_deadlines(r.deadlines_s, r.act_s.size) for r in results])
     return DeadlineSummary.of(act, deadlines)
 
 

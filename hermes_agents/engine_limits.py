@@ -24,6 +24,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 from hermes_agents.errors import ValidationError
 
@@ -64,6 +65,8 @@ ENGINE_KEYS = frozenset(
     }
 )
 """The fields of a workload backend's ``engine`` object."""
+
+_E = TypeVar("_E", bound=enum.StrEnum)
 
 
 @dataclass(frozen=True)
@@ -124,12 +127,10 @@ class EngineLimits:
             return cls(
                 max_num_seqs=_count(data.get("max_num_seqs"), "max_num_seqs") or 256,
                 kv_cache_tokens=_count(data.get("kv_cache_tokens"), "kv_cache_tokens"),
-                scheduling=Queueing(
-                    _member(Queueing, data.get("scheduling", "fcfs"), "scheduling")
-                ),
-                preempt=Preempt(_member(Preempt, data.get("preempt", "kv"), "preempt")),
-                preempt_cost=PreemptCost(
-                    _member(PreemptCost, data.get("preempt_cost", "recompute"), "preempt_cost")
+                scheduling=_member(Queueing, data.get("scheduling", "fcfs"), "scheduling"),
+                preempt=_member(Preempt, data.get("preempt", "kv"), "preempt"),
+                preempt_cost=_member(
+                    PreemptCost, data.get("preempt_cost", "recompute"), "preempt_cost"
                 ),
                 preempt_threshold=_threshold(data.get("preempt_threshold", 0.0)),
             )
@@ -164,7 +165,7 @@ def _count(value: object, name: str) -> int | None:
     return value
 
 
-def _member(kind: type[enum.StrEnum], value: object, name: str) -> enum.StrEnum:
+def _member(kind: type[_E], value: object, name: str) -> _E:
     try:
         return kind(str(value))
     except ValueError:

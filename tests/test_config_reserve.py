@@ -59,6 +59,24 @@ def test_the_defaults() -> None:
         ("reserve_window_s = 0", "field 'reserve_window_s': must be > 0 seconds"),
         ("reserve_window_s = -inf", "field 'reserve_window_s': must be finite"),
         ("sheddable_shares = 0.5", "did you mean 'sheddable_share'"),
+        # hostile numbers (TOML's inf and nan, 1e308, negatives, booleans, integers past any
+        # float): refused, the field named
+        ("sheddable_share = inf", "field 'sheddable_share'"),
+        ("sheddable_share = -inf", "field 'sheddable_share'"),
+        ("sheddable_share = 1e308", "field 'sheddable_share'"),
+        ("sheddable_share = -0.5", "field 'sheddable_share'"),
+        ("sheddable_share = -0.0", "field 'sheddable_share'"),
+        ("sheddable_share = 1000000000000000000000000000000", "field 'sheddable_share'"),
+        ("sheddable_share = 1.0000000000000002", "field 'sheddable_share'"),
+        ("sheddable_share = false", "field 'sheddable_share'"),
+        ("sheddable_share = [0.5]", "field 'sheddable_share'"),
+        ("reserve_window_s = inf", "field 'reserve_window_s'"),
+        ("reserve_window_s = nan", "field 'reserve_window_s'"),
+        ("reserve_window_s = -1", "field 'reserve_window_s'"),
+        ("reserve_window_s = -0.0", "field 'reserve_window_s'"),
+        ("reserve_window_s = true", "field 'reserve_window_s'"),
+        ('reserve_window_s = "30"', "field 'reserve_window_s'"),
+        ("reserve_window_s = 1e999", "field 'reserve_window_s'"),
     ],
 )
 def test_bad_values_name_the_file_table_and_field(tmp_path: Path, extra: str, message: str) -> None:

@@ -34,6 +34,7 @@ from typing import Any
 
 from hermes_agents.bounds import MAX_RETRY_AFTER_S
 from hermes_agents.capacity.window import Throttle
+from hermes_agents.scheduling.daemon.protocol import THROTTLE_STATUSES
 
 __all__ = [
     "COLD_START_MARKERS",
@@ -44,8 +45,6 @@ __all__ = [
     "throttle_of",
 ]
 
-THROTTLE_STATUSES = frozenset({429, 503})
-"""The answers that say "too much load": Too Many Requests, Service Unavailable."""
 COLD_START_MARKERS = ("ModelSleepingError", "Loading model")
 """What a 503 from an engine that is asleep or loading carries (vLLM's error type in
 vllm docs/source/features/sleep_mode.md, "Protected Endpoints"; llama.cpp server's message)."""

@@ -161,7 +161,9 @@ class Run:
     _rank_version: int = -1
     _mean: float | None = None
     _mean_version: int = -1
-    _quantile: tuple[float, float] | None = None
+    _quantiles: dict[float, float] | None = None
+    """Quantile -> remaining seconds, made at ``_quantile_version`` (``hermes-ddl`` asks for
+    two quantiles of each run: one entry would evict the other on every call)."""
     _quantile_version: int = -1
 
     @property
@@ -187,11 +189,14 @@ class Run:
         visit (1.0: the worst case of the walks): the PDGraph's critical path to END, every LLM
         call priced by the cost model, KV load included (``RemainingDemand.durations_s``); without
         a model, the call's estimate. Cached until the run moves."""
-        cached = self._quantile
-        if cached is not None and cached[0] == quantile and self._quantile_version == self.version:
-            return cached[1]
-        value = self._estimate(lambda demand: self._conditional_quantile(demand, quantile))
-        self._quantile, self._quantile_version = (quantile, value), self.version
+        quantiles = self._quantiles
+        if quantiles is None or self._quantile_version != self.version:
+            quantiles = self._quantiles = {}
+            self._quantile_version = self.version
+        value = quantiles.get(quantile)
+        if value is None:
+            value = self._estimate(lambda demand: self._conditional_quantile(demand, quantile))
+            quantiles[quantile] = value
         return value
 
     def moved(self) -> None:

@@ -152,8 +152,7 @@ def _served(
     kinds = [KINDS[names[i]] for i in rng.integers(len(names), size=requests).tolist()]
     arrivals = np.cumsum(rng.exponential(1.0 / rate_per_s, requests)).tolist()
     factors = rng.choice(SLO_FACTORS, size=requests).tolist()
-    alone = {name: isolated_ttft_s(kind, kv_mode) for name, kind in KINDS.items()}
-    isolated = {KINDS[name]: seconds for name, seconds in alone.items()}
+    isolated = {kind: isolated_ttft_s(kind, kv_mode) for kind in KINDS.values()}
     bench = _Requests(order, kv_mode, max_concurrency)
     for index, (kind, at_s, factor) in enumerate(zip(kinds, arrivals, factors, strict=True)):
         slo_s = factor * isolated[kind]

@@ -58,6 +58,7 @@ from hermes_agents.sim.deadlines import with_deadlines
 from hermes_agents.sim.demand import ProfiledModels
 from hermes_agents.sim.enforce import Capacity
 from hermes_agents.sim.lone import lone_base
+from hermes_agents.sim.metrics import padded_deadlines
 from hermes_agents.sim.plans import AppPlan, VisitPlan, draw_plans
 from hermes_agents.sim.priority_limit import ALONE_DIVISOR, PriorityLimitSpec
 from hermes_agents.sim.servers import EngineShape
@@ -185,7 +186,7 @@ class Outcome:
         return cls(
             tuple(c for r in results for c in r.classes),
             np.concatenate([r.act_s for r in results]),
-            np.concatenate([_deadlines(r) for r in results]),
+            np.concatenate([padded_deadlines(r.deadlines_s, r.act_s.size) for r in results]),
         )
 
     @property
@@ -206,11 +207,6 @@ class Outcome:
         if app is not None:
             has &= np.asarray(self.classes) == app
         return int((self.act_s[has] <= self.deadlines_s[has]).sum()), int(has.sum())
-
-
-def _deadlines(result: SimResult) -> NDArray[np.float64]:
-    size = result.act_s.size
-    return result.deadlines_s if result.deadlines_s.size else np.full(size, np.nan)
 
 
 @dataclass(frozen=True)

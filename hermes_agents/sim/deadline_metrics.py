@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from hermes_agents.sim.metrics import ActSummary
+from hermes_agents.sim.metrics import ActSummary, padded_deadlines
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,7 @@ class DeadlineSummary:
     def of(cls, act_s: NDArray[np.float64], deadlines_s: NDArray[np.float64]) -> DeadlineSummary:
         """Summarise apps (ACT and relative deadline, NaN = none; ``deadlines_s`` may be empty:
         no app has one)."""
-        if deadlines_s.size == 0:
-            deadlines_s = np.full(act_s.size, np.nan)
+        deadlines_s = padded_deadlines(deadlines_s, act_s.size)
         has = ~np.isnan(deadlines_s)
         apps, free = int(has.sum()), int((~has).sum())
         met = float((act_s[has] <= deadlines_s[has]).mean()) if apps else None
@@ -79,10 +78,10 @@ def by_tier(
     if not tiers:
         return {}
     names = np.asarray(tiers)
-    if deadlines_s.size == 0:
-        deadlines_s = np.full(act_s.size, np.nan)
+    deadlines_s = padded_deadlines(deadlines_s, act_s.size)
     order = ("critical", "standard", "sheddable")
-    present = [t for t in order if t in set(tiers)] + sorted(set(tiers) - set(order))
+    seen = set(tiers)
+    present = [t for t in order if t in seen] + sorted(seen - set(order))
     return {
         tier: TierSummary(
             ActSummary.of(act_s[names == tier]),

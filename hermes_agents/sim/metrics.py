@@ -128,18 +128,17 @@ def pool(results: Iterable[SimResult]) -> dict[Key, Pooled]:
             len(runs),
             float(np.mean([r.warm_waste_s for r in runs])),
             tuple(ActSummary.of(r.act_s) for r in runs),
-            np.concatenate([_deadlines(r) for r in runs]),
+            np.concatenate([padded_deadlines(r.deadlines_s, r.act_s.size) for r in runs]),
             tuple(t for r in runs for t in (r.tiers or ("standard",) * r.act_s.size)),
         )
         for key, runs in groups.items()
     }
 
 
-def _deadlines(result: SimResult) -> NDArray[np.float64]:
-    """The run's relative deadlines, NaN for every app when none was recorded."""
-    if result.deadlines_s.size:
-        return result.deadlines_s
-    return np.full(result.act_s.size, np.nan)
+def padded_deadlines(deadlines_s: NDArray[np.float64], apps: int) -> NDArray[np.float64]:
+    """Relative deadlines per app (``SimResult.deadlines_s``), NaN for each of the ``apps``
+    when none was recorded (empty)."""
+    return deadlines_s if deadlines_s.size else np.full(apps, np.nan)
 
 
 def hidden_share(cold_wait_s: float, baseline_s: float) -> float | None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hermes_agents.cost import CostModel
 from hermes_agents.pdgraph import Arrivals, Workload
 from hermes_agents.scheduling.tiers import DEFAULT_SHEDDABLE_SHARE, Tier
 from hermes_agents.sim.arrivals import ArrivalSpec
@@ -85,7 +86,7 @@ def burst_scenario(
     models = ProfiledModels(workload.apps, cost)
     critical = draw_plans(workload, apps, seed, ArrivalSpec(), cost)
     rate = (workload.arrivals or Arrivals()).rate_per_s * load
-    batch = _burst_plans(workload, burst, seed, burst_at_s * rate, len(critical))
+    batch = _burst_plans(workload, cost, burst, seed, burst_at_s * rate, len(critical))
     return BurstScenario(workload, models, critical, batch)
 
 
@@ -135,12 +136,11 @@ def _tiered(workload: Workload) -> Workload:
 
 
 def _burst_plans(
-    workload: Workload, count: int, seed: int, unit_at: float, first_index: int
+    workload: Workload, cost: CostModel, count: int, seed: int, unit_at: float, first_index: int
 ) -> Sequence[AppPlan]:
     """``count`` sheddable batch apps, all arriving at unit time ``unit_at``."""
     batch = {name: workload.apps[name] for name in BATCH_CLASSES}
     only_batch = dataclasses.replace(workload, apps=batch, service={})
-    cost = scheduler_cost(workload, "sum")
     plans = draw_plans(only_batch, count, seed + 10_000, ArrivalSpec(), cost)
     return [
         dataclasses.replace(

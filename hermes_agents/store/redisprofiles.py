@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from hermes_agents.errors import HermesError, ValidationError
@@ -83,7 +84,7 @@ class RedisProfileStore:
             "visits": json.loads(encode_run(visits)),
         }
         key = self._key(app, "runs")
-        with self._failing("write"):
+        with _failing("write"):
             pipe = self.client.pipeline(transaction=True)
             pipe.rpush(key, json.dumps(record, separators=(",", ":")))
             pipe.ltrim(key, -self.keep_runs, -1)
@@ -97,7 +98,7 @@ class RedisProfileStore:
         """How many runs of each app were ever recorded (by every host; 0 when none)."""
         if not apps:
             return {}
-        with self._failing("read"):
+        with _failing("read"):
             pipe = self.client.pipeline(transaction=False)
             for app in apps:
                 pipe.get(self._key(app, "count"))
@@ -110,7 +111,7 @@ class RedisProfileStore:
         """The ``limit`` (default ``keep_runs``) most recent runs of ``app``, oldest first;
         with ``graph``, only those of that version of its graph (and of no known version)."""
         count = self.keep_runs if limit is None else limit
-        with self._failing("read"):
+        with _failing("read"):
             texts = self.client.lrange(self._key(app, "runs"), -count, -1) if count > 0 else []
         runs: list[tuple[Visit, ...]] = []
         bad = 0
@@ -152,7 +153,7 @@ class RedisProfileStore:
         """Keep ``graph`` (its workload JSON and version) as the prior of ``app``."""
         _check_app(app)
         mapping = {"version": graph.version, "graph": graph.to_json(indent=None)}
-        with self._failing("write"):
+        with _failing("write"):
             pipe = self.client.pipeline(transaction=True)
             pipe.hset(self._key(app, "prior"), mapping=mapping)  # type: ignore[arg-type]
             pipe.sadd(f"{self.prefix}:profiles", app)
@@ -160,7 +161,7 @@ class RedisProfileStore:
 
     def prior(self, app: str) -> PDGraph | None:
         """The stored prior of ``app``; None without one (or, with a warning, unreadable)."""
-        with self._failing("read"):
+        with _failing("read"):
             fields = self.client.hgetall(self._key(app, "prior"))
         if not fields:
             return None
@@ -175,7 +176,7 @@ class RedisProfileStore:
     def apps(self) -> list[AppProfile]:
         """Every app with stored runs or a prior, sorted by name (``last_observed_at`` is
         not kept per app here: None)."""
-        with self._failing("read"):
+        with _failing("read"):
             names = sorted(str(name) for name in self.client.smembers(f"{self.prefix}:profiles"))
             pipe = self.client.pipeline(transaction=False)
             for name in names:
@@ -190,7 +191,7 @@ class RedisProfileStore:
 
     def forget(self, app: str) -> int:
         """Delete the runs and the prior of ``app``; returns how many keys were deleted."""
-        with self._failing("write"):
+        with _failing("write"):
             self.client.srem(f"{self.prefix}:profiles", app)
             return int(self.client.delete(self._key(app, "runs"), self._key(app, "prior")))
 
@@ -198,27 +199,19 @@ class RedisProfileStore:
         """Close the client's connections."""
         self.client.close()
 
-    def _failing(self, what: str) -> _Failing:
-        return _Failing(what)
 
+@contextmanager
+def _failing(what: str) -> Iterator[None]:
+    """Turns a Redis failure into ``RedisStoreError``."""
+    import redis
 
-class _Failing:
-    """Turns a Redis failure into ``RedisStoreError`` (a context manager)."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, error: BaseException | None, tb: object) -> None:
-        import redis
-
-        if isinstance(error, redis.RedisError):
-            raise RedisStoreError(
-                f"could not {self.what} the Redis profile store ({error}); learning goes on in "
-                "memory; check that Redis is reachable"
-            ) from error
+    try:
+        yield
+    except redis.RedisError as error:
+        raise RedisStoreError(
+            f"could not {what} the Redis profile store ({error}); learning goes on in "
+            "memory; check that Redis is reachable"
+        ) from error
 
 
 def _check_app(app: object) -> None:

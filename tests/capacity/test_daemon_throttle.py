@@ -7,10 +7,9 @@ model is asleep is a cold start and moves nothing."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -21,6 +20,7 @@ from hermes_agents.openai import OpenAI
 from hermes_agents.scheduling.daemon.client import DaemonScheduler
 from hermes_agents.scheduling.daemon.connection import query_status
 from hermes_agents.scheduling.daemon.process import DaemonProcess
+from tests.capacity.local_http import serving
 from tests.scheduling.daemon.procs import short_socket_dir
 
 RATE_LIMITED = {
@@ -65,15 +65,10 @@ class _Refusing(BaseHTTPRequestHandler):
 @pytest.fixture
 def api() -> Iterator[str]:
     """A real HTTP server on a local socket that answers what ``_Refusing.answers`` holds."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+        with serving(_Refusing) as url:
+            yield f"{url}/v1"
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
         _Refusing.answers = []
 
 

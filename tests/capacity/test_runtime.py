@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ from hermes_agents.scheduling.daemon.process import DaemonProcess
 from hermes_agents.scheduling.default import scheduler_from_config
 from hermes_agents.scheduling.state import Usage
 from tests.backends.helpers import FakeClock
+from tests.capacity.local_http import serving
 
 
 def _until(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
@@ -211,15 +212,8 @@ class _Props(BaseHTTPRequestHandler):
 @pytest.fixture
 def props_server() -> Iterator[str]:
     """A real HTTP server answering llama.cpp's ``/props`` with ``total_slots``."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Props)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(_Props) as url:
+        yield url
 
 
 def test_the_daemon_moves_the_window_on_its_loop(props_server: str, tmp_path: Path) -> None:

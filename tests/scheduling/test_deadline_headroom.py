@@ -11,6 +11,7 @@ from hermes_agents.scheduling import BackendLimits, SchedulerCore, policy_named
 from hermes_agents.scheduling.policies import HermesDdl, Policy
 from hermes_agents.scheduling.reserve import held_back_by, sheddable, without_deadline
 from tests.scheduling.test_policies import Clock
+from tests.scheduling.test_reserve import running_of, submit
 
 
 def make_core(policy: Policy, clock: Clock) -> SchedulerCore:
@@ -19,15 +20,6 @@ def make_core(policy: Policy, clock: Clock) -> SchedulerCore:
     core.start_run("urgent", "urgent", deadline=1_000.0)
     core.start_run("free", "free")
     return core
-
-
-def running_of(core: SchedulerCore, run_id: str) -> int:
-    return sum(task.run.run_id == run_id for task in core.backends["pool"].running.values())
-
-
-def submit(core: SchedulerCore, run_id: str, count: int) -> None:
-    for _ in range(count):
-        core.submit(run_id, "pool", stage="work")
 
 
 @pytest.mark.parametrize("name", ["hermes-ddl", "hermes-edf"])

@@ -1,4 +1,4 @@
-"""Deadline and tier policies on the core with a fake clock: EDF, Hermes-DDL (least slack over
+"""Deadline and tier policies on the core with a fake clock: Hermes-DDL (least slack over
 the p95 remaining duration, late runs demoted, never shed), tiers, and the per-class levels."""
 
 from __future__ import annotations
@@ -18,18 +18,6 @@ def make_core(
 ) -> SchedulerCore:
     pool = BackendLimits(1, kind=StageKind.TOOL, max_wait_s=limits.get("max_wait_s"))
     return SchedulerCore({"pool": pool}, policy, clock, models=models)
-
-
-def test_edf_orders_by_deadline_and_runs_without_one_last() -> None:
-    clock = Clock()
-    core = make_core(policy_named("edf"), clock)
-
-    def setup() -> None:
-        queue(core, clock, "free")
-        queue(core, clock, "late", deadline=50.0)
-        queue(core, clock, "soon", deadline=20.0)
-
-    assert admission_order(core, clock, setup) == ["soon", "late", "free"]
 
 
 def test_hermes_ddl_is_least_slack_over_the_p95_remaining_duration() -> None:

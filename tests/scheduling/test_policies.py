@@ -183,9 +183,10 @@ def test_oracle_uses_true_remaining_work() -> None:
     assert admission_order(core, clock, setup) == ["b", "c", "a"]
 
 
-def test_least_slack_first_and_no_deadline_last() -> None:
+@pytest.mark.parametrize("name", ["least-slack", "edf"])
+def test_deadline_first_and_no_deadline_last(name: str) -> None:
     clock = Clock()
-    core = make_core(policy_named("least-slack"), clock)
+    core = make_core(policy_named(name), clock)
 
     def setup() -> None:
         queue(core, clock, "none")

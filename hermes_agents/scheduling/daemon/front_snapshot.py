@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 def front_snapshot(service: FrontService) -> dict[str, Any]:
     """The daemon's state now (see the module docstring)."""
     now = service.clock()
-    counters = service.counters
     return {
         "server": f"hermes-agents {VERSION}",
         "version": PROTOCOL_VERSION,
@@ -42,13 +41,7 @@ def front_snapshot(service: FrontService) -> dict[str, Any]:
         "backends_omitted": 0,
         **_runs(service, now),
         "counters": {
-            "connections": counters.connections,
-            "protocol_errors": counters.protocol_errors,
-            "leases_expired": counters.leases_expired,
-            "slots_reclaimed": counters.slots_reclaimed,
-            "hello_timeouts": counters.hello_timeouts,
-            "idle_closed": counters.idle_closed,
-            "refused": counters.refused,
+            **service.counters.status(),
             "unscheduled_calls": service.unscheduled_calls,
             "scheduler_unscheduled_calls": service.scheduler.unscheduled_calls,
         },

@@ -77,6 +77,18 @@ class Counters:
     unscheduled_closed: int = 0
     """Fail-open calls reported by clients that have since disconnected."""
 
+    def status(self) -> dict[str, int]:
+        """The counters every daemon's status snapshot shows, in its order."""
+        return {
+            "connections": self.connections,
+            "protocol_errors": self.protocol_errors,
+            "leases_expired": self.leases_expired,
+            "slots_reclaimed": self.slots_reclaimed,
+            "hello_timeouts": self.hello_timeouts,
+            "idle_closed": self.idle_closed,
+            "refused": self.refused,
+        }
+
 
 class SessionAnswers:
     """The driver's ``Answers`` for the daemon: each answer goes to the session owning the

@@ -65,12 +65,11 @@ class Lane:
         self._busy: set[Connection] = set()
         self._closed = False
 
-    def execute(self, *args: str | int, timeout_s: float | None = None) -> Any:
-        """Send one command and return its reply (``timeout_s``: how long to wait for it,
-        longer than the connection's own timeout for a blocking pop). Raises what redis-py
-        raises: ``redis.ResponseError`` for an error reply, ``redis.ConnectionError`` or
-        ``redis.TimeoutError`` when Redis does not answer."""
-        return self.send(*args).reply(timeout_s=timeout_s)
+    def execute(self, *args: str | int) -> Any:
+        """Send one command and return its reply (waiting up to the connection's own timeout).
+        Raises what redis-py raises: ``redis.ResponseError`` for an error reply,
+        ``redis.ConnectionError`` or ``redis.TimeoutError`` when Redis does not answer."""
+        return self.send(*args).reply()
 
     def send(self, *args: str | int) -> InFlight:
         """Send one command; its reply is read from the ``InFlight`` returned (the connection
@@ -138,21 +137,20 @@ class InFlight:
         self._lane = lane
         self._connection = connection
 
-    def reply(self, patience_s: float | None = None, *, timeout_s: float | None = None) -> Any:
+    def reply(self, patience_s: float | None = None) -> Any:
         """The command's reply. ``patience_s``: how long to wait for it before raising ``Late``
-        (whose ``finish`` reads it to the end); ``timeout_s``: how long before giving up on
-        the connection (None: its own timeout). Raises like ``Lane.execute`` otherwise."""
+        (whose ``finish`` reads it to the end; None: the connection's own timeout, then give
+        up on it). Raises like ``Lane.execute`` otherwise."""
         import redis
 
         connection = self._connection
         try:
             # the parser redis-py made for this connection (its buffer, its decoding), without
             # the connection's per-reply layers; a parser that timed out keeps what it read
-            wait_s = patience_s if patience_s is not None else timeout_s
-            if wait_s is None:
+            if patience_s is None:
                 reply = connection._parser.read_response()
             else:
-                reply = connection._parser.read_response(timeout=wait_s)
+                reply = connection._parser.read_response(timeout=patience_s)
         except redis.TimeoutError:
             if patience_s is None:
                 self._lane._drop(connection)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -382,6 +383,6 @@ class BackendLink:
 def _score(order: float | None) -> str:
     """A call's ``order`` as a queue score: NaN, infinite or missing ones wait behind every
     other (Redis refuses a NaN score, and the error would fail every call open)."""
-    if order is None or order != order or order in (float("inf"), float("-inf")):
+    if order is None or not math.isfinite(order):
         return repr(NO_RANK)
     return repr(max(-NO_RANK, min(float(order), NO_RANK)))

@@ -5,11 +5,9 @@ caller goes on; the outbox's own thread hands each item to ``handle``. So a Redi
 answering (a cut link drops packets: each command waits out its timeout) stalls that thread,
 never the app's.
 
-A caller may wait a little for its item (``put(..., wait_s=)``): with a healthy Redis the item
-is done before the caller goes on, as if it had been done on its thread. Once one such wait ran
-out (or an item known to be slow was put as ``stuck``), the thread is stuck on a slow Redis and
-later callers do not wait at all, until it moves again. A full queue refuses the item (``put``
-returns False): the caller has its fallback.
+An item known to be slow (a late reply being read) is put as ``stuck``: until the thread is
+done with it, the outbox is ``stuck`` on a slow Redis and callers do not wait on Redis
+themselves. A full queue refuses the item (``put`` returns False): the caller has its fallback.
 """
 
 from __future__ import annotations
@@ -45,42 +43,37 @@ class Outbox(Generic[Item]):
         self.name = name
         self.handle = handle
         self.capacity = capacity
-        self._queue: queue.Queue[tuple[Item, threading.Event | None]] = queue.Queue(capacity)
+        self._queue: queue.Queue[Item] = queue.Queue(capacity)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
-        self._stuck = False
         self._slow: set[int] = set()
         """The ids of items put as ``stuck`` and not handled yet."""
         self._stopping = False
 
     @property
     def stuck(self) -> bool:
-        """Whether the thread is believed stuck on a slow Redis (a wait for it ran out, or an
-        item was put as ``stuck``), until it finishes an item."""
-        return self._stuck or bool(self._slow)
+        """Whether the thread is believed stuck on a slow Redis: an item put as ``stuck`` is not
+        handled yet."""
+        return bool(self._slow)
 
-    def put(self, item: Item, *, wait_s: float = 0.0, stuck: bool = False) -> bool:
-        """Queue ``item``; wait up to ``wait_s`` for it to be handled (not while the thread is
-        stuck). ``stuck``: the item is known to be slow (callers stop waiting until the thread
-        is done with it). False when the queue is full or the outbox closed: the item was not
-        taken."""
+    def put(self, item: Item, *, stuck: bool = False) -> bool:
+        """Queue ``item``. ``stuck``: the item is known to be slow (``stuck`` holds until the
+        thread is done with it). False when the queue is full or the outbox closed: the item
+        was not taken."""
         if self._stopping:
             return False
         self._start()
         if stuck:
             with self._lock:
                 self._slow.add(id(item))
-        done = threading.Event() if wait_s > 0 and not self.stuck else None
         try:
-            self._queue.put_nowait((item, done))
+            self._queue.put_nowait(item)
         except queue.Full:
             if stuck:
                 with self._lock:
                     self._slow.discard(id(item))
             return False
-        if done is not None and not done.wait(wait_s):
-            self._stuck = True
         return True
 
     def close(self, timeout_s: float) -> list[Item]:
@@ -94,14 +87,12 @@ class Outbox(Generic[Item]):
         left: list[Item] = []
         while True:
             try:
-                item, done = self._queue.get_nowait()
+                item = self._queue.get_nowait()
             except queue.Empty:
                 self._wake()  # a thread still there ends at once
                 return left
-            if item is not _STOP[0]:
+            if item is not _STOP:
                 left.append(item)
-            if done is not None:
-                done.set()
 
     def _wake(self) -> None:
         with contextlib.suppress(queue.Full):
@@ -120,23 +111,20 @@ class Outbox(Generic[Item]):
 
     def _work(self) -> None:
         while True:
-            item, done = self._queue.get()
-            if item is _STOP[0]:
+            item = self._queue.get()
+            if item is _STOP:
                 return
             try:
                 self.handle(item)
             except Exception:  # never let the thread die: nothing else would drain it
                 logger.exception("%s failed", self.name)
             finally:
-                self._stuck = False
                 if self._slow:
                     with self._lock:
                         self._slow.discard(id(item))
-                if done is not None:
-                    done.set()
             if self._stopping and self._queue.empty():
                 return
 
 
-_STOP: tuple[object, None] = (object(), None)
+_STOP = object()
 """Put by ``close`` to wake the thread."""

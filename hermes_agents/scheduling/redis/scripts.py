@@ -145,16 +145,21 @@ def _sha(source: str) -> str:
     return hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
 
+_EXPLAINED = (
+    (
+        "HERMES_ARGUMENT",
+        "a script argument refused, nothing done: {}; every host must run one version",
+    ),
+    ("HERMES_SCHEMA", "wrong schema version: {}; clear the backend's keys or upgrade every host"),
+    ("HERMES_LAYOUT", "a foreign key layout: {}; use another key prefix or database"),
+)
+"""The scripts' refusals (a marker in the error's text) and what each means to a person."""
+
+
 def _explain(text: str) -> str:
-    if "HERMES_ARGUMENT" in text:
-        detail = text.split("HERMES_ARGUMENT", 1)[1].strip()
-        return f"a script argument refused, nothing done: {detail}; every host must run one version"
-    if "HERMES_SCHEMA" in text:
-        detail = text.split("HERMES_SCHEMA", 1)[1].strip()
-        return f"wrong schema version: {detail}; clear the backend's keys or upgrade every host"
-    if "HERMES_LAYOUT" in text:
-        detail = text.split("HERMES_LAYOUT", 1)[1].strip()
-        return f"a foreign key layout: {detail}; use another key prefix or database"
+    for marker, meaning in _EXPLAINED:
+        if marker in text:
+            return meaning.format(text.split(marker, 1)[1].strip())
     return f"a key of another type where hermes keeps its queues ({text}); use another database"
 
 
