@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import Any
 
 
-def load_arguments(doc: str, calls: int) -> argparse.Namespace:
-    """``--calls`` (default ``calls``), ``--clients`` and ``--seconds``, parsed; the description
-    is ``doc``'s first paragraph."""
+def load_arguments(doc: str, calls: int, **more: int) -> argparse.Namespace:
+    """``--calls`` (default ``calls``), ``--clients``, ``--seconds`` and one integer flag per
+    keyword of ``more`` (its value the default), parsed; the description is ``doc``'s first
+    paragraph."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=calls)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=5.0)
+    for name, default in more.items():
+        parser.add_argument(f"--{name}", type=int, default=default)
     return parser.parse_args()
 
 

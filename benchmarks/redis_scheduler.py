@@ -33,6 +33,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,8 @@ from _loadgen import cpu_s, load_arguments, start_redis
 
 CLIENT = textwrap.dedent(
     """
-    import sys, time
-    kind, address = sys.argv[1], sys.argv[2]
+    import sys, threading, time
+    kind, address, backend, threads = sys.argv[1], sys.argv[2], sys.argv[4], int(sys.argv[5])
     if kind == "redis":
         from hermes_agents.config import load_config
         from hermes_agents.scheduling.redis.factory import redis_scheduler
@@ -49,18 +50,29 @@ CLIENT = textwrap.dedent(
     else:
         from hermes_agents.scheduling.daemon.client import DaemonScheduler
         scheduler = DaemonScheduler(address)
-    with scheduler.slot("llm"):
+    with scheduler.slot(backend):
         pass
     print("ready", flush=True)
     start_at, stop_at = map(float, sys.stdin.readline().split())
+    counts = [0] * threads
+
+    def caller(index):
+        calls = 0
+        with scheduler.run("bench"):
+            while time.time() < stop_at:
+                with scheduler.slot(backend, stage="step"):
+                    calls += 1
+        counts[index] = calls
+
     while time.time() < start_at:
         time.sleep(0.001)
-    calls, cpu = 0, time.process_time()
-    with scheduler.run("bench"):
-        while time.time() < stop_at:
-            with scheduler.slot("llm", stage="step"):
-                calls += 1
-    print(calls, scheduler.unscheduled_calls, time.process_time() - cpu)
+    cpu = time.process_time()
+    workers = [threading.Thread(target=caller, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    print(sum(counts), scheduler.unscheduled_calls, time.process_time() - cpu)
     scheduler.close()
     """
 )
@@ -82,11 +94,31 @@ def round_trips(scheduler: Any, calls: int) -> tuple[list[float], list[float]]:
     return admit, whole
 
 
+@dataclass(frozen=True)
+class Load:
+    """``clients`` processes, each with ``threads`` callers looping on ``backend``."""
+
+    clients: int
+    threads: int
+    backend: str
+    seconds: float
+
+
 def grants_per_s(
-    kind: str, address: str, server_pid: int, clients: int, seconds: float, config: Path
+    kind: str, address: str, server_pid: int, load: Load, config: Path
 ) -> dict[str, float]:
     """Grants/s, server and client CPU µs per grant, unscheduled calls."""
-    command = [sys.executable, "-c", CLIENT, kind, address, str(config)]
+    command = [
+        sys.executable,
+        "-c",
+        CLIENT,
+        kind,
+        address,
+        str(config),
+        load.backend,
+        str(load.threads),
+    ]
+    clients, seconds = load.clients, load.seconds
     processes = [
         subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         for _ in range(clients)
@@ -124,8 +156,8 @@ def grants_per_s(
     }
 
 
-def script_us(url: str) -> float:
-    """Redis's own µs per admission script (``INFO commandstats``, all scripts)."""
+def script_calls(url: str) -> tuple[int, float]:
+    """Admission scripts Redis has run and its µs in them (``INFO commandstats``)."""
     import redis
 
     stats = redis.Redis.from_url(url).info("commandstats")
@@ -134,7 +166,17 @@ def script_us(url: str) -> float:
         if name in stats:
             calls += int(stats[name]["calls"])
             usec += float(stats[name]["usec"])
-    return usec / max(calls, 1)
+    return calls, usec
+
+
+def loads(args: argparse.Namespace) -> dict[str, Load]:
+    """The two loads: one caller per process on 4 slots (most grants pushed to a waiting
+    process), and ``--threads`` callers per process on ``--slots`` slots (calls of one process
+    arrive together: the scripts carry several)."""
+    return {
+        "narrow": Load(args.clients, 1, "llm", args.seconds),
+        "wide": Load(args.clients, args.threads, "wide", args.seconds),
+    }
 
 
 def measure(args: argparse.Namespace, directory: Path) -> dict[str, dict[str, float]]:
@@ -145,7 +187,10 @@ def measure(args: argparse.Namespace, directory: Path) -> dict[str, dict[str, fl
     from hermes_agents.scheduling.redis.factory import redis_scheduler
 
     config = directory / "hermes.toml"
-    config.write_text('[backends.llm]\nkind = "llm"\nmax_concurrency = 4\n')
+    config.write_text(
+        '[backends.llm]\nkind = "llm"\nmax_concurrency = 4\n'
+        f'[backends.wide]\nkind = "llm"\nmax_concurrency = {args.slots}\n'
+    )
     results: dict[str, dict[str, float]] = {}
     redis_server, url = start_redis(directory)
     try:
@@ -153,8 +198,14 @@ def measure(args: argparse.Namespace, directory: Path) -> dict[str, dict[str, fl
         admit, whole = round_trips(scheduler, args.calls)
         scheduler.close()
         results["redis"] = _summary(admit, whole)
-        rates = grants_per_s("redis", url, redis_server.pid, args.clients, args.seconds, config)
-        results["redis"].update(rates, script_us=script_us(url))
+        for name, load in loads(args).items():
+            calls_before, usec_before = script_calls(url)
+            rates = grants_per_s("redis", url, redis_server.pid, load, config)
+            calls, usec = script_calls(url)
+            grants = max(rates["grants_per_s"] * load.seconds, 1.0)
+            rates["scripts_per_grant"] = (calls - calls_before) / grants
+            rates["script_us"] = (usec - usec_before) / max(calls - calls_before, 1)
+            results["redis"].update({f"{name}_{key}": value for key, value in rates.items()})
     finally:
         redis_server.kill()
         redis_server.wait(10)
@@ -166,10 +217,9 @@ def measure(args: argparse.Namespace, directory: Path) -> dict[str, dict[str, fl
         admit, whole = round_trips(client, args.calls)
         client.close()
         results["daemon"] = _summary(admit, whole)
-        rates = grants_per_s(
-            "daemon", daemon.address, daemon.pid, args.clients, args.seconds, config
-        )
-        results["daemon"].update(rates)
+        for name, load in loads(args).items():
+            rates = grants_per_s("daemon", daemon.address, daemon.pid, load, config)
+            results["daemon"].update({f"{name}_{key}": value for key, value in rates.items()})
     finally:
         daemon.stop()
     return results
@@ -185,7 +235,7 @@ def _summary(admit: list[float], whole: list[float]) -> dict[str, float]:
     }
 
 
-def report(results: dict[str, dict[str, float]], clients: int) -> None:
+def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> None:
     """The table: each figure beside the goal, Redis and the daemon side by side."""
     from rich.console import Console
     from rich.table import Table
@@ -201,14 +251,22 @@ def report(results: dict[str, dict[str, float]], clients: int) -> None:
         ("admission round trip, p99", "admit_p99_us", "µs", "<= 2,000 µs"),
         ("whole slot (admit + release), median", "slot_median_us", "µs", ""),
         ("whole slot, p99", "slot_p99_us", "µs", ""),
-        (f"grants/s, {clients} processes, 4 slots", "grants_per_s", "", ">= 20,000"),
-        ("  server CPU per grant", "server_cpu_us_per_grant", "µs", ""),
-        ("  client CPU per grant (all clients)", "client_cpu_us_per_grant", "µs", ""),
-        ("  calls that ran unscheduled", "unscheduled", "", "0"),
     ]
+    shapes = {
+        "narrow": f"{args.clients} processes x 1 caller, 4 slots",
+        "wide": f"{args.clients} processes x {args.threads} callers, {args.slots} slots",
+    }
+    for name, shape in shapes.items():
+        rows += [
+            (f"grants/s, {shape}", f"{name}_grants_per_s", "", ">= 20,000"),
+            ("  server CPU per grant", f"{name}_server_cpu_us_per_grant", "µs", ""),
+            ("  client CPU per grant (all clients)", f"{name}_client_cpu_us_per_grant", "µs", ""),
+            ("  admission scripts per grant", f"{name}_scripts_per_grant", "", ""),
+            ("  Redis time per script", f"{name}_script_us", "µs", ""),
+            ("  calls that ran unscheduled", f"{name}_unscheduled", "", "0"),
+        ]
     for label, key, unit, goal in rows:
         table.add_row(label, _fmt(r.get(key), unit), _fmt(d.get(key), unit), goal)
-    table.add_row("  Redis time per admission script", _fmt(r["script_us"], "µs"), "-", "")
     Console().print(table)
     print(json.dumps({**results, "load_average": os.getloadavg()}))
 
@@ -220,13 +278,13 @@ def _fmt(value: float | None, unit: str) -> str:
 
 
 def main() -> None:
-    args = load_arguments(__doc__, 3000)
+    args = load_arguments(__doc__, 3000, threads=16, slots=64)
     directory = Path(tempfile.mkdtemp(prefix="hermes-bench-redis-", dir="/tmp"))
     try:
         results = measure(args, directory)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
-    report(results, args.clients)
+    report(results, args)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@ Run: ``.venv/bin/python benchmarks/redis_scripts.py [--grants 3000] [--share 1.0
 
 Starts a private ``redis-server`` (no persistence) and drives the real scripts
 (``hermes_agents/scheduling/redis/lua``) from this one process as 8 processes would on a
-backend of 4 slots with the wait bound on: each grant is one ``release`` (which admits a queued
-ticket, pushed to its process's list) and one ``submit`` (which queues). Prints, per script:
+backend of 4 slots with the wait bound on: each grant is one ``release`` (an ``exchange`` that
+ends one ticket and admits a queued one, pushed to its process's list) and one ``submit`` (an
+``exchange`` that queues one). Prints, per script:
 
 1. Redis's µs per call from ``INFO commandstats`` (nothing else logged);
 2. from a second pass with ``SLOWLOG`` logging every command: the median and mean µs per call,
@@ -95,7 +96,7 @@ def slowlog(client: Any, backend: Backend, grants: int) -> dict[str, dict[str, f
         backend.grant()
     log = client.slowlog_get(40 * grants)
     client.config_set("slowlog-log-slower-than", 10_000)
-    names = {backend.scripts._submit.sha: "submit", backend.scripts._release.sha: "release"}
+    exchange = backend.scripts._exchange.sha  # ARGV 10 (words[19]): how many tickets end
     durations: dict[str, list[int]] = {"submit": [], "release": []}
     inside = dict.fromkeys(durations, 0)
     pending = 0
@@ -104,7 +105,9 @@ def slowlog(client: Any, backend: Backend, grants: int) -> dict[str, dict[str, f
         if _text(entry["client_address"]) == "?:0":  # run from inside a script
             pending += 1
             continue
-        name = names.get(words[1]) if words[0] == "EVALSHA" else None
+        name = None
+        if words[0] == "EVALSHA" and words[1] == exchange:
+            name = "submit" if words[19] == "0" else "release"
         if name is not None:
             durations[name].append(int(entry["duration"]))
             inside[name] += pending

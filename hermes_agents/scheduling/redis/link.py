@@ -16,14 +16,18 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
+from hermes_agents.scheduling.redis.batches import End, SharedReply
 from hermes_agents.scheduling.redis.call import Call, Owner
+from hermes_agents.scheduling.redis.combiner import MAX_BATCH, Combiner, Raised
 from hermes_agents.scheduling.redis.headroom import headroom_args
 from hermes_agents.scheduling.redis.keys import BackendKeys, backends_key
 from hermes_agents.scheduling.redis.lane import Late
 from hermes_agents.scheduling.redis.scripts import (
+    Exchanged,
+    NewTicket,
     RedisRestartedError,
     RedisStateError,
     Reply,
@@ -98,33 +102,46 @@ class BackendLink:
         self._retired = False
         self._thread: threading.Thread | None = None
         self._warned_limits = False
+        self._submits: Combiner[Call] = Combiner(self._send_submits)
+        self._releases: Combiner[End] = Combiner(self._send_releases)
+        self._late: SharedReply | None = None
+        """The last batch of ends whose reply was late (``_send_releases``)."""
 
     # -- calls ----------------------------------------------------------------------------
 
     def submit(self, call: Call) -> None:
-        """Queue ``call`` in Redis; a grant answers it (now or from the thread). Raises
-        ``redis.RedisError`` or ``RedisStateError`` (the caller fails it open)."""
-        ticket = call.ticket
-        tokens = str(max(0, ticket.tokens))
-        args = [*self._args, self.epoch, _score(call.order), tokens, call.tier.value, call.app]
-        reply = self.scripts.submit(self._script_keys, args)
-        self.epoch = reply.epoch
-        self._check_limits(reply.max_concurrency)
-        member = reply.status
+        """Queue ``call`` in Redis (with the calls other threads submit meanwhile: ``Combiner``);
+        a grant answers it (now or from the thread). Raises ``redis.RedisError`` or
+        ``RedisStateError`` (the caller fails it open)."""
+        self._submits.run(call)
+
+    def _send_submits(self, calls: list[Call]) -> list[None]:
+        news = [
+            NewTicket(
+                _score(call.order), str(max(0, call.ticket.tokens)), call.tier.value, call.app
+            )
+            for call in calls
+        ]
+        done = self.scripts.exchange(self._script_keys, [*self._args, self.epoch], news=news)
+        self.epoch = done.epoch
+        self._check_limits(done.max_concurrency)
+        early: list[str] = []
         with self._lock:
-            call.member = member
-            self.waiting[member] = call
-            early = member in self._early
-            if early:
-                del self._early[member]
-        self._answer(reply, extra=(member,) if early else ())
+            for call, member in zip(calls, done.members, strict=True):
+                call.member = member
+                self.waiting[member] = call
+                if member in self._early:
+                    del self._early[member]
+                    early.append(member)
+        self._answer(done, extra=tuple(early))
         self._start()
+        return [None] * len(calls)
 
     def release(self, call: Call, patience_s: float | None = None) -> int | None:
-        """End ``call`` in Redis (free its slot, or withdraw it); returns the script's status
-        (1 released, 2 withdrawn, 0 unknown), None if it was never queued. Raises like
-        ``submit``; ``Late`` when no reply came within ``patience_s`` (its ``finish`` returns
-        the status, on any thread)."""
+        """End ``call`` in Redis (free its slot, or withdraw it; with the calls other threads
+        end meanwhile: ``Combiner``); returns the script's status (1 released, 2 withdrawn,
+        0 unknown), None if it was never queued. Raises like ``submit``; ``Late`` when no
+        reply came within ``patience_s`` (its ``finish`` returns the status, on any thread)."""
         member = call.member
         if member is None:
             return None
@@ -133,24 +150,60 @@ class BackendLink:
             self._remember(member)
         if known is None:  # it left already (gone from Redis, or withdrawn at an outage)
             return 0
-        args = [*self._args, self.epoch, member]
+        wait_until = None if patience_s is None else time.monotonic() + patience_s
+        return cast(int, self._releases.run(End(call, wait_until)))
+
+    def _send_releases(self, ends: list[End]) -> list[object]:
+        """One script for ``ends``; each is answered its status, or ``Late`` (whose ``finish``
+        reads the batch's reply once, whichever end's runs first), or its error. While an
+        earlier batch's reply is late, ``ends`` are not sent: each is answered ``Late``, and
+        the first ``finish`` to run sends them (Redis is stalled: waiting on it again, or on
+        a new connection's handshake, would hold the threads longer than their patience)."""
+        members = [cast(str, end.call.member) for end in ends]
+        shared = SharedReply()
+        late_before = self._late
+        if late_before is not None and not late_before.settled:
+            shared.finish = functools.partial(
+                self.scripts.exchange, self._script_keys, [*self._args, self.epoch], members
+            )
+            return self._late_ends(ends, shared)
         try:
-            return self._released(
-                call, lambda: self.scripts.release(self._script_keys, args, patience_s)
+            shared.done = self.scripts.exchange(
+                self._script_keys,
+                [*self._args, self.epoch],
+                ends=members,
+                patience_s=End.patience_s(ends),
             )
         except Late as late:
-            raise Late(functools.partial(self._released, call, late.finish)) from None
+            shared.finish = late.finish
+            self._late = shared
+            return self._late_ends(ends, shared)
+        except RedisRestartedError:
+            raise
+        except Exception:
+            for end in ends:
+                self._orphan(end.call)  # ended in Redis at the next renewal that works
+            raise
+        return [self._ended(end.call, index, shared) for index, end in enumerate(ends)]
 
-    def _released(self, call: Call, reply_of: Callable[[], Reply]) -> int:
+    def _late_ends(self, ends: list[End], shared: SharedReply) -> list[object]:
+        return [
+            Raised(Late(functools.partial(self._ended, end.call, index, shared)))
+            for index, end in enumerate(ends)
+        ]
+
+    def _ended(self, call: Call, index: int, shared: SharedReply) -> int:
+        """The status of the ``index``-th end of a batch; its reply answered once."""
         try:
-            reply = reply_of()
+            done, first = shared.read()
         except (Late, RedisRestartedError):
             raise
         except Exception:
-            self._orphan(call)  # ended in Redis at the next renewal that works
+            self._orphan(call)
             raise
-        self._answer(reply)
-        return int(reply.status)
+        if first:
+            self._answer(done)
+        return done.statuses[index]
 
     def lease_lost(self) -> bool:
         """Whether the lease has surely expired: no script answered for a whole TTL."""
@@ -263,24 +316,29 @@ class BackendLink:
                 self._closed.wait(self.retry_s)
 
     def withdraw_orphans(self) -> bool:
-        """End the orphans' tickets in Redis; whether there were any. Raises like ``submit``
-        (those not ended yet stay orphans)."""
+        """End the orphans' tickets in Redis (``MAX_BATCH`` a script); whether there were any.
+        Raises like ``submit`` (those not ended yet stay orphans)."""
         with self._lock:
             orphans, self.orphans = self.orphans, []
-        for done_count, member in enumerate(orphans):
+        for start in range(0, len(orphans), MAX_BATCH):
+            chunk = orphans[start : start + MAX_BATCH]
             try:
-                reply = self.scripts.release(self._script_keys, [*self._args, self.epoch, member])
+                done = self.scripts.exchange(
+                    self._script_keys, [*self._args, self.epoch], ends=chunk
+                )
             except RedisRestartedError:
                 raise  # every orphan is gone with the old state
             except Exception:
-                with self._lock:  # the rest (this one too) go at the next renewal
-                    self.orphans[:0] = orphans[done_count:]
+                with self._lock:  # the rest (these too) go at the next renewal
+                    self.orphans[:0] = orphans[start:]
                 raise
-            with self._lock:
-                call = self._orphan_calls.pop(member, None)
-            if call is not None and reply.status == 0:  # its slot had been taken back
-                self.owner.gone(call, True, f"a slot on {self.keys.backend!r} expired in Redis")
-            self._answer(reply)
+            for member, status in zip(chunk, done.statuses, strict=True):
+                with self._lock:
+                    call = self._orphan_calls.pop(member, None)
+                if call is not None and status == 0:  # its slot had been taken back
+                    reason = f"a slot on {self.keys.backend!r} expired in Redis"
+                    self.owner.gone(call, True, reason)
+            self._answer(done)
         return bool(orphans)
 
     def renew(self) -> None:
@@ -308,7 +366,7 @@ class BackendLink:
 
     # -- answers --------------------------------------------------------------------------
 
-    def _answer(self, reply: Reply, extra: tuple[str, ...] = ()) -> None:
+    def _answer(self, reply: Reply | Exchanged, extra: tuple[str, ...] = ()) -> None:
         self.answered_at_s = time.monotonic()
         self.owner.reached()
         if reply.corrupt:

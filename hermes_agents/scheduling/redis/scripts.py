@@ -1,6 +1,7 @@
 """The admission scripts (``lua/*.lua``, run on a ``Lane``) and their replies, checked.
 
-``submit``, ``release`` and ``renew`` each run atomically in Redis: ``lua/common.lua`` (the
+``exchange`` (end tickets, queue new ones: the releases and submits of one or several calls) and
+``renew`` each run atomically in Redis: ``lua/common.lua`` (the
 backend's limits and schema, reaping expired processes and overdue slots, admission in rank
 order) followed by the script's own part. Replies are checked before use: anything not of the
 documented shape raises ``RedisStateError`` (the affected call runs unscheduled).
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -38,6 +40,31 @@ def _source(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class NewTicket:
+    """A ticket to queue: its score (``rank``), tokens, tier and app, as the script reads them."""
+
+    rank: str
+    tokens: str
+    tier: str
+    app: str
+
+
+@dataclass(frozen=True)
+class Exchanged:
+    """An exchange's answer: one status per ended ticket (1 released, 2 withdrawn, 0 unknown:
+    its lease had expired), the new tickets' names in their order, this process's grants (the
+    new ones admitted at once among them), the corrupt tickets Redis dropped, the backend's
+    stored ``max_concurrency`` and its epoch."""
+
+    statuses: tuple[int, ...]
+    members: tuple[str, ...]
+    mine: tuple[str, ...]
+    corrupt: tuple[str, ...]
+    max_concurrency: int
+    epoch: str
+
+
+@dataclass(frozen=True)
 class Reply:
     """A script's answer: ``status`` (submit: the new ticket's name; release: 1 released,
     2 withdrawn, 0 unknown; renew: one state per ticket asked about), this process's grants,
@@ -51,8 +78,9 @@ class Reply:
 
 
 class Scripts:
-    """The three admission scripts, run on ``lane`` (``EVALSHA``; loaded on first use and
-    again after a Redis restart).
+    """The admission scripts, run on ``lane`` (``EVALSHA``; loaded on first use and again
+    after a Redis restart): ``exchange`` (end tickets and queue new ones in one step; a lone
+    submit or release is an exchange of one) and ``renew``.
 
     Every reply's last element is the backend's epoch (written when its ``meta`` was made):
     one that changes under a process means Redis lost the backend's state (a restart, a flush)
@@ -63,33 +91,50 @@ class Scripts:
         common = _source("common.lua")
         self.client = client
         self.lane = lane if lane is not None else Lane(client)
-        self._submit = _Script(common + _source("submit.lua"))
-        self._release = _Script(common + _source("release.lua"))
+        self._exchange = _Script(common + _source("exchange.lua"))
         self._renew = _Script(common + _source("renew.lua"))
 
+    def exchange(
+        self,
+        keys: list[str],
+        args: list[str],
+        ends: Sequence[str] = (),
+        news: Sequence[NewTicket] = (),
+        patience_s: float | None = None,
+    ) -> Exchanged:
+        """End the tickets ``ends`` (free their slots, or withdraw them) and queue ``news``, in
+        one script (``args``: the nine common arguments). ``patience_s``: how long to wait for
+        the reply before raising ``Late`` (its ``finish`` returns the ``Exchanged``); None: the
+        connection's own timeout."""
+        script = self._exchange
+        argv = [*args, str(len(ends)), *ends]
+        for new in news:
+            argv += [new.rank, new.tokens, new.tier, new.app]
+        in_flight = self.lane.send("EVALSHA", script.sha, len(keys), *keys, *argv)
+        try:
+            raw = self._reply(script, in_flight, keys, argv, patience_s)
+        except Late:
+            finish = functools.partial(self._reply, script, in_flight, keys, argv, None)
+            raise Late(lambda: _exchanged(finish(), len(ends), len(news))) from None
+        return _exchanged(raw, len(ends), len(news))
+
     def submit(self, keys: list[str], args: list[str]) -> Reply:
-        """Queue a ticket; reply ``status`` is its name."""
-        reply = _list(self._run(self._submit, keys, args), 5)
-        return Reply(
-            _ticket(reply[0]),
-            _tickets(reply[1]),
-            _tickets(reply[2]),
-            _epoch(reply[4]),
-            _count(reply[3]),
-        )
+        """Queue a ticket (``args``: the nine common ones, then rank, tokens, tier, app);
+        reply ``status`` is its name."""
+        rank, tokens, tier, app = args[9:13]
+        done = self.exchange(keys, args[:9], news=(NewTicket(rank, tokens, tier, app),))
+        return Reply(done.members[0], done.mine, done.corrupt, done.epoch, done.max_concurrency)
 
     def release(self, keys: list[str], args: list[str], patience_s: float | None = None) -> Reply:
-        """End a ticket; reply ``status``: 1 released, 2 withdrawn, 0 unknown. ``patience_s``:
-        how long to wait for the reply before raising ``Late`` (its ``finish`` returns the
-        ``Reply``); None: the connection's own timeout."""
-        script = self._release
-        in_flight = self.lane.send("EVALSHA", script.sha, len(keys), *keys, *args)
+        """End a ticket (``args``: the nine common ones, then its name); reply ``status``: 1
+        released, 2 withdrawn, 0 unknown. ``patience_s``: as ``exchange``'s (``Late``'s
+        ``finish`` returns the ``Reply``)."""
         try:
-            raw = self._reply(script, in_flight, keys, args, patience_s)
-        except Late:
-            finish = functools.partial(self._reply, script, in_flight, keys, args, None)
+            done = self.exchange(keys, args[:9], ends=(args[9],), patience_s=patience_s)
+        except Late as late:
+            finish = late.finish
             raise Late(lambda: _release_reply(finish())) from None
-        return _release_reply(raw)
+        return _release_reply(done)
 
     def renew(self, keys: list[str], args: list[str], asked: int) -> Reply:
         """Renew the lease; reply ``status``: a state (0, 1, 2) per ticket asked about."""
@@ -163,12 +208,26 @@ def _explain(text: str) -> str:
     return f"a key of another type where hermes keeps its queues ({text}); use another database"
 
 
-def _release_reply(value: object) -> Reply:
-    reply = _list(value, 4)
-    status = _count(reply[0])
-    if status > 2:
-        raise RedisStateError(f"a release answered status {status}")
-    return Reply(status, _tickets(reply[1]), _tickets(reply[2]), _epoch(reply[3]))
+def _release_reply(done: Exchanged) -> Reply:
+    return Reply(done.statuses[0], done.mine, done.corrupt, done.epoch, done.max_concurrency)
+
+
+def _exchanged(value: object, ends: int, news: int) -> Exchanged:
+    reply = _list(value, 6)
+    statuses = tuple(_count(status) for status in _list(reply[0], ends))
+    if any(status > 2 for status in statuses):
+        raise RedisStateError(f"a release answered statuses {statuses}")
+    members = _tickets(reply[1])
+    if len(members) != news:
+        raise RedisStateError(f"{news} tickets queued, {len(members)} named")
+    return Exchanged(
+        statuses,
+        members,
+        _tickets(reply[2]),
+        _tickets(reply[3]),
+        _count(reply[4]),
+        _epoch(reply[5]),
+    )
 
 
 def _list(value: object, size: int) -> list[Any]:

@@ -1,0 +1,146 @@
+"""Calls of several threads of one process go to Redis together (real redis-server): one
+``exchange`` script carries the submits (or the releases) that arrived while the previous one
+was in flight; the capacity holds across them, every call is answered once, and a batch of
+releases whose reply is late costs no thread more than ``RELEASE_WAIT_S``."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+from hermes_agents.scheduling.redis.call import Call
+from hermes_agents.scheduling.redis.releases import RELEASE_WAIT_S
+from hermes_agents.scheduling.redis.scheduler import RedisScheduler
+from hermes_agents.scheduling.state import BackendLimits, Usage
+from hermes_agents.scheduling.ticket import Answer, Ticket
+from tests.scheduling.redis.conftest import RedisServer
+from tests.scheduling.redis.helpers import host, wait_for
+
+THREE = {"llm": BackendLimits(3)}
+
+
+def _stopped(redis_server: RedisServer) -> None:
+    assert redis_server.process is not None
+    redis_server.process.send_signal(signal.SIGSTOP)
+
+
+def _continued(redis_server: RedisServer) -> None:
+    assert redis_server.process is not None
+    redis_server.process.send_signal(signal.SIGCONT)
+
+
+def test_submits_queued_behind_a_script_in_flight_go_in_one_script(
+    redis_server: RedisServer,
+) -> None:
+    scheduler = host(redis_server.url, THREE)
+    warm = Ticket("llm")
+    scheduler.submit(warm)  # the link and its keys exist
+    scheduler.release(warm, Usage())
+    link = scheduler._links["llm"]
+    tickets = [Ticket("llm") for _ in range(6)]
+    _stopped(redis_server)  # the first submit waits in flight; the other five queue behind it
+    threads = [threading.Thread(target=scheduler.submit, args=(ticket,)) for ticket in tickets]
+    try:
+        threads[0].start()
+        wait_for(lambda: link._submits._sending)
+        for thread in threads[1:]:
+            thread.start()
+        wait_for(lambda: len(link._submits._queued) == 5)
+    finally:
+        _continued(redis_server)
+    for thread in threads:
+        thread.join(10)
+    assert (link._submits.scripts, link._submits.calls) == (3, 7)  # warm-up, 1, then 5 in one
+    granted = [ticket for ticket in tickets if ticket.answer is Answer.GRANTED]
+    assert len(granted) == 3  # the capacity held within the batch
+    client = redis_server.client()
+    assert client.zcard("hermes:{llm}:leases") == 3
+    assert client.zcard("hermes:{llm}:queue") == 3
+    for ticket in granted:  # each release admits a waiting one
+        scheduler.release(ticket, Usage())
+    for ticket in tickets:
+        assert ticket.wait(5) is Answer.GRANTED
+        scheduler.release(ticket, Usage())
+    assert client.zcard("hermes:{llm}:leases") == 0
+    assert int(client.hget("hermes:{llm}:meta", "granted") or 0) == 7  # each granted once
+    assert scheduler.unscheduled_calls == 0
+    scheduler.close()
+
+
+def test_many_threads_never_hold_more_than_the_capacity(redis_server: RedisServer) -> None:
+    scheduler, other = host(redis_server.url, THREE), host(redis_server.url, THREE)
+    running, most, lock = [0], [0], threading.Lock()
+
+    def caller(scheduler_of_host: RedisScheduler, calls: int) -> None:
+        for _ in range(calls):
+            ticket = Ticket("llm")
+            scheduler_of_host.submit(ticket)
+            assert ticket.wait(10) is Answer.GRANTED
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.001)
+            with lock:
+                running[0] -= 1
+            scheduler_of_host.release(ticket, Usage())
+
+    threads = [
+        threading.Thread(target=caller, args=(scheduler if i % 2 else other, 25)) for i in range(10)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert most[0] <= 3
+    client = redis_server.client()
+    assert int(client.hget("hermes:{llm}:meta", "granted") or 0) == 250
+    assert client.zcard("hermes:{llm}:leases") == 0
+    assert client.zcard("hermes:{llm}:queue") == 0
+    assert scheduler.unscheduled_calls == other.unscheduled_calls == 0
+    scheduler.close()
+    other.close()
+
+
+def test_a_late_batch_of_releases_costs_each_thread_at_most_the_release_wait(
+    redis_server: RedisServer,
+) -> None:
+    holders, waiters = host(redis_server.url, THREE), host(redis_server.url, THREE)
+    held = [Ticket("llm") for _ in range(3)]
+    queued = [Ticket("llm") for _ in range(3)]
+    for ticket in held:
+        holders.submit(ticket)
+        assert ticket.answer is Answer.GRANTED
+    for ticket in queued:
+        waiters.submit(ticket)
+        assert ticket.answer is None
+    took: list[float] = []
+
+    def release(ticket: Ticket) -> None:
+        started = time.monotonic()
+        holders.release(ticket, Usage())
+        took.append(time.monotonic() - started)
+
+    _stopped(redis_server)
+    timer = threading.Timer(3 * RELEASE_WAIT_S, _continued, (redis_server,))
+    timer.start()
+    threads = [threading.Thread(target=release, args=(ticket,)) for ticket in held]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    timer.join()
+    assert len(took) == 3
+    assert max(took) < RELEASE_WAIT_S + 0.2, f"releases took {took}"
+    for ticket in queued:  # every late reply was read: each slot passed on, once
+        assert ticket.wait(5) is Answer.GRANTED
+        assert isinstance(ticket.handle, Call)
+    wait_for(lambda: not holders._releases._outbox.stuck)
+    for ticket in queued:
+        waiters.release(ticket, Usage())
+    client = redis_server.client()
+    assert client.zcard("hermes:{llm}:leases") == 0
+    assert int(client.hget("hermes:{llm}:meta", "granted") or 0) == 6
+    assert holders.unscheduled_calls == waiters.unscheduled_calls == 0
+    holders.close()
+    waiters.close()
