@@ -144,3 +144,48 @@ def test_a_late_batch_of_releases_costs_each_thread_at_most_the_release_wait(
     assert holders.unscheduled_calls == waiters.unscheduled_calls == 0
     holders.close()
     waiters.close()
+
+
+def test_batched_calls_through_a_kill_9_and_restart_of_redis_lose_nothing(
+    redis_server: RedisServer,
+) -> None:
+    """Twelve threads loop on three slots while Redis is killed -9 and started again: every
+    call returns (granted or unscheduled, never an error, never a hang), once Redis is back the
+    threads' calls are scheduled again, and every slot comes back."""
+    scheduler = host(redis_server.url, THREE, lease_ttl_s=1.0)
+    stop = threading.Event()
+    calls, errors = [0], []
+    lock = threading.Lock()
+
+    def caller() -> None:
+        while not stop.is_set():
+            try:
+                with scheduler.slot("llm", timeout=20):
+                    with lock:
+                        calls[0] += 1
+                    time.sleep(0.002)
+            except Exception as error:  # the test fails on any
+                errors.append(error)
+
+    threads = [threading.Thread(target=caller) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: calls[0] > 200)
+    redis_server.kill()
+    wait_for(lambda: scheduler.out)
+    counted = calls[0]
+    wait_for(lambda: calls[0] > counted + 200)  # calls go on, unscheduled
+    redis_server.start()
+    wait_for(lambda: not scheduler.out and "llm" in scheduler._links, timeout_s=15)
+    link = scheduler._links["llm"]  # a new one: the process took a new name
+    wait_for(lambda: link._submits.calls > 200)  # scheduled again
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    assert not any(thread.is_alive() for thread in threads)  # no caller hangs
+    assert errors == []
+    assert scheduler.unscheduled_calls > 0
+    client = redis_server.client()
+    wait_for(lambda: client.zcard("hermes:{llm}:leases") == 0)  # every slot came back
+    assert client.zcard("hermes:{llm}:queue") == 0
+    scheduler.close()
