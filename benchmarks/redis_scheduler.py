@@ -1,6 +1,7 @@
 """Admission through Redis on loopback beside the Unix-socket daemon, in one run.
 
-Run: ``.venv/bin/python benchmarks/redis_scheduler.py [--calls 3000] [--clients 8] [--seconds 5]``
+Run: ``.venv/bin/python benchmarks/redis_scheduler.py [--calls 3000] [--clients 8] [--seconds 5]
+[--threads 16] [--slots 64]`` (about a minute)
 
 Starts a private ``redis-server`` (no persistence) and a real ``hermes serve``, then measures
 for each:
@@ -9,10 +10,15 @@ for each:
    Redis one ``submit`` script answered in its reply; for the daemon a ``submit`` answered by
    a ``grant``), and the whole ``with slot:`` (Redis also waits for its ``release`` script;
    the daemon's release is sent without waiting);
-2. grants per second with ``--clients`` client processes looping on a backend with 4 slots
-   (contended: most grants are pushed to a waiting process);
-3. what bounds them: the server's CPU per grant (redis-server or the daemon, from /proc), the
-   clients' CPU per grant, and Redis's own time per script (``INFO commandstats``).
+2. grants per second under three loads: ``--clients`` processes with one caller each on a
+   backend with 4 slots (contended: most grants are pushed to a waiting process); the same
+   processes with ``--threads`` callers each on a backend of ``--slots`` slots (a process's
+   calls that arrive together go to Redis in one script: ``scheduling/redis/combiner.py``);
+   and those callers in one process (each caller runs app runs of 20 calls one after another:
+   every run is learned from, its profile written, as in use);
+3. what bounds them: the server's CPU per grant (redis-server or the daemon, from /proc) and
+   the grants one server core could make at it, the clients' CPU per grant, the admission
+   scripts per grant and Redis's own time per script (``INFO commandstats``).
 
 The title and the JSON carry the machine's load average (1, 5, 15 minutes): on a shared
 machine, compare figures measured under a like load.
@@ -58,10 +64,11 @@ CLIENT = textwrap.dedent(
 
     def caller(index):
         calls = 0
-        with scheduler.run("bench"):
-            while time.time() < stop_at:
-                with scheduler.slot(backend, stage="step"):
-                    calls += 1
+        while time.time() < stop_at:
+            with scheduler.run("bench"):  # an app run of 20 calls, as an agent's might be
+                for _ in range(20):
+                    with scheduler.slot(backend, stage="step"):
+                        calls += 1
         counts[index] = calls
 
     while time.time() < start_at:
@@ -170,12 +177,14 @@ def script_calls(url: str) -> tuple[int, float]:
 
 
 def loads(args: argparse.Namespace) -> dict[str, Load]:
-    """The two loads: one caller per process on 4 slots (most grants pushed to a waiting
-    process), and ``--threads`` callers per process on ``--slots`` slots (calls of one process
-    arrive together: the scripts carry several)."""
+    """The three loads: one caller per process on 4 slots (most grants pushed to a waiting
+    process), ``--threads`` callers per process on ``--slots`` slots (calls of one process
+    arrive together: the scripts carry several), and those callers in one process (no other
+    client process competes for the cores: the batches at their fullest here)."""
     return {
         "narrow": Load(args.clients, 1, "llm", args.seconds),
         "wide": Load(args.clients, args.threads, "wide", args.seconds),
+        "one": Load(1, args.threads, "wide", args.seconds),
     }
 
 
@@ -255,11 +264,15 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
     shapes = {
         "narrow": f"{args.clients} processes x 1 caller, 4 slots",
         "wide": f"{args.clients} processes x {args.threads} callers, {args.slots} slots",
+        "one": f"1 process x {args.threads} callers, {args.slots} slots",
     }
     for name, shape in shapes.items():
+        for kind in (r, d):  # what one server core could grant at this CPU per grant
+            kind[f"{name}_ceiling"] = 1e6 / max(kind[f"{name}_server_cpu_us_per_grant"], 1e-9)
         rows += [
             (f"grants/s, {shape}", f"{name}_grants_per_s", "", ">= 20,000"),
             ("  server CPU per grant", f"{name}_server_cpu_us_per_grant", "µs", ""),
+            ("  one server core's ceiling at that CPU", f"{name}_ceiling", "/s", ""),
             ("  client CPU per grant (all clients)", f"{name}_client_cpu_us_per_grant", "µs", ""),
             ("  admission scripts per grant", f"{name}_scripts_per_grant", "", ""),
             ("  Redis time per script", f"{name}_script_us", "µs", ""),

@@ -99,7 +99,7 @@ class SchedulerCore(QueueUpkeep, RunEnd, RunChanges, WarmupPlanning, CapacityCha
         self.backends = self.queues.states
         """Backend name -> its queue (configured ones, and ones made on first use)."""
         self.order = QueueOrder(policy)
-        self.held_back = held_back_by(policy)  # the runs the headroom holds back (``reserve``)
+        self.held_back = held_back_by(policy, clock)  # runs the headroom holds back (``reserve``)
         self.tiered = self.held_back is _sheddable  # higher tiers keep headroom
         self.runs: dict[str, Run] = {}
         self.levels: dict[str, ClassLevel] = {}

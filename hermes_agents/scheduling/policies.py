@@ -27,6 +27,9 @@ against starvation.
 after, by Gittins rank | Hermes's deadline variant |
 | ``hermes-edf`` | deadline; late (by the same PDGraph test) and deadline-free runs after, \
 by Gittins rank | EDF that drops hopeless runs |
+| ``hermes-ddl-urgent`` | as ``hermes-ddl`` (slack over the p80, late below the p10); its \
+headroom also holds back runs with time to spare and late ones | a small batch while a \
+deadline is near |
 
 Any name with ``+tiers`` (``gittins+tiers``, ``hermes-ddl+tiers``) orders by tier first
 (``scheduling.tiers``: critical, standard, sheddable), then by the named policy (``Tiered``).
@@ -252,7 +255,9 @@ class HermesDdl:
     walk (0, the old default) wherever deadlines bind (docs/benchmarks.md).
 
     Admission keeps headroom for the runs with a deadline (``deadline_headroom``), as higher
-    tiers keep it against sheddable work.
+    tiers keep it against sheddable work; with ``urgent_slack_s`` (``hermes-ddl-urgent``) it
+    keeps it for the *urgent* runs only, those on time with at most that much slack
+    (``reserve.UrgentRule``), so the batch stays small while a deadline is near.
     """
 
     quantile: float = 0.95
@@ -263,6 +268,13 @@ class HermesDdl:
     """While a run with a deadline has work about on a backend, runs without one hold at most
     ``BackendLimits.sheddable_share`` of its slots (``scheduling.reserve``): ranking after
     them is not enough, as a slot is not preempted and every call in the batch slows it."""
+    urgent_slack_s: float | None = None
+    """With the headroom, also hold back the runs with a deadline whose slack exceeds this
+    many seconds, and the late ones (``hermes-ddl-urgent``: 10; ``reserve.UrgentRule``);
+    None: only the runs without a deadline."""
+    reserve_window_s: float | None = None
+    """How long the headroom lasts after the last call of a run not held back (None: the
+    backend's ``BackendLimits.reserve_window_s``)."""
     name: str = "hermes-ddl"
     order_stable: ClassVar[bool] = True
 
@@ -271,6 +283,13 @@ class HermesDdl:
             value = getattr(self, field_name)
             if not (isinstance(value, int | float) and 0.0 <= value <= 1.0):
                 raise ValidationError(f"must be in [0, 1], got {value!r}", f"field {field_name!r}")
+        for field_name in ("urgent_slack_s", "reserve_window_s"):
+            value = getattr(self, field_name)
+            if value is not None and not (isinstance(value, int | float) and 0 <= value < math.inf):
+                raise ValidationError(
+                    f"must be a number of seconds >= 0 or None, got {value!r}",
+                    f"field {field_name!r}",
+                )
 
     def priority(self, task: TaskView, run: RunView, now: float) -> float:
         deadline = run.deadline
@@ -377,6 +396,14 @@ POLICIES: dict[str, Callable[[], Policy]] = {
     "edf": Edf,
     "hermes-ddl": HermesDdl,
     "hermes-edf": partial(HermesDdl, by_deadline=True, name="hermes-edf"),
+    "hermes-ddl-urgent": partial(
+        HermesDdl,
+        quantile=0.8,
+        late_quantile=0.1,
+        urgent_slack_s=10.0,
+        reserve_window_s=10.0,
+        name="hermes-ddl-urgent",
+    ),
 }
 
 

@@ -6,7 +6,7 @@ tickets runs there, or one was submitted there within ``reserve_window_s``), she
 hold at most ``sheddable_share`` of its slots (rounded down, at least one), whichever hosts
 they come from; otherwise they may take every slot. In Redis:
 
-- every ticket's record carries its run's tier (the submit script refuses any other word than
+- every ticket's record carries its run's tier (the exchange script refuses any other word than
   ``critical``, ``standard``, ``sheddable``);
 - ``hermes:{B}:shed`` holds the running sheddable tickets (a subset of the leases, freed with
   them: a release, a reap of a dead process, an overdue slot), so the count is the set's size

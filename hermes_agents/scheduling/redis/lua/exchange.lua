@@ -3,8 +3,9 @@
 -- release is an exchange of one). ARGV 10: how many tickets end (R); ARGV 11 .. 10+R: their
 -- names (a running one frees its slot, a waiting one is withdrawn); then one group of four per
 -- new ticket: rank, tokens, tier (critical, standard or sheddable), app. Ends come first, then
--- expired processes are reaped, then the new tickets are queued in their order (one that finds
--- nobody waiting and fits is admitted at once), then admission runs in rank order. A new
+-- expired processes are reaped, then the new tickets are admitted at once if nobody waits and
+-- all of them fit, else queued, and admission runs in rank order (so of new tickets that came
+-- together, the best-ranked go first). A new
 -- critical or standard ticket marks higher-tier work about (higher_at) while the backend keeps
 -- headroom; a new ticket renews this process's lease.
 -- Returns {one status per ended ticket (1 released, 2 withdrawn, 0 unknown: its lease had
@@ -22,9 +23,9 @@ for i = first_new, #ARGV, 4 do
   if not TIERS[tier] then
     return redis.error_reply('HERMES_ARGUMENT tier ' .. tostring(tier) .. ' is not one of critical, standard, sheddable')
   end
-  if not tonumber(ARGV[i + 1]) or not tonumber(ARGV[i]) then
+  if finite(ARGV[i]) == nil or not string.match(ARGV[i + 1], '^%d+$') then
     return redis.error_reply('HERMES_ARGUMENT rank ' .. tostring(ARGV[i]) .. ' and tokens '
-      .. tostring(ARGV[i + 1]) .. ': numbers')
+      .. tostring(ARGV[i + 1]) .. ': a finite number and a whole number of tokens')
   end
 end
 local limits, problem = ready()
@@ -49,14 +50,21 @@ end
 if first_new <= #ARGV then keep_alive() end
 tokens_running = tokens_running - reap(limits)
 local members, mine, bad = {}, {}, {}
-local running, waiting = redis.call('ZCARD', leases), nil
-local at_once = 0
-local seq = 0  -- the new tickets' names: the next (#ARGV - first_new + 1) / 4 numbers
-if first_new <= #ARGV then
-  seq = redis.call('HINCRBY', meta, 'seq', (#ARGV - first_new + 1) / 4) - (#ARGV - first_new + 1) / 4
-end
+local running = redis.call('ZCARD', leases)
+local news, new_tokens, sheddable = (#ARGV - first_new + 1) / 4, 0, false
 for i = first_new, #ARGV, 4 do
-  local tier, tokens = ARGV[i + 2], tonumber(ARGV[i + 1])
+  new_tokens = new_tokens + tonumber(ARGV[i + 1])
+  if ARGV[i + 2] == 'sheddable' then sheddable = true end
+end
+-- Admitted at once, without queueing, when nobody waits and every new ticket fits (what
+-- admit() would do, in fewer steps); otherwise all are queued and admitted in rank order.
+local at_once = news > 0 and running + news <= limits[1] and redis.call('ZCARD', queue) == 0
+  and (limits[2] == 0 or tokens_running + new_tokens <= limits[2] or (running == 0 and news == 1))
+  and not (sheddable and shed_cap)
+local seq = 0  -- the new tickets' names: the next `news` numbers
+if news > 0 then seq = redis.call('HINCRBY', meta, 'seq', news) - news end
+for i = first_new, #ARGV, 4 do
+  local tier = ARGV[i + 2]
   seq = seq + 1
   local member = string.format('%012d', seq)
   members[#members + 1] = member
@@ -66,23 +74,19 @@ for i = first_new, #ARGV, 4 do
     redis.call('HSET', meta, 'higher_at', now)
     limits[9] = now
   end
-  waiting = waiting or redis.call('ZCARD', queue)
-  if running < limits[1] and waiting == 0
-      and (limits[2] == 0 or running == 0 or tokens_running + tokens <= limits[2])
-      and not kept_back(limits, tier, running) then
-    -- nobody waits and it fits: admitted at once (what admit() would do, in fewer steps)
+  if at_once then
     hold(limits, member, tier)
-    running, tokens_running = running + 1, tokens_running + tokens
-    at_once = at_once + 1
     mine[#mine + 1] = member
   else
     redis.call('ZADD', queue, ARGV[i], member)
     redis.call('ZADD', arrivals, now, member)
-    waiting = waiting + 1
   end
 end
-if at_once > 0 then redis.call('HINCRBY', meta, 'granted', at_once) end
-if ends > 0 or (waiting or 0) > 0 then  -- slots freed, or tickets queued: admit what fits
+if at_once then
+  redis.call('HINCRBY', meta, 'granted', news)
+  running, tokens_running = running + news, tokens_running + new_tokens
+end
+if ends > 0 or (news > 0 and not at_once) then  -- slots freed, or tickets queued: admit
   local granted
   granted, bad, tokens_running = admit(limits, tokens_running, running)
   for _, member in ipairs(granted) do mine[#mine + 1] = member end
