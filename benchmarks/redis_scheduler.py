@@ -1,7 +1,7 @@
 """Admission through Redis on loopback beside the Unix-socket daemon, in one run.
 
 Run: ``.venv/bin/python benchmarks/redis_scheduler.py [--calls 3000] [--clients 8] [--seconds 5]
-[--threads 16] [--slots 64]`` (about a minute)
+[--threads 16] [--slots 64] [--run-calls 0]`` (about a minute)
 
 Starts a private ``redis-server`` (no persistence) and a real ``hermes serve``, then measures
 for each:
@@ -14,8 +14,9 @@ for each:
    backend with 4 slots (contended: most grants are pushed to a waiting process); the same
    processes with ``--threads`` callers each on a backend of ``--slots`` slots (a process's
    calls that arrive together go to Redis in one script: ``scheduling/redis/combiner.py``);
-   and those callers in one process (each caller runs app runs of 20 calls one after another:
-   every run is learned from, its profile written, as in use);
+   and those callers in one process (each caller makes its calls in one app run, so that the
+   figures are admission's; ``--run-calls N``: in runs of N calls, each learned from and its
+   profile written at its end, as in use);
 3. what bounds them: the server's CPU per grant (redis-server or the daemon, from /proc) and
    the grants one server core could make at it, the clients' CPU per grant, the admission
    scripts per grant and Redis's own time per script (``INFO commandstats``).
@@ -49,6 +50,7 @@ CLIENT = textwrap.dedent(
     """
     import sys, threading, time
     kind, address, backend, threads = sys.argv[1], sys.argv[2], sys.argv[4], int(sys.argv[5])
+    run_calls = int(sys.argv[6])
     if kind == "redis":
         from hermes_agents.config import load_config
         from hermes_agents.scheduling.redis.factory import redis_scheduler
@@ -65,8 +67,10 @@ CLIENT = textwrap.dedent(
     def caller(index):
         calls = 0
         while time.time() < stop_at:
-            with scheduler.run("bench"):  # an app run of 20 calls, as an agent's might be
-                for _ in range(20):
+            with scheduler.run("bench"):  # runs of run_calls calls (0: one run in all)
+                for _ in range(run_calls or 1_000_000_000):
+                    if time.time() >= stop_at:
+                        break
                     with scheduler.slot(backend, stage="step"):
                         calls += 1
         counts[index] = calls
@@ -109,22 +113,15 @@ class Load:
     threads: int
     backend: str
     seconds: float
+    run_calls: int = 0
 
 
 def grants_per_s(
     kind: str, address: str, server_pid: int, load: Load, config: Path
 ) -> dict[str, float]:
     """Grants/s, server and client CPU µs per grant, unscheduled calls."""
-    command = [
-        sys.executable,
-        "-c",
-        CLIENT,
-        kind,
-        address,
-        str(config),
-        load.backend,
-        str(load.threads),
-    ]
+    command = [sys.executable, "-c", CLIENT, kind, address, str(config), load.backend]
+    command += [str(load.threads), str(load.run_calls)]
     clients, seconds = load.clients, load.seconds
     processes = [
         subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -182,9 +179,9 @@ def loads(args: argparse.Namespace) -> dict[str, Load]:
     arrive together: the scripts carry several), and those callers in one process (no other
     client process competes for the cores: the batches at their fullest here)."""
     return {
-        "narrow": Load(args.clients, 1, "llm", args.seconds),
-        "wide": Load(args.clients, args.threads, "wide", args.seconds),
-        "one": Load(1, args.threads, "wide", args.seconds),
+        "narrow": Load(args.clients, 1, "llm", args.seconds, args.run_calls),
+        "wide": Load(args.clients, args.threads, "wide", args.seconds, args.run_calls),
+        "one": Load(1, args.threads, "wide", args.seconds, args.run_calls),
     }
 
 
@@ -291,7 +288,7 @@ def _fmt(value: float | None, unit: str) -> str:
 
 
 def main() -> None:
-    args = load_arguments(__doc__, 3000, threads=16, slots=64)
+    args = load_arguments(__doc__, 3000, threads=16, slots=64, **{"run-calls": 0})
     directory = Path(tempfile.mkdtemp(prefix="hermes-bench-redis-", dir="/tmp"))
     try:
         results = measure(args, directory)

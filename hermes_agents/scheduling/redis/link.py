@@ -1,9 +1,10 @@
 """``BackendLink``: this process's tickets on one backend in Redis, and the thread that hears
 their grants.
 
-The thread blocks on the process's grant list for the backend (``BLPOP``: woken by the grant
-itself, never polling) and, every third of the lease TTL while the process has calls there,
-renews the process's lease and asks where each of its tickets stands: a grant it missed is
+The thread blocks on the process's grant list for the backend (``BLMPOP``, or ``BLPOP`` on a
+Redis before 7: woken by the grant itself, never polling; it takes every grant there at once)
+and, every third of the lease TTL while the process has calls there, renews the process's
+lease and asks where each of its tickets stands: a grant it missed is
 answered, a ticket Redis no longer has (expired, dropped as corrupt, lost in a restart) is
 handed to the owner (a waiting call fails open; a running one is counted unscheduled).
 """
@@ -46,6 +47,8 @@ NO_RANK = 1e18
 """The score of a ticket whose run has no finite rank: behind every ranked one."""
 REMEMBERED = 4096
 """Tickets remembered after they left (a late or repeated grant of one is ignored)."""
+GRANTS_AT_ONCE = 64
+"""The most pushed grants the thread takes from Redis in one command."""
 WAKE = ""
 """Pushed onto the process's own grant list to wake its thread (closing)."""
 
@@ -104,6 +107,8 @@ class BackendLink:
         self._warned_limits = False
         self._submits: Combiner[Call] = Combiner(self._send_submits)
         self._releases: Combiner[End] = Combiner(self._send_releases)
+        self._blmpop = True
+        """Whether Redis has ``BLMPOP`` (7.0 and later; ``_pop_grants``)."""
         self._late: SharedReply | None = None
         """The last batch of ends whose reply was late (``_send_releases``)."""
 
@@ -292,10 +297,10 @@ class BackendLink:
         while not self._closed.is_set():
             try:
                 timeout = max(0.01, renew_at - time.monotonic())
-                item = self.listener.execute("BLPOP", self._grants, f"{timeout:.3f}")
+                members = self._pop_grants(timeout)
                 self.owner.reached()
-                if item:  # one at a time: the next BLPOP returns the next at once
-                    self._grant([str(item[1])])
+                if members:
+                    self._grant(members)
                 if time.monotonic() >= renew_at:
                     self.renew()
                     renew_at = time.monotonic() + self.renew_every_s
@@ -314,6 +319,28 @@ class BackendLink:
             except Exception:  # never let the thread die: nobody would hear grants
                 logger.exception("the grant listener of %r failed", self.keys.backend)
                 self._closed.wait(self.retry_s)
+
+    def _pop_grants(self, timeout_s: float) -> list[str]:
+        """The grants pushed to this process, waiting up to ``timeout_s`` for the first: all
+        that are there, up to ``GRANTS_AT_ONCE`` (``BLMPOP``, Redis 7), so that calls granted
+        together go on together (and their releases batch); one (``BLPOP``) on an older Redis
+        or one that renamed the command away."""
+        import redis
+
+        wait = f"{timeout_s:.3f}"
+        if self._blmpop:
+            try:
+                reply = self.listener.execute(
+                    "BLMPOP", wait, 1, self._grants, "LEFT", "COUNT", GRANTS_AT_ONCE
+                )
+            except redis.ResponseError as error:
+                if "unknown command" not in str(error).lower():
+                    raise
+                self._blmpop = False  # an older Redis: one at a time from now on
+            else:
+                return [str(member) for member in reply[1]] if reply else []
+        item = self.listener.execute("BLPOP", self._grants, wait)
+        return [str(item[1])] if item else []
 
     def withdraw_orphans(self) -> bool:
         """End the orphans' tickets in Redis (``MAX_BATCH`` a script); whether there were any.

@@ -35,6 +35,8 @@ class RedisServer:
     directory: Path
     port: int
     process: subprocess.Popen[bytes] | None = None
+    options: tuple[str, ...] = ()
+    """More ``redis-server`` options (e.g. ``--rename-command BLMPOP ""``: an older Redis)."""
 
     @property
     def url(self) -> str:
@@ -44,6 +46,7 @@ class RedisServer:
         assert REDIS_SERVER is not None
         command = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1"]
         command += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        command += self.options
         log = (self.directory / "redis.log").open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 10

@@ -8,13 +8,17 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 
 from hermes_agents.scheduling.redis.call import Call
 from hermes_agents.scheduling.redis.releases import RELEASE_WAIT_S
 from hermes_agents.scheduling.redis.scheduler import RedisScheduler
 from hermes_agents.scheduling.state import BackendLimits, Usage
 from hermes_agents.scheduling.ticket import Answer, Ticket
-from tests.scheduling.redis.conftest import RedisServer
+from tests.scheduling.redis.conftest import REDIS_SERVER, RedisServer, _free_port
 from tests.scheduling.redis.helpers import host, wait_for
 
 THREE = {"llm": BackendLimits(3)}
@@ -197,3 +201,57 @@ def _scheduled(scheduler: RedisScheduler) -> int:
     """Calls sent to Redis on the scheduler's current link for ``llm``."""
     link = scheduler._links.get("llm")
     return 0 if link is None else link._submits.calls
+
+
+@pytest.fixture
+def redis_without_blmpop(tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server without ``BLMPOP`` (renamed away), as Redis before 7 is."""
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (Debian/Ubuntu: apt-get install redis-server)")
+    server = RedisServer(tmp_path, _free_port(), options=("--rename-command", "BLMPOP", ""))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.mark.parametrize("old_redis", [False, True])
+def test_grants_pushed_together_are_heard_with_or_without_blmpop(
+    redis_server: RedisServer, redis_without_blmpop: RedisServer, old_redis: bool
+) -> None:
+    """Three calls of one host wait; the other host's three releases, sent in one exchange,
+    push three grants at once: the waiting host hears all of them (``BLMPOP``, or one at a
+    time with ``BLPOP`` on a Redis without it)."""
+    server = redis_without_blmpop if old_redis else redis_server
+    holders, waiters = host(server.url, THREE), host(server.url, THREE)
+    held = [Ticket("llm") for _ in range(3)]
+    queued = [Ticket("llm") for _ in range(3)]
+    for ticket in held:
+        holders.submit(ticket)
+    for ticket in queued:
+        waiters.submit(ticket)
+        assert ticket.answer is None
+    link = holders._links["llm"]
+    done = link.scripts.exchange(
+        link._script_keys,
+        [*link._args, link.epoch],
+        ends=[_member(ticket) for ticket in held],
+    )
+    assert done.statuses == (1, 1, 1)
+    for ticket in queued:
+        assert ticket.wait(5) is Answer.GRANTED
+    assert waiters._links["llm"]._blmpop is not old_redis
+    for ticket in queued:
+        waiters.release(ticket, Usage())
+    assert server.client().zcard("hermes:{llm}:leases") == 0
+    assert waiters.unscheduled_calls == 0
+    holders.close()
+    waiters.close()
+
+
+def _member(ticket: Ticket) -> str:
+    """The name of ``ticket``'s call in Redis."""
+    assert isinstance(ticket.handle, Call)
+    assert ticket.handle.member is not None
+    return ticket.handle.member
