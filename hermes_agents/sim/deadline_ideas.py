@@ -40,9 +40,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from hermes_agents.cost import CostModel
 from hermes_agents.pdgraph import Arrivals, Workload
-from hermes_agents.scheduling.core import SchedulerCore
 from hermes_agents.scheduling.policies import (
     NO_DEADLINE,
     HermesDdl,
@@ -56,6 +54,7 @@ from hermes_agents.sim.arrivals import ArrivalSpec
 from hermes_agents.sim.deadline_limit import (
     DeadlineLimitSpec,
     Outcome,
+    PolicySimulation,
     deadline_apps_only,
     wall_plans,
 )
@@ -64,7 +63,7 @@ from hermes_agents.sim.enforce import Capacity
 from hermes_agents.sim.lone import lone_base
 from hermes_agents.sim.plans import AppPlan, draw_plans
 from hermes_agents.sim.servers import EngineShape
-from hermes_agents.sim.simulator import SimConfig, SimResult, Simulation, scheduler_cost
+from hermes_agents.sim.simulator import SimConfig, SimResult, scheduler_cost
 from hermes_agents.sim.wall_cost import wall_cost
 
 __all__ = [
@@ -362,7 +361,7 @@ def _config(variant: Variant, limit: DeadlineLimitSpec, seed: int) -> SimConfig:
     return config
 
 
-class _VariantSimulation(Simulation):
+class _VariantSimulation(PolicySimulation):
     """A simulation whose core runs ``variant.policy`` (one the registry does not name); a
     ``SacrificeOracle`` gets a fresh board bound to this core's runs."""
 
@@ -377,8 +376,7 @@ class _VariantSimulation(Simulation):
         policy = variant.policy
         if isinstance(policy, SacrificeOracle):
             policy = dataclasses.replace(policy, board=Board())
-        self._policy = policy
-        super().__init__(workload, config, plans, models)
+        super().__init__(policy, workload, config, plans, models)
         if isinstance(policy, SacrificeOracle):
             policy.board.runs = self.core.runs
         if variant.urgent_slack_s is not None:
@@ -386,9 +384,6 @@ class _VariantSimulation(Simulation):
             margin = getattr(policy, "late_margin", 1.0)
             urgent = OracleUrgent(clock, variant.urgent_slack_s, variant.urgent_window_s, margin)
             self.core.held_back = urgent
-
-    def _core(self, policy: Policy, cost: CostModel) -> SchedulerCore:
-        return super()._core(self._policy, cost)
 
 
 def _run(

@@ -357,7 +357,7 @@ def _wall_visit(visit: VisitPlan, wall: CostModel) -> VisitPlan:
     return dataclasses.replace(visit, calls=calls)
 
 
-class _PolicySimulation(Simulation):
+class PolicySimulation(Simulation):
     """A simulation whose core runs ``policy`` (a policy the registry does not name)."""
 
     def __init__(
@@ -382,4 +382,4 @@ def _simulate_with(
     plans: Sequence[AppPlan],
     models: ProfiledModels,
 ) -> SimResult:
-    return _PolicySimulation(policy, workload, config, plans, models).run()
+    return PolicySimulation(policy, workload, config, plans, models).run()

@@ -7,16 +7,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from hermes_agents.scheduling.redis.call import Call
     from hermes_agents.scheduling.redis.scripts import Exchanged
 
 
-@dataclass(frozen=True)
-class End:
+class End(NamedTuple):
     """A call to end in Redis, and until when its thread waits for the reply (``release``:
     a monotonic time; None: the connection's own timeout)."""
 
@@ -28,10 +26,12 @@ class End:
         """How long the batch ``ends`` waits for its reply: until the first of its threads'
         times (so a thread queued behind a late batch waits no longer than alone); None if
         one of them waits for the connection's own timeout."""
-        times = [end.wait_until for end in ends]
-        if any(until is None for until in times):
-            return None
-        return max(0.001, min(until for until in times if until is not None) - time.monotonic())
+        first = 0.0
+        for index, end in enumerate(ends):
+            if end.wait_until is None:
+                return None
+            first = end.wait_until if index == 0 else min(first, end.wait_until)
+        return max(0.001, first - time.monotonic())
 
 
 class SharedReply:

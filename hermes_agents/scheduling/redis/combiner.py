@@ -95,25 +95,33 @@ class Combiner(Generic[CallT]):
                 entry.wake = _thread.allocate_lock()
                 entry.wake.acquire()
                 self._queued.append(entry)
-            else:
+            else:  # nobody sends: nothing is queued either; this call goes alone, now
                 self._sending = True
-        if entry.wake is not None:
+                self.scripts += 1
+                self.calls += 1
+        if entry.wake is None:
+            self._send_batch([entry])
+        else:
             entry.wake.acquire()  # answered, or this thread sends the next batch
-        if not entry.done:
-            self._lead(entry)
+            if not entry.done:
+                self._lead(entry)
         answer = entry.answer
         if isinstance(answer, Raised):
             raise answer.error
         return answer
 
     def _lead(self, first: _Entry[CallT]) -> None:
-        """Send ``first`` and what is queued behind it; then wake them and pass the turn."""
+        """Send ``first`` and what is queued behind it."""
         with self._mutex:
             batch = [first]
             while self._queued and len(batch) < self._max_batch:
                 batch.append(self._queued.popleft())
             self.scripts += 1
             self.calls += len(batch)
+        self._send_batch(batch)
+
+    def _send_batch(self, batch: list[_Entry[CallT]]) -> None:
+        """Send ``batch``; then wake its calls and pass the turn."""
         answers: list[object]
         try:
             answers = list(self._send([entry.call for entry in batch]))

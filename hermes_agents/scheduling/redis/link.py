@@ -165,21 +165,22 @@ class BackendLink:
         the first ``finish`` to run sends them (Redis is stalled: waiting on it again, or on
         a new connection's handshake, would hold the threads longer than their patience)."""
         members = [cast(str, end.call.member) for end in ends]
-        shared = SharedReply()
         late_before = self._late
         if late_before is not None and not late_before.settled:
+            shared = SharedReply()
             shared.finish = functools.partial(
                 self.scripts.exchange, self._script_keys, [*self._args, self.epoch], members
             )
             return self._late_ends(ends, shared)
         try:
-            shared.done = self.scripts.exchange(
+            done = self.scripts.exchange(
                 self._script_keys,
                 [*self._args, self.epoch],
                 ends=members,
                 patience_s=End.patience_s(ends),
             )
         except Late as late:
+            shared = SharedReply()
             shared.finish = late.finish
             self._late = shared
             return self._late_ends(ends, shared)
@@ -189,7 +190,8 @@ class BackendLink:
             for end in ends:
                 self._orphan(end.call)  # ended in Redis at the next renewal that works
             raise
-        return [self._ended(end.call, index, shared) for index, end in enumerate(ends)]
+        self._answer(done)
+        return list(done.statuses)
 
     def _late_ends(self, ends: list[End], shared: SharedReply) -> list[object]:
         return [

@@ -14,7 +14,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from hermes_agents.errors import HermesError
 from hermes_agents.scheduling.redis.keys import TICKET
@@ -39,9 +39,9 @@ def _source(name: str) -> str:
     return resources.files("hermes_agents.scheduling.redis").joinpath("lua", name).read_text()
 
 
-@dataclass(frozen=True)
-class NewTicket:
-    """A ticket to queue: its score (``rank``), tokens, tier and app, as the script reads them."""
+class NewTicket(NamedTuple):
+    """A ticket to queue: its score (``rank``), tokens, tier and app, as the script reads them
+    (a named tuple: one is made for every call, and it is the cheapest record to make)."""
 
     rank: str
     tokens: str
@@ -49,12 +49,11 @@ class NewTicket:
     app: str
 
 
-@dataclass(frozen=True)
-class Exchanged:
+class Exchanged(NamedTuple):
     """An exchange's answer: one status per ended ticket (1 released, 2 withdrawn, 0 unknown:
     its lease had expired), the new tickets' names in their order, this process's grants (the
     new ones admitted at once among them), the corrupt tickets Redis dropped, the backend's
-    stored ``max_concurrency`` and its epoch."""
+    stored ``max_concurrency`` and its epoch (a named tuple, as ``NewTicket``)."""
 
     statuses: tuple[int, ...]
     members: tuple[str, ...]
@@ -109,7 +108,7 @@ class Scripts:
         script = self._exchange
         argv = [*args, str(len(ends)), *ends]
         for new in news:
-            argv += [new.rank, new.tokens, new.tier, new.app]
+            argv += new
         in_flight = self.lane.send("EVALSHA", script.sha, len(keys), *keys, *argv)
         try:
             raw = self._reply(script, in_flight, keys, argv, patience_s)
@@ -213,20 +212,18 @@ def _release_reply(done: Exchanged) -> Reply:
 
 
 def _exchanged(value: object, ends: int, news: int) -> Exchanged:
-    reply = _list(value, 6)
-    statuses = tuple(_count(status) for status in _list(reply[0], ends))
-    if any(status > 2 for status in statuses):
-        raise RedisStateError(f"a release answered statuses {statuses}")
-    members = _tickets(reply[1])
-    if len(members) != news:
-        raise RedisStateError(f"{news} tickets queued, {len(members)} named")
+    statuses, members, mine, corrupt, cap, epoch = _list(value, 6)
+    if (
+        type(statuses) is not list
+        or len(statuses) != ends
+        or not all(type(status) is int and 0 <= status <= 2 for status in statuses)
+    ):
+        raise RedisStateError(f"a release answered statuses {statuses!r:.80}")
+    named = _tickets(members)
+    if len(named) != news:
+        raise RedisStateError(f"{news} tickets queued, {len(named)} named")
     return Exchanged(
-        statuses,
-        members,
-        _tickets(reply[2]),
-        _tickets(reply[3]),
-        _count(reply[4]),
-        _epoch(reply[5]),
+        tuple(statuses), named, _tickets(mine), _tickets(corrupt), _count(cap), _epoch(epoch)
     )
 
 

@@ -10,6 +10,7 @@ import pytest
 from hermes_agents.config import parse_config
 from hermes_agents.scheduling.redis.factory import redis_scheduler
 from tests.scheduling.redis.conftest import RedisServer
+from tests.scheduling.redis.helpers import wait_for
 
 
 def test_auto_keeps_its_start_window_with_one_warning(
@@ -31,6 +32,8 @@ def test_auto_keeps_its_start_window_with_one_warning(
         scheduler.throttled("api", 429, 5.0)  # ignored: nothing moves, nothing raises
         with scheduler.slot("api"):
             pass
+        # the backend is listed by its listener thread, off the call's path
+        wait_for(lambda: "api" in scheduler.snapshot()["backends"])
         assert scheduler.snapshot()["backends"]["api"]["max_concurrency"] == 6
     finally:
         scheduler.close()
