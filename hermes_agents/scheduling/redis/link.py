@@ -186,7 +186,7 @@ class BackendLink:
             return self._late_ends(ends, shared)
         except RedisRestartedError:
             raise
-        except Exception:
+        except BaseException:  # an interrupted sender too: the batch's other calls end later
             for end in ends:
                 self._orphan(end.call)  # ended in Redis at the next renewal that works
             raise

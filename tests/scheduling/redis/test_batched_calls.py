@@ -255,3 +255,33 @@ def _member(ticket: Ticket) -> str:
     assert isinstance(ticket.handle, Call)
     assert ticket.handle.member is not None
     return ticket.handle.member
+
+
+def test_a_release_interrupted_while_sending_is_ended_at_the_next_renewal(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``KeyboardInterrupt`` while a release's script is sent reaches its caller; its slot
+    is not kept: the call is an orphan, ended in Redis at the next renewal (while the process
+    renews its lease for another call, so the lease would never free it)."""
+    scheduler = host(redis_server.url, THREE, lease_ttl_s=0.6)
+    kept, interrupted = Ticket("llm"), Ticket("llm")
+    scheduler.submit(kept)
+    scheduler.submit(interrupted)
+    link = scheduler._links["llm"]
+    exchange = link.scripts.exchange
+
+    def broken(*args: object, **kwargs: object) -> object:
+        if kwargs.get("ends"):
+            monkeypatch.setattr(link.scripts, "exchange", exchange)  # once
+            raise KeyboardInterrupt
+        return exchange(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(link.scripts, "exchange", broken)
+    with pytest.raises(KeyboardInterrupt):
+        scheduler.release(interrupted, Usage())
+    client = redis_server.client()
+    wait_for(lambda: client.zcard("hermes:{llm}:leases") == 1)  # only ``kept`` holds one
+    assert client.zscore("hermes:{llm}:leases", _member(kept)) is not None
+    scheduler.release(kept, Usage())
+    assert client.zcard("hermes:{llm}:leases") == 0
+    scheduler.close()
