@@ -13,6 +13,7 @@ import asyncio
 import statistics
 import time
 
+from _loadgen import slot_round_trips_us
 from rich.console import Console
 from rich.table import Table
 
@@ -22,15 +23,7 @@ from hermes_agents.scheduling.runtime import LocalScheduler
 
 def sync_round_trips(calls: int) -> list[float]:
     """Microseconds per uncontended ``with scheduler.slot(...)`` inside one app run."""
-    scheduler = LocalScheduler.in_process({"llm": BackendLimits(4)})
-    times = []
-    with scheduler.run("bench"):
-        for _ in range(calls):
-            start = time.perf_counter_ns()
-            with scheduler.slot("llm", stage="step"):
-                pass
-            times.append((time.perf_counter_ns() - start) / 1e3)
-    return times
+    return slot_round_trips_us(LocalScheduler.in_process({"fast": BackendLimits(4)}), calls)
 
 
 def contended_grants_per_s(apps: int, calls_per_app: int) -> float:

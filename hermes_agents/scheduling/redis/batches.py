@@ -26,21 +26,19 @@ class End(NamedTuple):
         """How long the batch ``ends`` waits for its reply: until the first of its threads'
         times (so a thread queued behind a late batch waits no longer than alone); None if
         one of them waits for the connection's own timeout."""
-        first = 0.0
-        for index, end in enumerate(ends):
-            if end.wait_until is None:
-                return None
-            first = end.wait_until if index == 0 else min(first, end.wait_until)
-        return max(0.001, first - time.monotonic())
+        times = [end.wait_until for end in ends if end.wait_until is not None]
+        if len(times) < len(ends):
+            return None
+        return max(0.001, min(times, default=0.0) - time.monotonic())
 
 
 class SharedReply:
     """A batch of ends' reply: read once (now, or by the first ``Late.finish`` that runs),
     answered once."""
 
-    def __init__(self) -> None:
+    def __init__(self, finish: Callable[[], Exchanged]) -> None:
         self.done: Exchanged | None = None
-        self.finish: Callable[[], Exchanged] | None = None
+        self.finish = finish
         self._lock = threading.Lock()
         self._answered = False
         self._error: Exception | None = None
@@ -55,7 +53,6 @@ class SharedReply:
         reading it raised, to every reader."""
         with self._lock:
             if self.done is None and self._error is None:
-                assert self.finish is not None
                 try:
                     self.done = self.finish()
                 except Exception as error:

@@ -167,9 +167,10 @@ class BackendLink:
         members = [cast(str, end.call.member) for end in ends]
         late_before = self._late
         if late_before is not None and not late_before.settled:
-            shared = SharedReply()
-            shared.finish = functools.partial(
-                self.scripts.exchange, self._script_keys, [*self._args, self.epoch], members
+            shared = SharedReply(
+                functools.partial(
+                    self.scripts.exchange, self._script_keys, [*self._args, self.epoch], members
+                )
             )
             return self._late_ends(ends, shared)
         try:
@@ -180,8 +181,7 @@ class BackendLink:
                 patience_s=End.patience_s(ends),
             )
         except Late as late:
-            shared = SharedReply()
-            shared.finish = late.finish
+            shared = SharedReply(late.finish)
             self._late = shared
             return self._late_ends(ends, shared)
         except RedisRestartedError:

@@ -124,16 +124,11 @@ class Scripts:
         done = self.exchange(keys, args[:9], news=(NewTicket(rank, tokens, tier, app),))
         return Reply(done.members[0], done.mine, done.corrupt, done.epoch, done.max_concurrency)
 
-    def release(self, keys: list[str], args: list[str], patience_s: float | None = None) -> Reply:
+    def release(self, keys: list[str], args: list[str]) -> Reply:
         """End a ticket (``args``: the nine common ones, then its name); reply ``status``: 1
-        released, 2 withdrawn, 0 unknown. ``patience_s``: as ``exchange``'s (``Late``'s
-        ``finish`` returns the ``Reply``)."""
-        try:
-            done = self.exchange(keys, args[:9], ends=(args[9],), patience_s=patience_s)
-        except Late as late:
-            finish = late.finish
-            raise Late(lambda: _release_reply(finish())) from None
-        return _release_reply(done)
+        released, 2 withdrawn, 0 unknown."""
+        done = self.exchange(keys, args[:9], ends=(args[9],))
+        return Reply(done.statuses[0], done.mine, done.corrupt, done.epoch, done.max_concurrency)
 
     def renew(self, keys: list[str], args: list[str], asked: int) -> Reply:
         """Renew the lease; reply ``status``: a state (0, 1, 2) per ticket asked about."""
@@ -205,10 +200,6 @@ def _explain(text: str) -> str:
         if marker in text:
             return meaning.format(text.split(marker, 1)[1].strip())
     return f"a key of another type where hermes keeps its queues ({text}); use another database"
-
-
-def _release_reply(done: Exchanged) -> Reply:
-    return Reply(done.statuses[0], done.mine, done.corrupt, done.epoch, done.max_concurrency)
 
 
 def _exchanged(value: object, ends: int, news: int) -> Exchanged:

@@ -21,6 +21,7 @@ import pytest
 from hermes_agents.scheduling.daemon.client import DaemonScheduler
 from hermes_agents.scheduling.daemon.connection import query_status
 from hermes_agents.scheduling.interface import Scheduler
+from hermes_agents.scheduling.redis.scheduler import RedisScheduler
 from hermes_agents.scheduling.state import Usage
 from hermes_agents.scheduling.ticket import Answer, Ticket
 from tests.scheduling.daemon.procs import ROOT, Daemon, client
@@ -99,15 +100,24 @@ def _queue(scheduler: Scheduler, app: str, tier: str) -> Ticket:
     return ticket
 
 
-def test_a_client_killed_with_9_gives_its_slot_back_in_redis(
+def _waiting_behind_a_client(
     daemon: Daemon, redis_server: RedisServer
-) -> None:
+) -> tuple[subprocess.Popen[bytes], RedisScheduler, Ticket]:
+    """A client process of ``daemon`` holding the one slot, and a process on another host,
+    straight on Redis, whose call waits behind it."""
     holder = client("hold", daemon.address)
     assert holder.stdout is not None
     assert holder.stdout.readline().strip() == b"holding"
     other = host(redis_server.url, ONE)
     ticket = Ticket("llm")
-    other.submit(ticket)  # a process on another host, straight on Redis: it waits
+    other.submit(ticket)
+    return holder, other, ticket
+
+
+def test_a_client_killed_with_9_gives_its_slot_back_in_redis(
+    daemon: Daemon, redis_server: RedisServer
+) -> None:
+    holder, other, ticket = _waiting_behind_a_client(daemon, redis_server)
     assert ticket.answer is None
     holder.send_signal(signal.SIGKILL)
     holder.wait(10)
@@ -147,12 +157,7 @@ def test_a_restarted_redis_loses_no_call_and_scheduling_resumes(
 def test_a_killed_daemon_gives_its_slots_back_within_the_lease_ttl(
     daemon: Daemon, redis_server: RedisServer
 ) -> None:
-    holder = client("hold", daemon.address)
-    assert holder.stdout is not None
-    assert holder.stdout.readline().strip() == b"holding"
-    other = host(redis_server.url, ONE)
-    ticket = Ticket("llm")
-    other.submit(ticket)
+    holder, other, ticket = _waiting_behind_a_client(daemon, redis_server)
     daemon.kill()  # the whole host's scheduler is gone: its lease in Redis expires (3 s)
     assert ticket.wait(10) is Answer.GRANTED
     other.release(ticket, Usage(seconds=0.01))
