@@ -42,10 +42,14 @@ from pydantic import BaseModel, Field, model_validator
 
 from hermes_agents.config import find_config
 from hermes_agents.config_enforce import client_priority
-from hermes_agents.dropins import langchain_priority
 from hermes_agents.dropins.langchain_embeddings import HermesEmbeddings
 from hermes_agents.dropins.langchain_models import inner_attribute, rebind_models
-from hermes_agents.dropins.langchain_priority import priority_refused, with_priority
+from hermes_agents.dropins.langchain_priority import (
+    aopen_stream,
+    open_stream,
+    priority_refused,
+    with_priority,
+)
 from hermes_agents.dropins.sizing import call_slot, rough_tokens
 from hermes_agents.errors import ValidationError
 from hermes_agents.priority import PriorityStyle
@@ -237,7 +241,7 @@ class HermesChatModel(BaseChatModel):
             usage: UsageMetadata | None = None
             hinted = with_priority(self.inner, call, kwargs, self.priority)
             with nested_calls(call):  # a refused priority: resent before the first chunk only
-                chunks, chunk = langchain_priority.open_stream(start, hinted, kwargs, self._refused)
+                chunks, chunk = open_stream(start, hinted, kwargs, self._refused)
             try:
                 while chunk is not None:
                     usage = _add_usage(usage, chunk.message)
@@ -262,9 +266,7 @@ class HermesChatModel(BaseChatModel):
             usage: UsageMetadata | None = None
             hinted = with_priority(self.inner, call, kwargs, self.priority)
             with nested_calls(call):
-                chunks, chunk = await langchain_priority.aopen_stream(
-                    start, hinted, kwargs, self._refused
-                )
+                chunks, chunk = await aopen_stream(start, hinted, kwargs, self._refused)
             try:
                 while chunk is not None:
                     usage = _add_usage(usage, chunk.message)

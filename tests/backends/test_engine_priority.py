@@ -37,6 +37,22 @@ def bridge(fake: FakeServer) -> httpx2.MockTransport:
     return httpx2.MockTransport(handle)
 
 
+def async_bridge(fake: FakeServer) -> httpx2.MockTransport:
+    """``bridge`` for openai's async clients."""
+    sync = bridge(fake)
+
+    async def handle(request: httpx2.Request) -> httpx2.Response:
+        await request.aread()
+        return sync.handle_request(request)
+
+    return httpx2.MockTransport(handle)
+
+
+def refusal_warnings(caplog: pytest.LogCaptureFixture) -> int:
+    """How many times a drop-in warned that the engine refuses request priorities."""
+    return sum("refuses request priorities" in r.getMessage() for r in caplog.records)
+
+
 @pytest.fixture
 def scheduler() -> LocalScheduler:
     return capacity_one_scheduler(RecordingModels())

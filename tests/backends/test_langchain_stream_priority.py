@@ -26,7 +26,13 @@ from hermes_agents.backends.testing import FakeVLLM
 from hermes_agents.capacity.throttle import throttle_of
 from hermes_agents.langchain import HermesChatModel
 from hermes_agents.scheduling import LocalScheduler
-from tests.backends.test_engine_priority import MODEL, bridge, chat_model
+from tests.backends.test_engine_priority import (
+    MODEL,
+    async_bridge,
+    bridge,
+    chat_model,
+    refusal_warnings,
+)
 from tests.doubles import RecordingModels, capacity_one_scheduler
 
 
@@ -37,10 +43,6 @@ def scheduler() -> LocalScheduler:
 
 def _streamed(fake: FakeVLLM) -> list[dict[str, Any]]:
     return [r.body for r in fake.requests if r.path == "/v1/chat/completions"]
-
-
-def _warnings(caplog: pytest.LogCaptureFixture) -> int:
-    return sum("refuses request priorities" in r.getMessage() for r in caplog.records)
 
 
 def test_the_fake_refuses_a_streamed_priority_inside_the_stream() -> None:
@@ -64,7 +66,7 @@ def test_stream_is_resent_without_priority_once(
     assert [body["stream"] for body in bodies] == [True, True, True]
     assert ["priority" in body for body in bodies] == [True, False, False]
     assert model.priority is None
-    assert _warnings(caplog) == 1
+    assert refusal_warnings(caplog) == 1
     assert not scheduler.core.backends["llm"].running  # every slot came back
 
 
@@ -76,7 +78,7 @@ def test_astream_is_resent_without_priority_once(
         model=MODEL,
         api_key="-",  # type: ignore[arg-type]
         base_url="http://engine/v1",
-        http_async_client=httpx2.AsyncClient(transport=_async_bridge(fake)),
+        http_async_client=httpx2.AsyncClient(transport=async_bridge(fake)),
         max_retries=0,
     )
     model = HermesChatModel(inner=inner, scheduler=scheduler, priority="vllm")
@@ -92,7 +94,7 @@ def test_astream_is_resent_without_priority_once(
         assert asyncio.run(stream_twice()) == ["ok", "ok"]
     assert ["priority" in body for body in _streamed(fake)] == [True, False, False]
     assert model.priority is None
-    assert _warnings(caplog) == 1
+    assert refusal_warnings(caplog) == 1
     assert not scheduler.core.backends["llm"].running
 
 
@@ -166,16 +168,6 @@ def test_a_refusal_after_a_chunk_is_never_resent(scheduler: LocalScheduler) -> N
     assert not scheduler.core.backends["llm"].running
 
 
-def _async_bridge(fake: FakeVLLM) -> httpx2.MockTransport:
-    sync = bridge(fake)
-
-    async def handle(request: httpx2.Request) -> httpx2.Response:
-        await request.aread()
-        return sync.handle_request(request)
-
-    return httpx2.MockTransport(handle)
-
-
 def test_stream_errors_other_than_a_refusal_propagate(
     scheduler: LocalScheduler, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -188,4 +180,4 @@ def test_stream_errors_other_than_a_refusal_propagate(
     assert throttle_of(caught.value) is None  # langchain-openai's wrapper: still a cold start
     assert len(_streamed(fake)) == 1
     assert model.priority == "vllm"
-    assert _warnings(caplog) == 0
+    assert refusal_warnings(caplog) == 0

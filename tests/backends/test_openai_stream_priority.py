@@ -5,9 +5,8 @@ it, once, with one warning; a vLLM that takes priorities streams as if nothing h
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import httpx
@@ -17,7 +16,13 @@ import pytest
 from hermes_agents.backends.testing import FakeVLLM
 from hermes_agents.openai import AsyncOpenAI, OpenAI
 from hermes_agents.scheduling import LocalScheduler
-from tests.backends.test_engine_priority import MODEL, bridge, client
+from tests.backends.test_engine_priority import (
+    MODEL,
+    async_bridge,
+    client,
+    refusal_warnings,
+)
+from tests.capacity.local_http import serving
 from tests.doubles import RecordingModels, capacity_one_scheduler
 
 MESSAGES: Any = [{"role": "user", "content": "hi"}]
@@ -30,10 +35,6 @@ def scheduler() -> LocalScheduler:
 
 def _bodies(fake: FakeVLLM) -> list[dict[str, Any]]:
     return [r.body for r in fake.requests if r.method == "POST"]
-
-
-def _warnings(caplog: pytest.LogCaptureFixture) -> int:
-    return sum("refuses request priorities" in r.getMessage() for r in caplog.records)
 
 
 def test_a_stream_refused_inside_is_sent_again_without_priority(
@@ -55,7 +56,7 @@ def test_a_stream_refused_inside_is_sent_again_without_priority(
     assert texts == ["ok", "ok"]
     assert ["priority" in body for body in _bodies(fake)] == [True, False, False, False]
     assert hinted.hermes_priority is None
-    assert _warnings(caplog) == 1
+    assert refusal_warnings(caplog) == 1
     assert not scheduler.core.backends["llm"].running  # the refused response held no slot
 
 
@@ -81,7 +82,7 @@ def test_a_stream_that_takes_the_priority_reads_as_if_untouched(
     assert len(_bodies(fake)) == 1
     assert fake.priorities[0] > 0  # the rank went to the engine
     assert hinted.hermes_priority == "vllm"
-    assert _warnings(caplog) == 0
+    assert refusal_warnings(caplog) == 0
     assert not scheduler.core.backends["llm"].running
 
 
@@ -89,17 +90,11 @@ def test_the_async_client_sends_a_refused_stream_again(
     scheduler: LocalScheduler, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake = FakeVLLM()
-    sync = bridge(fake)
-
-    async def handle(request: httpx2.Request) -> httpx2.Response:
-        await request.aread()
-        return sync.handle_request(request)
-
     hinted = AsyncOpenAI(
         api_key="-",
         base_url="http://engine/v1",
         max_retries=0,
-        http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(handle)),
+        http_client=httpx2.AsyncClient(transport=async_bridge(fake)),
         hermes_scheduler=scheduler,
         hermes_priority="vllm",
     )
@@ -114,7 +109,7 @@ def test_the_async_client_sends_a_refused_stream_again(
         assert asyncio.run(stream()) == "ok"
     assert ["priority" in body for body in _bodies(fake)] == [True, False]
     assert hinted.hermes_priority is None
-    assert _warnings(caplog) == 1
+    assert refusal_warnings(caplog) == 1
     assert not scheduler.core.backends["llm"].running
 
 
@@ -144,15 +139,8 @@ def served() -> Iterator[tuple[FakeVLLM, str]]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield fake, f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
+    with serving(Handler) as url:
+        yield fake, f"{url}/v1"
 
 
 def test_over_a_real_socket_the_first_event_is_read_and_put_back(
@@ -177,5 +165,5 @@ def test_over_a_real_socket_the_first_event_is_read_and_put_back(
     finally:
         hinted.close()
     assert ["priority" in body for body in _bodies(fake)] == [True, False, True]
-    assert _warnings(caplog) == 1
+    assert refusal_warnings(caplog) == 1
     assert not scheduler.core.backends["llm"].running

@@ -192,7 +192,7 @@ class FrontService(SessionService):
         deadline = None if deadline_s is None else now + deadline_s
         tier_name = message.get("tier")
         tier = None if tier_name is None else checked_tier(tier_name)  # refused: an error line
-        run_id = f"{session.session_id}:{run}"
+        run_id = session.scoped_run_id(run)
         self.scheduler.start_run(run_id, message["app"], deadline=deadline, tier=tier)
         session.runs[run] = run_id  # registered again after a restart: its end says partial
         self.runs[run_id] = FrontRun(message["app"], now)
@@ -243,7 +243,7 @@ class FrontService(SessionService):
     def _resume(self, session: Session, message: dict[str, Any]) -> None:
         run = message["run"]
         self.check_new_run(session, run, "resume")
-        run_id = session.runs.get(run, f"{session.session_id}:{run}")
+        run_id = session.runs.get(run, session.scoped_run_id(run))
         self.scheduler.resume_run(run_id, message["app"])  # one it lost: anew, unlearned
         session.runs[run] = run_id
         self.runs.setdefault(run_id, FrontRun(message["app"], time.monotonic()))

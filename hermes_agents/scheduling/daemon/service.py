@@ -122,7 +122,7 @@ class DaemonService(SessionService):
         deadline = None if deadline_s is None else self.core.clock() + deadline_s
         tier_name = message.get("tier")
         tier = None if tier_name is None else checked_tier(tier_name)  # refused: an error line
-        core_run = f"{session.session_id}:{run}"
+        core_run = session.scoped_run_id(run)
         self._load_profile(message["app"])
         self.core.start_run(core_run, message["app"], deadline=deadline, tier=tier)
         if message.get("partial"):  # registered again after a restart: the rest of a run
@@ -184,7 +184,7 @@ class DaemonService(SessionService):
     def _resume(self, session: Session, message: dict[str, Any]) -> None:
         run = message["run"]
         self.check_new_run(session, run, "resume")
-        run_id = session.runs.get(run, f"{session.session_id}:{run}")
+        run_id = session.runs.get(run, session.scoped_run_id(run))
         self._load_profile(message["app"])
         self.core.resume_run(run_id, message["app"])  # one the daemon lost: anew, unlearned
         session.runs[run] = run_id

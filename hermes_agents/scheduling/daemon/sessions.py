@@ -57,6 +57,11 @@ class Session:
     """Client task id -> the core run of a one-call app (``submit`` with ``run`` null)."""
     outbox: list[bytes] = field(default_factory=list)
 
+    def scoped_run_id(self, run: str) -> str:
+        """The service's id for the client's ``run`` (the session's id keeps it apart from
+        other clients' runs of the same name)."""
+        return f"{self.session_id}:{run}"
+
 
 @dataclass
 class Counters:
