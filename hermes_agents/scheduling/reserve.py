@@ -117,22 +117,23 @@ def sheddable_slots(limits: BackendLimits) -> int:
     return max(1, int(limits.sheddable_share * limits.max_concurrency))
 
 
-def on_submit(
-    state: QueueState, task: Task, now: float, fits: bool, held: HeldBack = sheddable
-) -> bool:
+def on_submit(state: QueueState, task: Task, now: float, fits: bool, held: HeldBack) -> bool:
     """Whether ``task``, just submitted (``fits``: a slot is free and nobody waits), may take
     that slot now; a call ``held`` does not hold back is noted as higher work about."""
     if not held(task.run):
         state.higher_seen_s = now
         return fits
-    return fits and may_start(state, task, now, held)
+    return fits and _share_free(state, now, held)
 
 
-def may_start(state: QueueState, task: Task, now: float, held: HeldBack = sheddable) -> bool:
+def may_start(state: QueueState, task: Task, now: float, held: HeldBack) -> bool:
     """Whether the headroom lets ``task`` take a slot of ``state`` now (always, unless ``held``
     holds it back and its class holds its share while higher work is about)."""
-    if not held(task.run):
-        return True
+    return not held(task.run) or _share_free(state, now, held)
+
+
+def _share_free(state: QueueState, now: float, held: HeldBack) -> bool:
+    """Whether a call ``held`` holds back may take a slot of ``state`` now."""
     limits = state.limits
     running = state.running
     cap = sheddable_slots(limits)
@@ -148,7 +149,7 @@ def may_start(state: QueueState, task: Task, now: float, held: HeldBack = shedda
 
 
 def higher_instead(
-    order: QueueOrder, state: QueueState, now: float, promoted: bool, held: HeldBack = sheddable
+    order: QueueOrder, state: QueueState, now: float, promoted: bool, held: HeldBack
 ) -> Task | None:
     """What to admit instead of a call the headroom keeps back: when the wait bound
     ``promoted`` it, the policy's best waiting call if ``held`` does not hold it back; else

@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from hermes_agents.pdgraph import Arrivals, Workload
+from hermes_agents.pdgraph import Workload
 from hermes_agents.scheduling.policies import (
     NO_DEADLINE,
     HermesDdl,
@@ -50,18 +50,18 @@ from hermes_agents.scheduling.policies import (
     policy_named,
 )
 from hermes_agents.scheduling.state import Run
-from hermes_agents.sim.arrivals import ArrivalSpec
 from hermes_agents.sim.deadline_limit import (
     DeadlineLimitSpec,
     Outcome,
     PolicySimulation,
     deadline_apps_only,
+    seed_plans,
+    true_remaining_s,
     wall_plans,
 )
 from hermes_agents.sim.demand import ProfiledModels
 from hermes_agents.sim.enforce import Capacity
-from hermes_agents.sim.lone import lone_base
-from hermes_agents.sim.plans import AppPlan, draw_plans
+from hermes_agents.sim.plans import AppPlan
 from hermes_agents.sim.servers import EngineShape
 from hermes_agents.sim.simulator import SimConfig, SimResult, scheduler_cost
 from hermes_agents.sim.wall_cost import wall_cost
@@ -77,13 +77,6 @@ __all__ = [
     "measure_deadline_ideas",
     "sacrificed",
 ]
-
-
-def _true_remaining(run: RunView) -> float:
-    remaining = run.true_remaining_s
-    if remaining is None:
-        raise ValueError("a clairvoyant order needs each run's true remaining duration")
-    return remaining
 
 
 @dataclass(frozen=True)
@@ -102,7 +95,7 @@ class BlendOracle:
     order_stable: ClassVar[bool] = True
 
     def priority(self, task: TaskView, run: RunView, now: float) -> float:
-        remaining = _true_remaining(run)
+        remaining = true_remaining_s(run, self.name)
         deadline = run.deadline
         if deadline is None or self._late(deadline - max(now, task.submitted_at), remaining):
             return NO_DEADLINE + remaining
@@ -115,7 +108,7 @@ class BlendOracle:
         deadline = run.deadline
         if deadline is None or priority >= NO_DEADLINE:
             return None
-        remaining = _true_remaining(run)
+        remaining = true_remaining_s(run, self.name)
         return NO_DEADLINE + remaining if self._late(deadline - now, remaining) else None
 
     def _late(self, left_s: float, remaining_s: float) -> bool:
@@ -182,7 +175,7 @@ class SacrificeOracle:
     order_stable: ClassVar[bool] = True
 
     def priority(self, task: TaskView, run: RunView, now: float) -> float:
-        remaining = _true_remaining(run)
+        remaining = true_remaining_s(run, self.name)
         deadline = run.deadline
         at = max(now, task.submitted_at)
         if deadline is None or deadline - at < remaining or self._given_up(run, at):
@@ -194,7 +187,7 @@ class SacrificeOracle:
         deadline = run.deadline
         if deadline is None or priority >= NO_DEADLINE:
             return None
-        remaining = _true_remaining(run)
+        remaining = true_remaining_s(run, self.name)
         if deadline - now < remaining or self._given_up(run, now):
             return NO_DEADLINE + remaining
         return None
@@ -238,7 +231,7 @@ class OracleUrgent:
     def __call__(self, run: Run) -> bool:
         if run.deadline is None:
             return True
-        left_s, remaining = run.deadline - self.clock(), _true_remaining(run)
+        left_s, remaining = run.deadline - self.clock(), true_remaining_s(run, "oracle-urgent")
         return left_s < self.late_margin * remaining or left_s - remaining > self.slack_s
 
 
@@ -335,10 +328,7 @@ def measure_deadline_ideas(
     models = ProfiledModels(profile.apps, cost, wall=wall)
     results: dict[str, list[SimResult]] = {name: [] for name in chosen}
     for seed in spec.seeds:
-        truth = limit.workload_of(seed + 1)  # as run_bench and deadline_limit
-        count = spec.apps or (truth.arrivals or Arrivals()).count
-        base_of = lone_base(truth, seed, EngineShape())
-        plans = draw_plans(truth, count, seed, ArrivalSpec(), cost, base_of=base_of)
+        plans = seed_plans(limit, seed, cost)  # as run_bench and deadline_limit
         timed = wall_plans(plans, wall)
         for name, variant in chosen.items():
             runs = timed if variant.oracle else plans

@@ -88,6 +88,8 @@ __all__ = [
     "deadline_apps_only",
     "full_batch_workload",
     "measure_deadline_limit",
+    "seed_plans",
+    "true_remaining_s",
     "wall_plans",
 ]
 
@@ -122,7 +124,7 @@ class DeadlineOracle:
     order_stable: ClassVar[bool] = True
 
     def priority(self, task: TaskView, run: RunView, now: float) -> float:
-        remaining = _true_remaining(run)
+        remaining = true_remaining_s(run, self.name)
         deadline = run.deadline
         if deadline is None:
             return NO_DEADLINE + remaining
@@ -135,15 +137,15 @@ class DeadlineOracle:
         deadline = run.deadline
         if not self.demote or deadline is None or priority >= NO_DEADLINE:
             return None
-        remaining = _true_remaining(run)
+        remaining = true_remaining_s(run, self.name)
         return NO_DEADLINE + remaining if deadline - now < remaining else None
 
 
-def _true_remaining(run: RunView) -> float:
+def true_remaining_s(run: RunView, policy: str) -> float:
+    """``run``'s true remaining duration, for the clairvoyant order ``policy`` (named in the
+    error when the core was not handed one: run it with ``SimConfig(policy="oracle")``)."""
     if run.true_remaining_s is None:
-        raise ValidationError(
-            "needs each run's true remaining duration", "policy 'deadline-oracle'"
-        )
+        raise ValidationError("needs each run's true remaining duration", f"policy {policy!r}")
     return run.true_remaining_s
 
 
@@ -243,14 +245,19 @@ def measure_deadline_limit(spec: DeadlineLimitSpec) -> DeadlineLimit:
     models = ProfiledModels(profile.apps, cost, wall=wall_cost(profile, EngineShape()))
     per_row: dict[str, list[SimResult]] = {}
     for seed in spec.seeds:
-        # as run_bench: the runs from an independent materialisation, bases measured alone
-        truth = spec.workload_of(seed + 1)
-        base_of = lone_base(truth, seed, EngineShape())
-        count = spec.apps or (truth.arrivals or Arrivals()).count
-        plans = draw_plans(truth, count, seed, ArrivalSpec(), cost, base_of=base_of)
+        plans = seed_plans(spec, seed, cost)
         for name, result in _seed_rows(spec, profile, models, plans, seed).items():
             per_row.setdefault(name, []).append(result)
     return DeadlineLimit({name: Outcome.of(results) for name, results in per_row.items()})
+
+
+def seed_plans(spec: DeadlineLimitSpec, seed: int, cost: CostModel) -> list[AppPlan]:
+    """The apps of one seed, as ``run_bench`` draws them: from an independent materialisation
+    of the workload (``seed + 1``), each app's base measured alone, priced by ``cost``."""
+    truth = spec.workload_of(seed + 1)
+    base_of = lone_base(truth, seed, EngineShape())
+    count = spec.apps or (truth.arrivals or Arrivals()).count
+    return draw_plans(truth, count, seed, ArrivalSpec(), cost, base_of=base_of)
 
 
 def _seed_rows(

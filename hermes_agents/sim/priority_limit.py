@@ -35,12 +35,13 @@ from pathlib import Path
 import numpy as np
 
 from hermes_agents import workloads
+from hermes_agents.cost import LLMCost
 from hermes_agents.engine_limits import EngineLimits, Preempt, PreemptCost, Queueing
 from hermes_agents.pdgraph import StageKind
 from hermes_agents.sim.bench import run_bench
 from hermes_agents.sim.capacity_bench import CapacityBenchSpec
 from hermes_agents.sim.enforce import Capacity
-from hermes_agents.sim.llm import FIXED_SHARE, REFERENCE_BATCH
+from hermes_agents.sim.llm import EngineParams
 from hermes_agents.sim.metrics import ActSummary, Pooled, pool
 from hermes_agents.sim.servers import EngineShape
 from hermes_agents.sim.simulator import SimResult
@@ -50,7 +51,7 @@ __all__ = [
     "ClassGap",
     "PriorityLimit",
     "PriorityLimitSpec",
-    "full_batch_workload",
+    "full_batch_workload_file",
     "measure_limit",
 ]
 
@@ -141,7 +142,7 @@ def measure_limit(spec: PriorityLimitSpec) -> PriorityLimit:
     alone_load = spec.load / ALONE_DIVISOR
     alone = _pooled(_run(spec, "fcfs", "sum", spec.engine(False), alone_load))
     with tempfile.TemporaryDirectory() as folder:
-        path = full_batch_workload(spec, Path(folder))
+        path = full_batch_workload_file(spec, Path(folder))
         shape = replace(spec.engine(False), fixed_share=1.0)
         full = _pooled(_run(replace(spec, workload=str(path)), "fcfs", "sum", shape, alone_load))
     busy = sum(r.engines["llm"]["busy_s"] for r in best_runs)
@@ -183,15 +184,15 @@ def _pooled(results: Sequence[SimResult]) -> Pooled:
     return pooled
 
 
-def full_batch_workload(spec: PriorityLimitSpec, folder: Path) -> Path:
+def full_batch_workload_file(spec: PriorityLimitSpec, folder: Path) -> Path:
     """The workload with each LLM backend's decode step fixed at a full batch's length (with
     ``fixed_share=1`` the engine's step is the profile's decode time, whatever the batch)."""
     data = json.loads(resources.files(workloads).joinpath(f"{spec.workload}.json").read_text())
     for backend in data["backends"].values():
         if backend["kind"] == StageKind.LLM:
-            decode = backend.get("decode_s_per_token", 0.06)
-            per_seq = (1 - FIXED_SHARE) * decode / REFERENCE_BATCH
-            backend["decode_s_per_token"] = FIXED_SHARE * decode + per_seq * spec.max_num_seqs
+            profile = LLMCost(decode_s_per_token=backend.get("decode_s_per_token", 0.06))
+            step_s = EngineParams.from_profile(profile).step_s(spec.max_num_seqs)
+            backend["decode_s_per_token"] = step_s
     path = folder / f"{spec.workload}-full-batch.json"
     path.write_text(json.dumps(data))
     return path

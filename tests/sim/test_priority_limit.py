@@ -14,7 +14,7 @@ from hermes_agents.sim.priority_limit import (
     BEST_ORDERS,
     PriorityLimit,
     PriorityLimitSpec,
-    full_batch_workload,
+    full_batch_workload_file,
     measure_limit,
 )
 from hermes_agents.workloads import builtin
@@ -52,8 +52,8 @@ def test_the_class_gaps_add_up_to_the_best_orders_excess(limit: PriorityLimit) -
     assert 0 < limit.busy_share <= 1
 
 
-def test_thefull_batch_workload_fixes_each_step_at_a_full_batchs(tmp_path: Path) -> None:
-    data = json.loads(full_batch_workload(SPEC, tmp_path).read_text())
+def test_the_full_batch_workload_file_fixes_each_step_at_a_full_batchs(tmp_path: Path) -> None:
+    data = json.loads(full_batch_workload_file(SPEC, tmp_path).read_text())
     step_s = EngineParams().step_s(SPEC.max_num_seqs)  # the default engine is paper-mix's
     assert data["backends"]["llm"]["decode_s_per_token"] == pytest.approx(step_s)
     assert data["backends"]["docker"] == {"kind": "tool", "max_concurrency": 8}
