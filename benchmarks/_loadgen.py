@@ -1,6 +1,6 @@
 """What the load benchmarks (``daemon.py``, ``redis_scheduler.py``, ``front_daemon.py``)
-share: their flags, a process's CPU time from /proc, a private redis-server, and the
-uncontended slot round trip. Imported by those scripts from their own folder."""
+share: their flags, a process's CPU time from /proc, a private redis-server and the scripts it
+ran, and the uncontended slot round trip. Imported by those scripts from their own folder."""
 
 from __future__ import annotations
 
@@ -68,3 +68,16 @@ def slot_round_trips_us(scheduler: Any, calls: int) -> list[float]:
             times.append((time.perf_counter_ns() - start) / 1e3)
     scheduler.close()
     return times
+
+
+def script_calls(url: str) -> tuple[int, float]:
+    """Admission scripts Redis has run and its µs in them (``INFO commandstats``)."""
+    import redis
+
+    stats = redis.Redis.from_url(url).info("commandstats")
+    calls, usec = 0, 0.0
+    for name in ("cmdstat_evalsha", "cmdstat_eval"):
+        if name in stats:
+            calls += int(stats[name]["calls"])
+            usec += float(stats[name]["usec"])
+    return calls, usec

@@ -11,8 +11,9 @@ Starts a real ``redis-server`` (Debian's package, on a free port, no persistence
 2. grants per second with ``--clients`` client processes through the daemon on a backend with
    4 slots, and the daemon's CPU time per grant.
 
-What bounds them: the daemon runs each submit's admission script on its event loop (one Redis
-round trip per call, in turn for all its clients). Never a pass/fail test.
+and the admission scripts per grant (``INFO commandstats``). The daemon's event loop never waits
+on Redis: its calls are posted, and a thread of its Redis scheduler sends those that come
+together in one script (``scheduling/redis/combiner.py``). Never a pass/fail test.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from _loadgen import load_arguments, slot_round_trips_us, start_redis
+from _loadgen import load_arguments, script_calls, slot_round_trips_us, start_redis
 from daemon import grants_per_s, round_trips
 from rich.console import Console
 from rich.table import Table
@@ -53,7 +54,9 @@ def main() -> None:
         with console.status("round trips of a process on Redis directly..."):
             direct = direct_round_trips(url, args.calls)
         with console.status(f"{args.clients} client processes for {args.seconds} s..."):
+            scripts_before, _ = script_calls(url)
             rate, cpu_us, unscheduled = grants_per_s(daemon, args.clients, args.seconds)
+            scripts = (script_calls(url)[0] - scripts_before) / max(rate * args.seconds, 1.0)
     finally:
         daemon.stop()
         redis.kill()
@@ -69,6 +72,7 @@ def main() -> None:
         )
     table.add_row(f"grants/s, {args.clients} clients through the daemon", f"{rate:,.0f}", "")
     table.add_row("  daemon CPU per grant", f"{cpu_us:.0f} µs", "")
+    table.add_row("  admission scripts per grant", f"{scripts:.2f}", "")
     table.add_row("  calls that ran unscheduled", str(unscheduled), "")
     console.print(table)
     print(
@@ -78,6 +82,7 @@ def main() -> None:
                 "direct_round_trip_median_us": statistics.median(direct),
                 "grants_per_s": rate,
                 "daemon_cpu_us_per_grant": cpu_us,
+                "scripts_per_grant": scripts,
                 "unscheduled": unscheduled,
             }
         )

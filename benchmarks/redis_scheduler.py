@@ -44,13 +44,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from _loadgen import cpu_s, load_arguments, start_redis
+from _loadgen import cpu_s, load_arguments, script_calls, start_redis
 
 CLIENT = textwrap.dedent(
     """
-    import sys, threading, time
+    import asyncio, sys, threading, time
     kind, address, backend, threads = sys.argv[1], sys.argv[2], sys.argv[4], int(sys.argv[5])
-    run_calls = int(sys.argv[6])
+    run_calls, on_loop = int(sys.argv[6]), sys.argv[7] == "asyncio"
     if kind == "redis":
         from hermes_agents.config import load_config
         from hermes_agents.scheduling.redis.factory import redis_scheduler
@@ -75,14 +75,31 @@ CLIENT = textwrap.dedent(
                         calls += 1
         counts[index] = calls
 
+    async def task(index):  # the same loop as a task of one event loop
+        calls = 0
+        while time.time() < stop_at:
+            async with scheduler.run("bench"):
+                for _ in range(run_calls or 1_000_000_000):
+                    if time.time() >= stop_at:
+                        break
+                    async with scheduler.slot(backend, stage="step"):
+                        calls += 1
+        counts[index] = calls
+
+    async def tasks():
+        await asyncio.gather(*(task(index) for index in range(threads)))
+
     while time.time() < start_at:
         time.sleep(0.001)
     cpu = time.process_time()
-    workers = [threading.Thread(target=caller, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join()
+    if on_loop:
+        asyncio.run(tasks())
+    else:
+        workers = [threading.Thread(target=caller, args=(i,)) for i in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
     print(sum(counts), scheduler.unscheduled_calls, time.process_time() - cpu)
     scheduler.close()
     """
@@ -114,6 +131,8 @@ class Load:
     backend: str
     seconds: float
     run_calls: int = 0
+    on_loop: bool = False
+    """The callers are tasks of one asyncio event loop per process, not threads."""
 
 
 def grants_per_s(
@@ -121,7 +140,7 @@ def grants_per_s(
 ) -> dict[str, float]:
     """Grants/s, server and client CPU µs per grant, unscheduled calls."""
     command = [sys.executable, "-c", CLIENT, kind, address, str(config), load.backend]
-    command += [str(load.threads), str(load.run_calls)]
+    command += [str(load.threads), str(load.run_calls), "asyncio" if load.on_loop else "threads"]
     clients, seconds = load.clients, load.seconds
     processes = [
         subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -160,19 +179,6 @@ def grants_per_s(
     }
 
 
-def script_calls(url: str) -> tuple[int, float]:
-    """Admission scripts Redis has run and its µs in them (``INFO commandstats``)."""
-    import redis
-
-    stats = redis.Redis.from_url(url).info("commandstats")
-    calls, usec = 0, 0.0
-    for name in ("cmdstat_evalsha", "cmdstat_eval"):
-        if name in stats:
-            calls += int(stats[name]["calls"])
-            usec += float(stats[name]["usec"])
-    return calls, usec
-
-
 def loads(args: argparse.Namespace) -> dict[str, Load]:
     """The three loads: one caller per process on 4 slots (most grants pushed to a waiting
     process), ``--threads`` callers per process on ``--slots`` slots (calls of one process
@@ -182,6 +188,7 @@ def loads(args: argparse.Namespace) -> dict[str, Load]:
         "narrow": Load(args.clients, 1, "llm", args.seconds, args.run_calls),
         "wide": Load(args.clients, args.threads, "wide", args.seconds, args.run_calls),
         "one": Load(1, args.threads, "wide", args.seconds, args.run_calls),
+        "tasks": Load(args.clients, args.threads, "wide", args.seconds, args.run_calls, True),
     }
 
 
@@ -262,6 +269,7 @@ def report(results: dict[str, dict[str, float]], args: argparse.Namespace) -> No
         "narrow": f"{args.clients} processes x 1 caller, 4 slots",
         "wide": f"{args.clients} processes x {args.threads} callers, {args.slots} slots",
         "one": f"1 process x {args.threads} callers, {args.slots} slots",
+        "tasks": f"{args.clients} processes x {args.threads} asyncio tasks, {args.slots} slots",
     }
     for name, shape in shapes.items():
         for kind in (r, d):  # what one server core could grant at this CPU per grant

@@ -18,7 +18,9 @@ import _thread
 import asyncio
 import contextlib
 import enum
+import functools
 import threading
+import weakref
 from collections.abc import Callable
 
 _LOCK = threading.Lock()
@@ -131,11 +133,10 @@ class Ticket:
         """Wait in asyncio until answered; ``TimeoutError`` after ``timeout`` seconds."""
         loop = asyncio.get_running_loop()
         answered: asyncio.Future[None] = loop.create_future()
-
-        def wake() -> None:
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-                loop.call_soon_threadsafe(_resolve, answered)
-
+        wakes = _LOOP_WAKES.get(loop)
+        if wakes is None:
+            wakes = _LOOP_WAKES.setdefault(loop, _LoopWakes(loop))
+        wake = functools.partial(wakes.add, answered)
         with _LOCK:
             if self.answer is not None:
                 return self.answer
@@ -171,6 +172,34 @@ class Ticket:
         return f"Ticket({self.backend!r}, task={self.task}, {state})"
 
 
-def _resolve(future: asyncio.Future[None]) -> None:
-    if not future.done():
-        future.set_result(None)
+class _LoopWakes:
+    """The futures of one event loop's waiting tickets that other threads answered: handed
+    over in batches, one ``call_soon_threadsafe`` (one write to the loop's self-pipe, one
+    wake-up) for all that are answered before the loop gets to them, not one per ticket (a
+    Redis script's reply answers many at once)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._lock = threading.Lock()
+        self._answered: list[asyncio.Future[None]] = []
+
+    def add(self, future: asyncio.Future[None]) -> None:
+        with self._lock:
+            self._answered.append(future)
+            first = len(self._answered) == 1
+        if first:  # later ones go with it
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                self._loop.call_soon_threadsafe(self._resolve)
+
+    def _resolve(self) -> None:
+        with self._lock:
+            answered, self._answered = self._answered, []
+        for future in answered:
+            if not future.done():
+                future.set_result(None)
+
+
+_LOOP_WAKES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopWakes] = (
+    weakref.WeakKeyDictionary()
+)
+"""Each running loop's ``_LoopWakes`` (gone with its loop)."""

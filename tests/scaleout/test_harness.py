@@ -34,8 +34,8 @@ def test_hosts_reach_redis_until_their_link_is_cut(hub_redis: HubRedis) -> None:
     assert [reach(net, host) for host in "ABC"] == ["reached"] * 3
     net.cut("B")
     assert [reach(net, host) for host in "ABC"] == ["reached", "TimeoutError", "reached"]
-    net.mend("B")
-    assert reach(net, "B") == "reached"
+    net.mend("B")  # (its first connect may wait out a neighbour entry that failed meanwhile)
+    assert any(reach(net, "B") == "reached" for _ in range(5))
 
 
 def test_close_kills_the_processes_and_deletes_the_namespaces() -> None:

@@ -1,8 +1,9 @@
-"""``Call``: one call of this process through Redis, and ``Owner``: what a backend's link
-reports about its calls to the scheduler that owns them."""
+"""``Call``: one call of this process through Redis, ``Owner``: what a backend's link reports
+about its calls to the scheduler that owns them, and ``on_event_loop``."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -13,7 +14,13 @@ from hermes_agents.scheduling.tiers import Tier
 if TYPE_CHECKING:
     from hermes_agents.scheduling.redis.link import BackendLink
 
-__all__ = ["Call", "Owner"]
+__all__ = ["Call", "Owner", "on_event_loop"]
+
+
+def on_event_loop() -> bool:
+    """Whether this thread runs an asyncio event loop now: a call made here must never wait on
+    Redis (it would stall every task of the loop; ``BackendLink.submit``: ``wait=False``)."""
+    return asyncio._get_running_loop() is not None
 
 
 @dataclass(eq=False)
@@ -34,6 +41,9 @@ class Call:
     tier: Tier = Tier.STANDARD
     member: str | None = None
     granted: bool = field(default=False)
+    ended: bool = False
+    """Released or withdrawn before its ticket had a name (its submit on its way): ended in
+    Redis once the name is known."""
 
 
 class Owner(Protocol):
@@ -41,6 +51,9 @@ class Owner(Protocol):
 
     def granted(self, call: Call) -> bool:
         """``call`` was admitted; False if its caller was answered already."""
+
+    def submit_failed(self, call: Call, error: Exception) -> None:
+        """Queueing ``call`` in Redis failed with ``error``: it goes ahead unscheduled."""
 
     def gone(self, call: Call, running: bool, reason: str) -> None:
         """Redis no longer holds ``call`` (running: its lease expired)."""

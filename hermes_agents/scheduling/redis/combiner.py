@@ -11,12 +11,22 @@ of the first call still queued, which sends every call queued meanwhile (at most
 ``max_batch``) as the next script. Under load each script carries the calls that arrived
 during the previous one's round trip; Redis's time per call falls and so does each client's.
 
+A rider (``ride``: a release, whose caller needs no answer) goes with the next batch while a
+turn is on (a batch in flight or queued), and its thread goes on at once: it costs no script,
+no round trip and no wait of its own (``send`` settles it). With no turn on, ``ride`` refuses
+and the caller sends its call as usual. A caller that must never wait on Redis (an asyncio
+event loop's thread: its submits and releases) ``post``s its call as a rider: with no turn
+on, the combiner's own thread starts one and sends it. Riders left with no queued call to
+carry them go on that thread too, so no caller's thread is held to send others' calls.
+
 Every call gets an answer: its value, or the error its batch raised (each waiting thread
 raises it: the caller fails that call open, as it would have alone). A thread interrupted
 while sending (``KeyboardInterrupt``) raises that itself; the other calls of its batch get
 ``BatchInterruptedError`` (whether Redis ran the script is unknown, as for any lost reply).
+A thread interrupted while it waits leaves the queue, and hands its turn on when it had one:
+nothing waits for it.
 
->>> combiner = Combiner(lambda calls: [call * 2 for call in calls])
+>>> combiner = Combiner(lambda calls, riders: [call * 2 for call in calls])
 >>> combiner.run(21)
 42
 >>> combiner.scripts, combiner.calls
@@ -26,6 +36,9 @@ while sending (``KeyboardInterrupt``) raises that itself; the other calls of its
 from __future__ import annotations
 
 import _thread
+import contextlib
+import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -33,7 +46,10 @@ from typing import Generic, TypeVar
 
 from hermes_agents.errors import HermesError
 
+logger = logging.getLogger(__name__)
+
 CallT = TypeVar("CallT")
+RiderT = TypeVar("RiderT")
 
 MAX_BATCH = 64
 """The most calls one script carries (the rest go in the next one)."""
@@ -54,25 +70,31 @@ class Raised:
 
 class _Entry(Generic[CallT]):
     """A call and its thread's wake-up (a lock held until the call is answered or its thread
-    is to send the next batch)."""
+    is to send the next batch: ``leads``)."""
 
-    __slots__ = ("answer", "call", "done", "wake")
+    __slots__ = ("answer", "call", "done", "leads", "wake")
 
     def __init__(self, call: CallT) -> None:
         self.call = call
         self.wake: _thread.LockType | None = None
         self.done = False
+        self.leads = False
         self.answer: object = None
 
 
-class Combiner(Generic[CallT]):
+class Combiner(Generic[CallT, RiderT]):
     """Sends calls through ``send`` in batches (see the module docstring).
 
-    ``send`` takes the batch's calls and returns one answer per call, in order: a value, or a
-    ``Raised``; if it raises, every call of the batch gets that error."""
+    ``send`` takes the batch's calls and its riders and returns one answer per call, in
+    order: a value, or a ``Raised``; if it raises, every call of the batch gets that error
+    (what becomes of the riders is ``send``'s to settle: nobody waits for them)."""
 
     def __init__(
-        self, send: Callable[[list[CallT]], Sequence[object]], max_batch: int = MAX_BATCH
+        self,
+        send: Callable[[list[CallT], list[RiderT]], Sequence[object]],
+        max_batch: int = MAX_BATCH,
+        *,
+        name: str = "hermes-redis-sender",
     ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
@@ -81,6 +103,15 @@ class Combiner(Generic[CallT]):
         self._mutex = threading.Lock()
         self._sending = False
         self._queued: deque[_Entry[CallT]] = deque()
+        self._riders: list[RiderT] = []
+        """Carried by the next batch of the turn that is on (``_pass_turn``)."""
+        self._name = name
+        self._sender: threading.Thread | None = None
+        """The combiner's own thread (``post``), started on first use."""
+        self._sender_turn = _thread.allocate_lock()
+        """Released to give that thread the turn."""
+        self._sender_pid = 0
+        self._closed = False
         self.scripts = 0
         """Batches sent so far."""
         self.calls = 0
@@ -100,9 +131,13 @@ class Combiner(Generic[CallT]):
                 self.scripts += 1
                 self.calls += 1
         if entry.wake is None:
-            self._send_batch([entry])
+            self._send_batch([entry], [])
         else:
-            entry.wake.acquire()  # answered, or this thread sends the next batch
+            try:
+                entry.wake.acquire()  # answered, or this thread sends the next batch
+            except BaseException:
+                self._abandon(entry)
+                raise
             if not entry.done:
                 self._lead(entry)
         answer = entry.answer
@@ -110,39 +145,134 @@ class Combiner(Generic[CallT]):
             raise answer.error
         return answer
 
-    def _lead(self, first: _Entry[CallT]) -> None:
-        """Send ``first`` and what is queued behind it."""
+    def ride(self, rider: RiderT) -> bool:
+        """Carry ``rider`` with the next batch of the turn that is on (see the module
+        docstring); False with no turn on (or ``max_batch`` riders waiting already): send it
+        yourself."""
         with self._mutex:
-            batch = [first]
+            if not self._sending or self._closed or len(self._riders) >= self._max_batch:
+                return False
+            self._riders.append(rider)
+            return True
+
+    def post(self, rider: RiderT) -> bool:
+        """Carry ``rider`` with the next batch, never waiting: with no turn on, the combiner's
+        own thread starts one. False once closed (not taken)."""
+        with self._mutex:
+            if self._closed:
+                return False
+            self._riders.append(rider)
+            starts, self._sending = not self._sending, True
+        if starts:
+            self._wake_sender()
+        return True
+
+    def close(self) -> list[RiderT]:
+        """Stop the combiner's own thread (riders posted later are refused); returns the
+        riders not sent (the caller settles them; a batch in flight settles its own)."""
+        with self._mutex:
+            self._closed = True
+            riders, self._riders = self._riders, []
+        if self._sender is not None:
+            self._give_sender_turn()
+        return riders
+
+    def _lead(self, first: _Entry[CallT] | None) -> None:
+        """Send ``first`` and what is queued behind it, with the riders (``first`` None: on
+        the combiner's own thread, what is queued and the riders)."""
+        with self._mutex:
+            batch = [] if first is None else [first]
             while self._queued and len(batch) < self._max_batch:
                 batch.append(self._queued.popleft())
+            riders = self._riders[: self._max_batch]
+            del self._riders[: self._max_batch]
             self.scripts += 1
             self.calls += len(batch)
-        self._send_batch(batch)
+        self._send_batch(batch, riders)
 
-    def _send_batch(self, batch: list[_Entry[CallT]]) -> None:
+    def _send_batch(self, batch: list[_Entry[CallT]], riders: list[RiderT]) -> None:
         """Send ``batch``; then wake its calls and pass the turn."""
         answers: list[object]
         try:
-            answers = list(self._send([entry.call for entry in batch]))
+            answers = list(self._send([entry.call for entry in batch], riders))
             if len(answers) != len(batch):
                 raise RuntimeError(f"{len(batch)} calls sent, {len(answers)} answered")
         except Exception as error:
             answers = [Raised(error)] * len(batch)
         except BaseException as error:  # this thread's own interruption: raised in it only
+            if not batch:  # riders alone (``send`` settles them)
+                self._finish(batch, [])
+                raise
             others = BatchInterruptedError("the thread sending this call to Redis was interrupted")
             answers = [Raised(error), *[Raised(others)] * (len(batch) - 1)]
         self._finish(batch, answers)
 
     def _finish(self, batch: list[_Entry[CallT]], answers: Sequence[object]) -> None:
         with self._mutex:
-            following = self._queued.popleft() if self._queued else None
-            if following is None:
-                self._sending = False
+            following, stranded = self._pass_turn()
         for entry, answer in zip(batch, answers, strict=True):
             entry.answer, entry.done = answer, True
             if entry.wake is not None:
                 entry.wake.release()
+        self._hand_on(following, stranded)
+
+    def _abandon(self, entry: _Entry[CallT]) -> None:
+        """``entry``'s thread was interrupted while it waited: it leaves the queue, or, if the
+        turn was passed to it, hands it on. A call in a batch in flight is answered there,
+        unread."""
+        with self._mutex:
+            if entry in self._queued:
+                self._queued.remove(entry)  # (riders it leaves behind: ``_pass_turn``)
+                return
+            if not entry.leads:
+                return
+            following, stranded = self._pass_turn()
+        self._hand_on(following, stranded)
+
+    def _pass_turn(self) -> tuple[_Entry[CallT] | None, bool]:
+        """Under ``_mutex``: the queued call whose thread sends next, and whether riders are
+        left with no call to carry them (the combiner's own thread sends them); with neither
+        the turn ends."""
+        following = self._queued.popleft() if self._queued else None
+        stranded = following is None and bool(self._riders) and not self._closed
+        if following is not None:
+            following.leads = True
+        elif not stranded:
+            self._sending = False
+        return following, stranded
+
+    def _hand_on(self, following: _Entry[CallT] | None, stranded: bool) -> None:
         if following is not None:
             assert following.wake is not None
             following.wake.release()  # its turn: it sends what is queued now
+        elif stranded:
+            self._wake_sender()
+
+    def _wake_sender(self) -> None:
+        """Give the turn to the combiner's own thread (started on first use)."""
+        if self._sender is None or self._sender_pid != os.getpid():
+            with self._mutex:
+                if self._sender is None or self._sender_pid != os.getpid():
+                    self._sender_pid = os.getpid()
+                    self._sender_turn = _thread.allocate_lock()
+                    self._sender_turn.acquire()
+                    self._sender = threading.Thread(
+                        target=self._send_riders, name=self._name, daemon=True
+                    )
+                    self._sender.start()
+        self._give_sender_turn()
+
+    def _give_sender_turn(self) -> None:
+        with contextlib.suppress(RuntimeError):  # given already (``close`` gives it too)
+            self._sender_turn.release()
+
+    def _send_riders(self) -> None:
+        turn = self._sender_turn
+        while True:
+            turn.acquire()
+            if self._closed:
+                return
+            try:
+                self._lead(None)
+            except BaseException:  # never let the thread die: turns handed to it would hang
+                logger.exception("%s failed", self._name)

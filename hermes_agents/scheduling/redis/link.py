@@ -22,7 +22,12 @@ from typing import TYPE_CHECKING, cast
 
 from hermes_agents.scheduling.redis.batches import End, SharedReply
 from hermes_agents.scheduling.redis.call import Call, Owner
-from hermes_agents.scheduling.redis.combiner import MAX_BATCH, Combiner, Raised
+from hermes_agents.scheduling.redis.combiner import (
+    MAX_BATCH,
+    BatchInterruptedError,
+    Combiner,
+    Raised,
+)
 from hermes_agents.scheduling.redis.headroom import headroom_args
 from hermes_agents.scheduling.redis.keys import BackendKeys, backends_key
 from hermes_agents.scheduling.redis.lane import Late
@@ -105,60 +110,122 @@ class BackendLink:
         self._retired = False
         self._thread: threading.Thread | None = None
         self._warned_limits = False
-        self._submits: Combiner[Call] = Combiner(self._send_submits)
-        self._releases: Combiner[End] = Combiner(self._send_releases)
+        self._submits: Combiner[Call, Call | End] = Combiner(
+            self._send_submits, name=f"hermes-redis-sender-{keys.backend}"
+        )
+        """Submits, with the ends that ride on them (``release``) and the calls of callers that
+        never wait (``submit``, ``release``: ``wait=False``)."""
+        self._releases: Combiner[End, None] = Combiner(self._send_releases)
         self._blmpop = True
         """Whether Redis has ``BLMPOP`` (7.0 and later; ``_pop_grants``)."""
+        self._never_sent: list[Call] = []
+        """Calls posted (``submit``: ``wait=False``) and not sent when the link closed."""
         self._late: SharedReply | None = None
         """The last batch of ends whose reply was late (``_send_releases``)."""
 
     # -- calls ----------------------------------------------------------------------------
 
-    def submit(self, call: Call) -> None:
+    def submit(self, call: Call, *, wait: bool = True) -> None:
         """Queue ``call`` in Redis (with the calls other threads submit meanwhile: ``Combiner``);
         a grant answers it (now or from the thread). Raises ``redis.RedisError`` or
-        ``RedisStateError`` (the caller fails it open)."""
-        self._submits.run(call)
+        ``RedisStateError`` (the caller fails it open). ``wait=False`` (a caller that must
+        not wait on Redis): it goes with the next script, sent by another thread, and a
+        failure is the owner's to handle (``Owner.submit_failed``)."""
+        if wait:
+            self._submits.run(call)
+        elif not self._submits.post(call):
+            import redis
 
-    def _send_submits(self, calls: list[Call]) -> list[None]:
-        news = [
-            NewTicket(
-                _score(call.order), str(max(0, call.ticket.tokens)), call.tier.value, call.app
+            raise redis.ConnectionError("the scheduler was closed")  # as its lane says
+
+    def _send_submits(self, calls: list[Call], riders: list[Call | End]) -> list[None]:
+        """One script for ``calls`` and the riders: ends (``release``) and the submits of
+        callers that do not wait. Nobody waits for the riders, so what becomes of them is
+        settled here."""
+        ends = [rider for rider in riders if isinstance(rider, End)]
+        news = [*calls, *(rider for rider in riders if isinstance(rider, Call))]
+        try:
+            done = self.scripts.exchange(
+                self._script_keys,
+                [*self._args, self.epoch],
+                ends=[cast(str, end.call.member) for end in ends],
+                news=[
+                    NewTicket(_score(c.order), str(max(0, c.ticket.tokens)), c.tier.value, c.app)
+                    for c in news
+                ],
             )
-            for call in calls
-        ]
-        done = self.scripts.exchange(self._script_keys, [*self._args, self.epoch], news=news)
+        except BaseException as error:
+            self._unsent(ends, news[len(calls) :], error)
+            raise
+        for end, status in zip(ends, done.statuses, strict=True):
+            if status == 0:
+                reason = f"a slot on {self.keys.backend!r} had been taken back"
+                self.owner.gone(end.call, True, reason)
         self.epoch = done.epoch
         self._check_limits(done.max_concurrency)
         early: list[str] = []
         with self._lock:
-            for call, member in zip(calls, done.members, strict=True):
+            for call, member in zip(news, done.members, strict=True):
                 call.member = member
                 self.waiting[member] = call
                 if member in self._early:
                     del self._early[member]
                     early.append(member)
         self._answer(done, extra=tuple(early))
-        self._start()
+        for call in news:
+            if call.ended:  # withdrawn while its submit was on its way: ended now
+                self.release(call)
+        if self._closed.is_set():  # closed while the script was out: nothing hears grants now
+            for call in self.take_waiting():
+                self.owner.gone(call, False, "the scheduler was closed while the call waited")
+        else:
+            self._start()
         return [None] * len(calls)
 
-    def release(self, call: Call, patience_s: float | None = None) -> int | None:
-        """End ``call`` in Redis (free its slot, or withdraw it; with the calls other threads
-        end meanwhile: ``Combiner``); returns the script's status (1 released, 2 withdrawn,
-        0 unknown), None if it was never queued. Raises like ``submit``; ``Late`` when no
-        reply came within ``patience_s`` (its ``finish`` returns the status, on any thread)."""
-        member = call.member
-        if member is None:
-            return None
+    def _unsent(self, ends: list[End], posted: list[Call], error: BaseException) -> None:
+        """A script with riders failed: the ends' slots were lost with Redis's state (a
+        restart: counted) or are ended at the next renewal that works; the posted submits
+        fail open."""
+        for end in ends:
+            if isinstance(error, RedisRestartedError):
+                self.owner.gone(end.call, True, f"a slot on {self.keys.backend!r} was lost")
+            else:
+                self._orphan(end.call)
+        if not isinstance(error, Exception):  # the sending thread's own interruption
+            error = BatchInterruptedError("the thread sending this call to Redis was interrupted")
+        for call in posted:
+            self.owner.submit_failed(call, error)
+
+    def release(
+        self, call: Call, patience_s: float | None = None, *, wait: bool = True
+    ) -> int | None:
+        """End ``call`` in Redis (free its slot, or withdraw it): with the next script of
+        submits while one is on its way (at once: its sender settles it), else with the calls
+        other threads end meanwhile (``Combiner``); returns the script's status (1 released,
+        2 withdrawn, 0 unknown), None if it was never queued (it is ended once it is) or
+        rides with the submits. Raises like ``submit``; ``Late`` when no reply came within
+        ``patience_s`` (its ``finish`` returns the status, on any thread). ``wait=False``: it
+        rides in any case (another thread sends it)."""
         with self._lock:
+            member = call.member
+            if member is None:  # not queued yet (its submit is still on its way): ended there
+                call.ended = True
+                return None
             known = self.waiting.pop(member, None) or self.held.pop(member, None)
             self._remember(member)
         if known is None:  # it left already (gone from Redis, or withdrawn at an outage)
             return 0
         wait_until = None if patience_s is None else time.monotonic() + patience_s
-        return cast(int, self._releases.run(End(call, wait_until)))
+        end = End(call, wait_until)
+        if not wait:
+            if not self._submits.post(end):  # closed: withdrawn with the orphans, if at all
+                self._orphan(call)
+            return None
+        if self._submits.ride(end):
+            return None
+        return cast(int, self._releases.run(end))
 
-    def _send_releases(self, ends: list[End]) -> list[object]:
+    def _send_releases(self, ends: list[End], _riders: list[None]) -> list[object]:
         """One script for ``ends``; each is answered its status, or ``Late`` (whose ``finish``
         reads the batch's reply once, whichever end's runs first), or its error. While an
         earlier batch's reply is late, ``ends`` are not sent: each is answered ``Late``, and
@@ -228,10 +295,11 @@ class BackendLink:
 
     def release_later(self, call: Call) -> None:
         """End ``call`` in Redis once it answers again (it is out now)."""
-        member = call.member
-        if member is None:
-            return
         with self._lock:
+            member = call.member
+            if member is None:  # ended once its submit's reply is in (``_send_submits``)
+                call.ended = True
+                return
             self.waiting.pop(member, None)
             self.held.pop(member, None)
             self._remember(member)
@@ -255,8 +323,9 @@ class BackendLink:
         """Every waiting call, taken out (Redis is out: they fail open); their tickets are
         withdrawn once Redis answers again."""
         with self._lock:
-            calls = list(self.waiting.values())
+            calls = [*self.waiting.values(), *self._never_sent]
             self.waiting.clear()
+            self._never_sent.clear()
             for call in calls:
                 if call.member is not None:
                     self.orphans.append(call.member)
@@ -266,9 +335,16 @@ class BackendLink:
     # -- the thread -----------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop the thread: it ends once its blocking pop returns (at once when the scheduler
-        closes its listener lane; see ``join``)."""
+        """Stop the threads: the listener ends once its blocking pop returns (at once when the
+        scheduler closes its listener lane; see ``join``). Calls posted and not sent yet are
+        waiting calls (``take_waiting``); ends posted and not sent are orphans."""
         self._closed.set()
+        for rider in self._submits.close():
+            if isinstance(rider, End):
+                self._orphan(rider.call)
+            else:
+                with self._lock:
+                    self._never_sent.append(rider)
 
     def join(self, timeout_s: float) -> None:
         """Wait up to ``timeout_s`` for the thread to end (after ``close``)."""
@@ -419,6 +495,8 @@ class BackendLink:
                     continue
                 self.held[member] = call
                 call.granted = True
+                if call.ended:  # withdrawn before its submit's reply: released there
+                    continue
             if not self.owner.granted(call):  # answered already: give the slot back
                 self.release(call)
 

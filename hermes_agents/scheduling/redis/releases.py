@@ -1,15 +1,17 @@
 """``Releases``: ending calls in Redis (a release frees the slot and admits the next ticket in
 the same script) and refreshing the ranks of waiting ones, never stalling the caller's thread.
 
-A release is sent on the caller's thread and its reply awaited there for at most
-``RELEASE_WAIT_S`` (with a healthy Redis it has answered by then, and the next ticket is
-admitted: one round trip, no thread hand-off). A reply that is late is read to the end by an
+A release rides with the next script of submits while one is on its way (``Combiner.ride``:
+no wait at all). Otherwise it is sent on the caller's thread and its reply awaited there for
+at most ``RELEASE_WAIT_S`` (with a healthy Redis it has answered by then, and the next ticket
+is admitted: one round trip, no thread hand-off). A reply that is late is read to the end by an
 ``Outbox``'s thread, on the same connection (nothing sent twice), and until that thread moves
 again later releases go to it without waiting; so a Redis that stopped answering costs the
 app's thread at most ``RELEASE_WAIT_S``, once. Rank refreshes always go to the outbox. While
 Redis is believed out (or the outbox is full) a release is left to the link's thread, which
 ends the ticket once Redis answers, and a call whose lease surely expired meanwhile is counted
-as unscheduled.
+as unscheduled. On an asyncio event loop's thread a release never waits: it is posted to go
+with the next script, sent by another thread (``on_event_loop``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from hermes_agents.scheduling.redis.call import Call
+from hermes_agents.scheduling.redis.call import Call, on_event_loop
 from hermes_agents.scheduling.redis.lane import Late
 from hermes_agents.scheduling.redis.link import BackendLink
 from hermes_agents.scheduling.redis.outbox import Outbox
@@ -78,6 +80,9 @@ class Releases:
             self._later(call)
             return
         self._lost_lease(call)  # nothing answered for a TTL: counted now, not after a timeout
+        if on_event_loop():  # never waits: it goes with the next script, sent by another thread
+            self._finish(call, lambda: call.link.release(call, wait=False))
+            return
         if self._outbox.stuck:  # a late reply is being read: do not wait on Redis again
             if not self._outbox.put(call):
                 call.link.release_later(call)  # ended at the link's next renewal

@@ -34,7 +34,7 @@ from hermes_agents.pdgraph import PDGraph
 from hermes_agents.scheduling.decisions import RUN_ENDED
 from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.redis.address import COMMAND_TIMEOUT_S, RedisAddress
-from hermes_agents.scheduling.redis.call import Call
+from hermes_agents.scheduling.redis.call import Call, on_event_loop
 from hermes_agents.scheduling.redis.closing import shut_down
 from hermes_agents.scheduling.redis.headroom import queue_place
 from hermes_agents.scheduling.redis.keys import (
@@ -214,11 +214,9 @@ class RedisScheduler(Scheduler):
         ticket.handle, ticket.task = call, inner.task
         self._runs.add(call)
         try:
-            link.submit(call)
+            link.submit(call, wait=not on_event_loop())
         except Exception as error:
-            self._failed(error)
-            state = isinstance(error, RedisStateError)  # its error is in the log already
-            self._fail_call(call, self._reason(error), warn=not state)
+            self.submit_failed(call, error)
 
     def release(self, ticket: Ticket, usage: Usage) -> None:
         call = ticket.handle
@@ -270,6 +268,13 @@ class RedisScheduler(Scheduler):
         """``call`` was admitted in Redis: its caller goes ahead."""
         self._runs.forget(call)
         return call.ticket.grant(call.rank)
+
+    def submit_failed(self, call: Call, error: Exception) -> None:
+        """Queueing ``call`` in Redis failed: it goes ahead unscheduled (the outage begins,
+        unless Redis answered something not ours: its error is in the log already)."""
+        self._failed(error)
+        state = isinstance(error, RedisStateError)
+        self._fail_call(call, self._reason(error), warn=not state)
 
     def gone(self, call: Call, running: bool, reason: str) -> None:
         """Redis no longer holds ``call``: a running one goes on unscheduled (counted), a

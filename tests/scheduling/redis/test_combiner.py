@@ -4,12 +4,15 @@ interrupted while sending raises that itself and the others of its batch go on."
 
 from __future__ import annotations
 
+import _thread
+import os
+import signal
 import threading
 from collections.abc import Callable, Sequence
 
 import pytest
 
-from hermes_agents.scheduling.redis.combiner import BatchInterruptedError, Combiner, Raised
+from hermes_agents.scheduling.redis.combiner import BatchInterruptedError, Combiner, Raised, _Entry
 from tests.scheduling.redis.helpers import wait_for
 
 
@@ -19,19 +22,21 @@ class Gate:
 
     def __init__(self, answer: Callable[[list[int]], Sequence[object]] | None = None) -> None:
         self.batches: list[list[int]] = []
+        self.riders: list[list[str]] = []
         self.entered = threading.Event()
         self.opened = threading.Event()
         self.answer = answer or (lambda calls: [call * 10 for call in calls])
 
-    def __call__(self, calls: list[int]) -> Sequence[object]:
+    def __call__(self, calls: list[int], riders: list[str]) -> Sequence[object]:
         self.batches.append(list(calls))
+        self.riders.append(list(riders))
         if len(self.batches) == 1:
             self.entered.set()
             assert self.opened.wait(10)
         return self.answer(calls)
 
 
-def _queue_behind_first(combiner: Combiner[int], gate: Gate, more: int) -> dict[int, object]:
+def _queue_behind_first(combiner: Combiner[int, str], gate: Gate, more: int) -> dict[int, object]:
     """Call 0 sends and waits at the gate; calls 1..more queue behind it; then the gate opens.
     Returns what each call answered (or raised)."""
     results: dict[int, object] = {}
@@ -128,8 +133,133 @@ def test_an_interrupted_sender_raises_it_and_the_others_of_its_batch_go_on() -> 
 
 
 def test_a_send_that_answers_too_few_fails_the_whole_batch() -> None:
-    combiner: Combiner[int] = Combiner(lambda calls: [])
+    combiner: Combiner[int, str] = Combiner(lambda calls, riders: [])
     with pytest.raises(RuntimeError, match="1 calls sent, 0 answered"):
         combiner.run(1)
     with pytest.raises(ValueError, match="max_batch"):
-        Combiner(lambda calls: calls, max_batch=0)
+        Combiner(lambda calls, riders: calls, max_batch=0)
+
+
+def test_a_rider_goes_with_the_next_batch_and_its_thread_goes_on() -> None:
+    gate = Gate()
+    combiner = Combiner(gate)
+    assert not combiner.ride("idle")  # no turn on: the caller sends it itself
+    sender = threading.Thread(target=combiner.run, args=(0,))
+    sender.start()
+    assert gate.entered.wait(10)
+    assert combiner.ride("end-a")  # a batch in flight: it rides, no wait
+    queued = threading.Thread(target=combiner.run, args=(1,))
+    queued.start()
+    wait_for(lambda: len(combiner._queued) == 1)
+    assert combiner.ride("end-b")
+    gate.opened.set()
+    sender.join(10)
+    queued.join(10)
+    assert gate.batches == [[0], [1]]
+    assert gate.riders == [[], ["end-a", "end-b"]]  # carried by the queued call's batch
+
+
+def test_riders_left_with_no_call_to_carry_them_go_on_the_combiners_thread() -> None:
+    gate = Gate()
+    combiner = Combiner(gate)
+    caller = threading.Thread(target=combiner.run, args=(0,))
+    caller.start()
+    assert gate.entered.wait(10)
+    assert combiner.ride("end")  # nothing is queued behind the batch in flight
+    gate.opened.set()
+    caller.join(10)
+    wait_for(lambda: gate.riders == [[], ["end"]])
+    assert gate.batches == [[0], []]  # the riders alone, sent by the combiner's own thread
+    wait_for(lambda: not combiner._sending)  # and the turn ended
+    assert combiner.run(5) == 50
+    combiner.close()
+
+
+def test_a_posted_call_never_waits_and_starts_a_turn_when_none_is_on() -> None:
+    gate = Gate()
+    combiner = Combiner(gate)
+    combiner.post("first")  # no turn on: the combiner's thread sends it (and waits at the gate)
+    assert gate.entered.wait(10)
+    assert combiner._sender is not None
+    assert combiner._sender.is_alive()
+    combiner.post("second")  # a turn is on: it goes with the next batch
+    gate.opened.set()
+    wait_for(lambda: gate.riders == [["first"], ["second"]])
+    wait_for(lambda: not combiner._sending)
+    sender = combiner._sender
+    assert combiner.close() == []
+    sender.join(10)
+    assert not sender.is_alive()
+    assert not combiner.post("late")  # refused once closed
+
+
+def test_closing_hands_back_the_riders_not_sent() -> None:
+    gate = Gate()
+    combiner = Combiner(gate)
+    caller = threading.Thread(target=combiner.run, args=(0,))
+    caller.start()
+    assert gate.entered.wait(10)
+    combiner.post("unsent")
+    assert combiner.close() == ["unsent"]  # the caller settles them
+    assert not combiner.ride("after")  # refused once closed
+    gate.opened.set()
+    caller.join(10)
+    wait_for(lambda: not combiner._sending)  # the turn ended: nothing stranded on a closed one
+    assert gate.riders == [[]]
+
+
+class Interrupted(BaseException):
+    """Raised by a signal handler in the main thread (as KeyboardInterrupt would be)."""
+
+
+def test_a_thread_interrupted_while_it_waits_leaves_nobody_hanging() -> None:
+    """The main thread waits in the queue behind a batch in flight and is interrupted (a signal
+    whose handler raises): it leaves the queue, so the turn still passes on and later calls
+    are answered (before, the turn passed to it and nobody ever sent again)."""
+    gate = Gate()
+    combiner = Combiner(gate)
+    sender = threading.Thread(target=combiner.run, args=(0,))
+    sender.start()
+    assert gate.entered.wait(10)
+    behind = threading.Thread(target=combiner.run, args=(2,))
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    def later() -> None:
+        wait_for(lambda: len(combiner._queued) == 1)  # the main thread queued
+        behind.start()
+        wait_for(lambda: len(combiner._queued) == 2)
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    threading.Thread(target=later).start()
+    try:
+        with pytest.raises(Interrupted):
+            combiner.run(1)
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+    gate.opened.set()
+    sender.join(10)
+    behind.join(10)
+    assert not behind.is_alive()
+    assert gate.batches == [[0], [2]]  # the interrupted call was never sent
+    assert combiner.run(3) == 30
+
+
+def test_a_thread_interrupted_once_its_turn_came_hands_the_turn_on() -> None:
+    combiner: Combiner[int, str] = Combiner(lambda calls, riders: list(calls))
+    first, second = _Entry(1), _Entry(2)
+    for entry in (first, second):
+        entry.wake = _thread.allocate_lock()
+        entry.wake.acquire()
+    combiner._sending = True
+    combiner._queued.extend([first, second])
+    following, stranded = combiner._pass_turn()  # the turn passes to ``first``'s thread...
+    assert following is first
+    assert not stranded
+    combiner._abandon(first)  # ...which was interrupted: ``second``'s thread gets it
+    assert second.leads
+    assert second.wake is not None
+    assert second.wake.acquire(False)  # released: its thread goes on and sends
+    assert combiner._sending
