@@ -179,7 +179,7 @@ class _LoopWakes:
     Redis script's reply answers many at once)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        self._loop = weakref.ref(loop)  # (a strong one would keep the map's key alive)
         self._lock = threading.Lock()
         self._answered: list[asyncio.Future[None]] = []
 
@@ -187,9 +187,10 @@ class _LoopWakes:
         with self._lock:
             self._answered.append(future)
             first = len(self._answered) == 1
-        if first:  # later ones go with it
+        loop = self._loop()
+        if first and loop is not None:  # later ones go with it
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-                self._loop.call_soon_threadsafe(self._resolve)
+                loop.call_soon_threadsafe(self._resolve)
 
     def _resolve(self) -> None:
         with self._lock:

@@ -17,7 +17,8 @@ no round trip and no wait of its own (``send`` settles it). With no turn on, ``r
 and the caller sends its call as usual. A caller that must never wait on Redis (an asyncio
 event loop's thread: its submits and releases) ``post``s its call as a rider: with no turn
 on, the combiner's own thread starts one and sends it. Riders left with no queued call to
-carry them go on that thread too, so no caller's thread is held to send others' calls.
+carry them go on that thread too, so no caller's thread waits for more than its own batch
+(which may carry up to ``max_batch`` riders).
 
 Every call gets an answer: its value, or the error its batch raised (each waiting thread
 raises it: the caller fails that call open, as it would have alone). A thread interrupted
@@ -40,9 +41,10 @@ import contextlib
 import logging
 import os
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from hermes_agents.errors import HermesError
 
@@ -109,9 +111,12 @@ class Combiner(Generic[CallT, RiderT]):
         self._sender: threading.Thread | None = None
         """The combiner's own thread (``post``), started on first use."""
         self._sender_turn = _thread.allocate_lock()
-        """Released to give that thread the turn."""
-        self._sender_pid = 0
+        """Released to wake that thread."""
+        self._sender_turn.acquire()
+        self._sender_has_turn = False
+        """Whether the turn was given to that thread (under ``_mutex``)."""
         self._closed = False
+        _COMBINERS.add(self)
         self.scripts = 0
         """Batches sent so far."""
         self.calls = 0
@@ -135,11 +140,11 @@ class Combiner(Generic[CallT, RiderT]):
         else:
             try:
                 entry.wake.acquire()  # answered, or this thread sends the next batch
+                if not entry.done:
+                    self._lead(entry)
             except BaseException:
-                self._abandon(entry)
+                self._abandon(entry)  # (nothing to do once its batch is taken: ``_lead``)
                 raise
-            if not entry.done:
-                self._lead(entry)
         answer = entry.answer
         if isinstance(answer, Raised):
             raise answer.error
@@ -147,8 +152,8 @@ class Combiner(Generic[CallT, RiderT]):
 
     def ride(self, rider: RiderT) -> bool:
         """Carry ``rider`` with the next batch of the turn that is on (see the module
-        docstring); False with no turn on (or ``max_batch`` riders waiting already): send it
-        yourself."""
+        docstring); False with no turn on, ``max_batch`` riders waiting already, or once
+        closed: send it yourself."""
         with self._mutex:
             if not self._sending or self._closed or len(self._riders) >= self._max_batch:
                 return False
@@ -163,13 +168,16 @@ class Combiner(Generic[CallT, RiderT]):
                 return False
             self._riders.append(rider)
             starts, self._sending = not self._sending, True
+            if starts:
+                self._sender_has_turn = True
         if starts:
             self._wake_sender()
         return True
 
     def close(self) -> list[RiderT]:
-        """Stop the combiner's own thread (riders posted later are refused); returns the
-        riders not sent (the caller settles them; a batch in flight settles its own)."""
+        """Stop the combiner's own thread (once it holds no turn: one it was given is passed
+        on; riders posted later are refused); returns the riders not sent (the caller settles
+        them; a batch in flight settles its own)."""
         with self._mutex:
             self._closed = True
             riders, self._riders = self._riders, []
@@ -182,6 +190,8 @@ class Combiner(Generic[CallT, RiderT]):
         the combiner's own thread, what is queued and the riders)."""
         with self._mutex:
             batch = [] if first is None else [first]
+            if first is not None:
+                first.leads = False  # its batch is taken: an interruption now is ``send``'s
             while self._queued and len(batch) < self._max_batch:
                 batch.append(self._queued.popleft())
             riders = self._riders[: self._max_batch]
@@ -237,7 +247,9 @@ class Combiner(Generic[CallT, RiderT]):
         stranded = following is None and bool(self._riders) and not self._closed
         if following is not None:
             following.leads = True
-        elif not stranded:
+        elif stranded:
+            self._sender_has_turn = True
+        else:
             self._sending = False
         return following, stranded
 
@@ -249,13 +261,11 @@ class Combiner(Generic[CallT, RiderT]):
             self._wake_sender()
 
     def _wake_sender(self) -> None:
-        """Give the turn to the combiner's own thread (started on first use)."""
-        if self._sender is None or self._sender_pid != os.getpid():
+        """Wake the combiner's own thread (started on first use) to take the turn given to it
+        (``_sender_has_turn``)."""
+        if self._sender is None:
             with self._mutex:
-                if self._sender is None or self._sender_pid != os.getpid():
-                    self._sender_pid = os.getpid()
-                    self._sender_turn = _thread.allocate_lock()
-                    self._sender_turn.acquire()
+                if self._sender is None:
                     self._sender = threading.Thread(
                         target=self._send_riders, name=self._name, daemon=True
                     )
@@ -263,16 +273,44 @@ class Combiner(Generic[CallT, RiderT]):
         self._give_sender_turn()
 
     def _give_sender_turn(self) -> None:
-        with contextlib.suppress(RuntimeError):  # given already (``close`` gives it too)
+        with contextlib.suppress(RuntimeError):  # woken already (``close`` wakes it too)
             self._sender_turn.release()
 
     def _send_riders(self) -> None:
         turn = self._sender_turn
         while True:
             turn.acquire()
-            if self._closed:
+            with self._mutex:
+                has_turn, self._sender_has_turn = self._sender_has_turn, False
+                closed = self._closed
+                following = self._pass_turn()[0] if has_turn and closed else None
+            if closed:  # a turn it held goes to the first queued call (or ends)
+                self._hand_on(following, False)
                 return
+            if not has_turn:
+                continue
             try:
                 self._lead(None)
             except BaseException:  # never let the thread die: turns handed to it would hang
                 logger.exception("%s failed", self._name)
+
+    def _forget_parent(self) -> None:
+        """In a forked child: the parent's threads, turn and calls are not here."""
+        self._mutex = threading.Lock()
+        self._sending, self._sender_has_turn = False, False
+        self._queued, self._riders = deque(), []
+        self._sender = None
+        self._sender_turn = _thread.allocate_lock()
+        self._sender_turn.acquire()
+
+
+_COMBINERS: weakref.WeakSet[Combiner[Any, Any]] = weakref.WeakSet()
+"""Every combiner of this process (``_forget_parent`` after a fork)."""
+
+
+def _after_fork_in_child() -> None:
+    for combiner in list(_COMBINERS):
+        combiner._forget_parent()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -130,7 +130,8 @@ class BackendLink:
         a grant answers it (now or from the thread). Raises ``redis.RedisError`` or
         ``RedisStateError`` (the caller fails it open). ``wait=False`` (a caller that must
         not wait on Redis): it goes with the next script, sent by another thread, and a
-        failure is the owner's to handle (``Owner.submit_failed``)."""
+        failure of that script is the owner's to handle (``Owner.submit_failed``); raises
+        ``redis.ConnectionError`` at once once the link is closed."""
         if wait:
             self._submits.run(call)
         elif not self._submits.post(call):
@@ -155,7 +156,7 @@ class BackendLink:
                 ],
             )
         except BaseException as error:
-            self._unsent(ends, news[len(calls) :], error)
+            self._unsent(ends, news[len(calls) :], error, told=bool(calls))
             raise
         for end, status in zip(ends, done.statuses, strict=True):
             if status == 0:
@@ -174,7 +175,7 @@ class BackendLink:
         self._answer(done, extra=tuple(early))
         for call in news:
             if call.ended:  # withdrawn while its submit was on its way: ended now
-                self.release(call)
+                self.release(call, wait=False)  # (never waiting, never raising, here)
         if self._closed.is_set():  # closed while the script was out: nothing hears grants now
             for call in self.take_waiting():
                 self.owner.gone(call, False, "the scheduler was closed while the call waited")
@@ -182,10 +183,14 @@ class BackendLink:
             self._start()
         return [None] * len(calls)
 
-    def _unsent(self, ends: list[End], posted: list[Call], error: BaseException) -> None:
+    def _unsent(
+        self, ends: list[End], posted: list[Call], error: BaseException, *, told: bool
+    ) -> None:
         """A script with riders failed: the ends' slots were lost with Redis's state (a
         restart: counted) or are ended at the next renewal that works; the posted submits
-        fail open."""
+        fail open (those withdrawn meanwhile have nobody to tell). The owner hears of the
+        failure once: from a call that fails open, else here (``told``: the batch's waiting
+        calls tell it)."""
         for end in ends:
             if isinstance(error, RedisRestartedError):
                 self.owner.gone(end.call, True, f"a slot on {self.keys.backend!r} was lost")
@@ -194,7 +199,11 @@ class BackendLink:
         if not isinstance(error, Exception):  # the sending thread's own interruption
             error = BatchInterruptedError("the thread sending this call to Redis was interrupted")
         for call in posted:
-            self.owner.submit_failed(call, error)
+            if not call.ended:
+                self.owner.submit_failed(call, error)
+                told = True
+        if not told:
+            self.owner.lost(error)
 
     def release(
         self, call: Call, patience_s: float | None = None, *, wait: bool = True
@@ -290,8 +299,11 @@ class BackendLink:
 
     def retire(self) -> None:
         """No new calls come here (the process took a new name): the thread ends once the
-        calls still here ended, and a grant of a ticket it does not know is given back."""
+        calls still here ended, and a grant of a ticket it does not know is given back. The
+        sender's thread ends now (what was posted and not sent: ``_stop_sender``); the calls
+        still here end with scripts of their own."""
         self._retired = True
+        self._stop_sender()
 
     def release_later(self, call: Call) -> None:
         """End ``call`` in Redis once it answers again (it is out now)."""
@@ -339,6 +351,11 @@ class BackendLink:
         scheduler closes its listener lane; see ``join``). Calls posted and not sent yet are
         waiting calls (``take_waiting``); ends posted and not sent are orphans."""
         self._closed.set()
+        self._stop_sender()
+
+    def _stop_sender(self) -> None:
+        """Close the combiner of submits (its thread ends): ends posted and not sent become
+        orphans, calls posted and not sent waiting calls (``take_waiting``)."""
         for rider in self._submits.close():
             if isinstance(rider, End):
                 self._orphan(rider.call)
@@ -498,7 +515,7 @@ class BackendLink:
                 if call.ended:  # withdrawn before its submit's reply: released there
                     continue
             if not self.owner.granted(call):  # answered already: give the slot back
-                self.release(call)
+                self.release(call, wait=False)
 
     def _gone(self, member: str) -> None:
         with self._lock:

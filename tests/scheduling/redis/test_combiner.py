@@ -263,3 +263,52 @@ def test_a_thread_interrupted_once_its_turn_came_hands_the_turn_on() -> None:
     assert second.wake is not None
     assert second.wake.acquire(False)  # released: its thread goes on and sends
     assert combiner._sending
+
+
+class PausedAfterWake:
+    """The combiner's thread's wake-up, pausing it right after it woke (a preemption) until
+    ``go`` is set."""
+
+    def __init__(self) -> None:
+        self.lock = _thread.allocate_lock()
+        self.lock.acquire()
+        self.woke, self.go = threading.Event(), threading.Event()
+
+    def acquire(self) -> bool:
+        self.lock.acquire()
+        self.woke.set()
+        return self.go.wait(10)
+
+    def release(self) -> None:
+        self.lock.release()
+
+
+def test_closing_while_the_combiners_thread_holds_the_turn_passes_it_on() -> None:
+    """The combiner's thread was given the turn (a post) and a call queued behind it; closing
+    then must not end that thread with the turn: the queued call is sent and answered, and
+    later calls go on (before, ``_sending`` stayed set and every later call hung)."""
+    sent: list[tuple[list[str], list[str]]] = []
+
+    def send(calls: list[str], riders: list[str]) -> list[str]:
+        sent.append((list(calls), list(riders)))
+        return list(calls)
+
+    combiner: Combiner[str, str] = Combiner(send)
+    wake = PausedAfterWake()
+    combiner._sender_turn = wake  # type: ignore[assignment]
+    combiner._sender = threading.Thread(target=combiner._send_riders, daemon=True)
+    combiner._sender.start()
+    assert combiner.post("rider")  # no turn on: the combiner's thread gets it
+    assert wake.woke.wait(10)
+    answers: list[object] = []
+    queued = threading.Thread(target=lambda: answers.append(combiner.run("call")))
+    queued.start()
+    wait_for(lambda: len(combiner._queued) == 1)
+    assert combiner.close() == ["rider"]
+    wake.go.set()
+    combiner._sender.join(10)
+    queued.join(10)
+    assert not combiner._sender.is_alive()
+    assert answers == ["call"]
+    assert sent == [(["call"], [])]
+    assert combiner.run("later") == "later"

@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import threading
+import weakref
+
+import redis
 
 from hermes_agents.scheduling.redis.scheduler import RedisScheduler
 from hermes_agents.scheduling.state import BackendLimits, Usage
@@ -172,3 +176,41 @@ def test_a_call_cancelled_while_its_submit_is_on_its_way_leaves_no_slot_behind(
     assert not link.held
     assert not link.waiting
     scheduler.close()
+
+
+def test_a_retired_link_stops_its_sender_thread(redis_server: RedisServer) -> None:
+    """An outage retires the links (the process takes a new name): the sender thread of a link
+    that had posted calls ends with it, so outages leave no thread behind."""
+    scheduler = host(redis_server.url, THREE, lease_ttl_s=1.0, retry_s=0.05)
+
+    async def one_call() -> None:
+        async with scheduler.slot("llm"):
+            pass
+
+    def senders() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name.startswith("hermes-redis-sender")]
+
+    before = len(senders())
+    for _ in range(3):
+        asyncio.run(one_call())
+        assert len(senders()) == before + 1
+        scheduler._failed(redis.ConnectionError("an outage"))  # as a failed command would
+        wait_for(lambda: len(senders()) == before)
+        wait_for(lambda: not scheduler.out)
+    assert scheduler.unscheduled_calls == 0
+    scheduler.close()
+
+
+def test_an_event_loop_that_waited_on_tickets_is_freed_with_its_run() -> None:
+    loops: list[weakref.ref[asyncio.AbstractEventLoop]] = []
+
+    async def wait_once() -> None:
+        loops.append(weakref.ref(asyncio.get_running_loop()))
+        ticket = Ticket("llm")
+        threading.Timer(0.01, ticket.grant).start()  # answered from another thread
+        assert await ticket.wait_async(10) is Answer.GRANTED
+
+    for _ in range(3):
+        asyncio.run(wait_once())
+    gc.collect()
+    assert [loop() for loop in loops] == [None, None, None]
