@@ -1,5 +1,6 @@
-"""``BackendLink``: this process's tickets on one backend in Redis, and the thread that hears
-their grants.
+"""``BackendLink``: this process's calls on one backend in Redis (their scripts, batched by
+``Combiner``s; where each ticket stands: ``LinkTickets``), and the thread that hears their
+grants.
 
 The thread blocks on the process's grant list for the backend (``BLMPOP``, or ``BLPOP`` on a
 Redis before 7: woken by the grant itself, never polling; it takes every grant there at once)
@@ -16,7 +17,6 @@ import logging
 import math
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
@@ -39,6 +39,7 @@ from hermes_agents.scheduling.redis.scripts import (
     Reply,
     Scripts,
 )
+from hermes_agents.scheduling.redis.tickets import LinkTickets
 from hermes_agents.scheduling.state import BackendLimits
 
 if TYPE_CHECKING:
@@ -50,8 +51,6 @@ logger = logging.getLogger(__name__)
 
 NO_RANK = 1e18
 """The score of a ticket whose run has no finite rank: behind every ranked one."""
-REMEMBERED = 4096
-"""Tickets remembered after they left (a late or repeated grant of one is ignored)."""
 GRANTS_AT_ONCE = 64
 """The most pushed grants the thread takes from Redis in one command."""
 WAKE = ""
@@ -84,12 +83,8 @@ class BackendLink:
         self.answered_at_s = time.monotonic()
         """When a script last answered (and so renewed the lease)."""
         self.retry_s = retry_s
-        self.waiting: dict[str, Call] = {}
-        self.held: dict[str, Call] = {}
-        self.orphans: list[str] = []
-        """Tickets failed open while Redis was out: withdrawn once it answers again."""
-        self._orphan_calls: dict[str, Call] = {}
-        """The orphans that held a slot: counted if Redis took it back meanwhile."""
+        self.tickets = LinkTickets()
+        """Where each of this process's tickets here stands."""
         self._script_keys = keys.script_keys
         self._grants = keys.grants(process)
         self._args = [
@@ -103,9 +98,7 @@ class BackendLink:
         ]
         self.epoch = ""
         """The backend's epoch in Redis, from the first reply (``Scripts``)."""
-        self._early: OrderedDict[str, None] = OrderedDict()
-        self._left: OrderedDict[str, None] = OrderedDict()
-        self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._closed = threading.Event()
         self._retired = False
         self._thread: threading.Thread | None = None
@@ -118,8 +111,6 @@ class BackendLink:
         self._releases: Combiner[End, None] = Combiner(self._send_releases)
         self._blmpop = True
         """Whether Redis has ``BLMPOP`` (7.0 and later; ``_pop_grants``)."""
-        self._never_sent: list[Call] = []
-        """Calls posted (``submit``: ``wait=False``) and not sent when the link closed."""
         self._late: SharedReply | None = None
         """The last batch of ends whose reply was late (``_send_releases``)."""
 
@@ -164,14 +155,7 @@ class BackendLink:
                 self.owner.gone(end.call, True, reason)
         self.epoch = done.epoch
         self._check_limits(done.max_concurrency)
-        early: list[str] = []
-        with self._lock:
-            for call, member in zip(news, done.members, strict=True):
-                call.member = member
-                self.waiting[member] = call
-                if member in self._early:
-                    del self._early[member]
-                    early.append(member)
+        early = self.tickets.named(news, done.members)
         self._answer(done, extra=tuple(early))
         for call in news:
             if call.ended:  # withdrawn while its submit was on its way: ended now
@@ -195,7 +179,7 @@ class BackendLink:
             if isinstance(error, RedisRestartedError):
                 self.owner.gone(end.call, True, f"a slot on {self.keys.backend!r} was lost")
             else:
-                self._orphan(end.call)
+                self.tickets.orphan(end.call)
         if not isinstance(error, Exception):  # the sending thread's own interruption
             error = BatchInterruptedError("the thread sending this call to Redis was interrupted")
         for call in posted:
@@ -215,20 +199,16 @@ class BackendLink:
         rides with the submits. Raises like ``submit``; ``Late`` when no reply came within
         ``patience_s`` (its ``finish`` returns the status, on any thread). ``wait=False``: it
         rides in any case (another thread sends it)."""
-        with self._lock:
-            member = call.member
-            if member is None:  # not queued yet (its submit is still on its way): ended there
-                call.ended = True
-                return None
-            known = self.waiting.pop(member, None) or self.held.pop(member, None)
-            self._remember(member)
-        if known is None:  # it left already (gone from Redis, or withdrawn at an outage)
+        known = self.tickets.leave(call)
+        if known is None:  # not queued yet (its submit is still on its way): ended there
+            return None
+        if not known:  # it left already (gone from Redis, or withdrawn at an outage)
             return 0
         wait_until = None if patience_s is None else time.monotonic() + patience_s
         end = End(call, wait_until)
         if not wait:
             if not self._submits.post(end):  # closed: withdrawn with the orphans, if at all
-                self._orphan(call)
+                self.tickets.orphan(call)
             return None
         if self._submits.ride(end):
             return None
@@ -264,7 +244,7 @@ class BackendLink:
             raise
         except BaseException:  # an interrupted sender too: the batch's other calls end later
             for end in ends:
-                self._orphan(end.call)  # ended in Redis at the next renewal that works
+                self.tickets.orphan(end.call)  # ended in Redis at the next renewal that works
             raise
         self._answer(done)
         return list(done.statuses)
@@ -282,7 +262,7 @@ class BackendLink:
         except (Late, RedisRestartedError):
             raise
         except Exception:
-            self._orphan(call)
+            self.tickets.orphan(call)
             raise
         if first:
             self._answer(done)
@@ -307,22 +287,8 @@ class BackendLink:
 
     def release_later(self, call: Call) -> None:
         """End ``call`` in Redis once it answers again (it is out now)."""
-        with self._lock:
-            member = call.member
-            if member is None:  # ended once its submit's reply is in (``_send_submits``)
-                call.ended = True
-                return
-            self.waiting.pop(member, None)
-            self.held.pop(member, None)
-            self._remember(member)
-        self._orphan(call)
-
-    def _orphan(self, call: Call) -> None:
-        assert call.member is not None
-        with self._lock:
-            self.orphans.append(call.member)
-            if call.granted:
-                self._orphan_calls[call.member] = call
+        if self.tickets.leave(call) is not None:  # (None: ended once its name is known)
+            self.tickets.orphan(call)
 
     def refresh(self, pipeline: redis.client.Pipeline, calls: Sequence[Call]) -> None:
         """Queue a new rank for each waiting call on ``pipeline`` (``ZADD XX``: a ticket that
@@ -334,15 +300,7 @@ class BackendLink:
     def take_waiting(self) -> list[Call]:
         """Every waiting call, taken out (Redis is out: they fail open); their tickets are
         withdrawn once Redis answers again."""
-        with self._lock:
-            calls = [*self.waiting.values(), *self._never_sent]
-            self.waiting.clear()
-            self._never_sent.clear()
-            for call in calls:
-                if call.member is not None:
-                    self.orphans.append(call.member)
-                    self._remember(call.member)
-        return calls
+        return self.tickets.take_waiting()
 
     # -- the thread -----------------------------------------------------------------------
 
@@ -358,10 +316,9 @@ class BackendLink:
         orphans, calls posted and not sent waiting calls (``take_waiting``)."""
         for rider in self._submits.close():
             if isinstance(rider, End):
-                self._orphan(rider.call)
+                self.tickets.orphan(rider.call)
             else:
-                with self._lock:
-                    self._never_sent.append(rider)
+                self.tickets.never_sent(rider)
 
     def join(self, timeout_s: float) -> None:
         """Wait up to ``timeout_s`` for the thread to end (after ``close``)."""
@@ -371,7 +328,7 @@ class BackendLink:
 
     def _start(self) -> None:
         if self._thread is None:
-            with self._lock:
+            with self._start_lock:
                 if self._thread is not None:
                     return
                 self._thread = threading.Thread(
@@ -440,8 +397,7 @@ class BackendLink:
     def withdraw_orphans(self) -> bool:
         """End the orphans' tickets in Redis (``MAX_BATCH`` a script); whether there were any.
         Raises like ``submit`` (those not ended yet stay orphans)."""
-        with self._lock:
-            orphans, self.orphans = self.orphans, []
+        orphans = self.tickets.take_orphans()
         for start in range(0, len(orphans), MAX_BATCH):
             chunk = orphans[start : start + MAX_BATCH]
             try:
@@ -451,12 +407,10 @@ class BackendLink:
             except RedisRestartedError:
                 raise  # every orphan is gone with the old state
             except Exception:
-                with self._lock:  # the rest (these too) go at the next renewal
-                    self.orphans[:0] = orphans[start:]
+                self.tickets.restore_orphans(orphans[start:])  # (these too: the next renewal)
                 raise
             for member, status in zip(chunk, done.statuses, strict=True):
-                with self._lock:
-                    call = self._orphan_calls.pop(member, None)
+                call = self.tickets.orphan_ended(member)
                 if call is not None and status == 0:  # its slot had been taken back
                     reason = f"a slot on {self.keys.backend!r} expired in Redis"
                     self.owner.gone(call, True, reason)
@@ -466,10 +420,8 @@ class BackendLink:
     def renew(self) -> None:
         """Renew the lease, withdraw orphans, settle tickets whose state changed unheard."""
         orphans = self.withdraw_orphans()
-        with self._lock:
-            asked = [*self.waiting, *self.held]
-            done = self._retired and not asked and not self.orphans
-        if done:
+        asked, orphans_left = self.tickets.standing()
+        if self._retired and not asked and not orphans_left:
             self._closed.set()
         if not asked:
             if orphans:
@@ -498,32 +450,12 @@ class BackendLink:
 
     def _grant(self, members: Sequence[str]) -> None:
         for member in members:
-            if member == WAKE:
-                continue
-            with self._lock:
-                call = self.waiting.pop(member, None)
-                if call is None:
-                    if self._retired and member not in self.held:  # a lost submit's ticket
-                        self.orphans.append(member)
-                    elif member not in self._left and member not in self.held:
-                        self._early[member] = None  # heard before its submit's reply
-                        while len(self._early) > REMEMBERED:
-                            self._early.popitem(last=False)
-                    continue
-                self.held[member] = call
-                call.granted = True
-                if call.ended:  # withdrawn before its submit's reply: released there
-                    continue
-            if not self.owner.granted(call):  # answered already: give the slot back
-                self.release(call, wait=False)
+            call = None if member == WAKE else self.tickets.grant(member, retired=self._retired)
+            if call is not None and not self.owner.granted(call):  # answered already:
+                self.release(call, wait=False)  # the slot goes back
 
     def _gone(self, member: str) -> None:
-        with self._lock:
-            call = self.waiting.pop(member, None)
-            running = call is None
-            if call is None:
-                call = self.held.pop(member, None)
-            self._remember(member)
+        call, running = self.tickets.gone(member)
         if call is not None:
             reason = (
                 f"its slot on {self.keys.backend!r} was taken back in Redis (its lease expired, "
@@ -535,19 +467,10 @@ class BackendLink:
 
     def _lose_all(self, reason: str) -> None:
         """Redis lost this link's state: every call still here is gone; the thread ends."""
-        with self._lock:
-            members = [*self.waiting, *self.held]
-            self.orphans.clear()
-            self._orphan_calls.clear()
-        for member in members:
+        for member in self.tickets.lose_all():
             self._gone(member)
         logger.debug("backend %r: %s", self.keys.backend, reason)
         self._closed.set()
-
-    def _remember(self, member: str) -> None:
-        self._left[member] = None
-        while len(self._left) > REMEMBERED:
-            self._left.popitem(last=False)
 
     def _check_limits(self, stored: int) -> None:
         if stored != self.limits.max_concurrency and not self._warned_limits:

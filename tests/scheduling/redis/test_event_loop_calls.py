@@ -173,8 +173,8 @@ def test_a_call_cancelled_while_its_submit_is_on_its_way_leaves_no_slot_behind(
     wait_for(lambda: not link._submits._sending)
     wait_for(lambda: client.zcard("hermes:{llm}:leases") == 0)
     assert client.zcard("hermes:{llm}:queue") == 0
-    assert not link.held
-    assert not link.waiting
+    assert not link.tickets.held
+    assert not link.tickets.waiting
     scheduler.close()
 
 
