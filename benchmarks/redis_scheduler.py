@@ -10,13 +10,14 @@ for each:
    Redis one ``submit`` script answered in its reply; for the daemon a ``submit`` answered by
    a ``grant``), and the whole ``with slot:`` (Redis also waits for its ``release`` script;
    the daemon's release is sent without waiting);
-2. grants per second under three loads: ``--clients`` processes with one caller each on a
+2. grants per second under four loads: ``--clients`` processes with one caller each on a
    backend with 4 slots (contended: most grants are pushed to a waiting process); the same
    processes with ``--threads`` callers each on a backend of ``--slots`` slots (a process's
    calls that arrive together go to Redis in one script: ``scheduling/redis/combiner.py``);
-   and those callers in one process (each caller makes its calls in one app run, so that the
-   figures are admission's; ``--run-calls N``: in runs of N calls, each learned from and its
-   profile written at its end, as in use);
+   those callers in one process; and the processes with ``--threads`` asyncio tasks each on one
+   event loop (``async with``: the calls are posted, a thread of the link sends them). Each
+   caller makes its calls in one app run, so that the figures are admission's (``--run-calls
+   N``: in runs of N calls, each learned from and its profile written at its end, as in use);
 3. what bounds them: the server's CPU per grant (redis-server or the daemon, from /proc) and
    the grants one server core could make at it, the clients' CPU per grant, the admission
    scripts per grant and Redis's own time per script (``INFO commandstats``).
@@ -180,10 +181,10 @@ def grants_per_s(
 
 
 def loads(args: argparse.Namespace) -> dict[str, Load]:
-    """The three loads: one caller per process on 4 slots (most grants pushed to a waiting
+    """The four loads: one caller per process on 4 slots (most grants pushed to a waiting
     process), ``--threads`` callers per process on ``--slots`` slots (calls of one process
-    arrive together: the scripts carry several), and those callers in one process (no other
-    client process competes for the cores: the batches at their fullest here)."""
+    arrive together: the scripts carry several), those callers in one process (no other
+    client process competes for the cores), and ``--threads`` asyncio tasks per process."""
     return {
         "narrow": Load(args.clients, 1, "llm", args.seconds, args.run_calls),
         "wide": Load(args.clients, args.threads, "wide", args.seconds, args.run_calls),
