@@ -23,6 +23,7 @@ when the app's real call arrives.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -196,5 +197,4 @@ class VLLMAdapter(HTTPAdapter):
 
     def _state(self) -> BackendState:
         awake = not self._sleeping()
-        load = self.load()
-        return BackendState(awake, load.waiting, load.running, load.kv_usage)
+        return dataclasses.replace(self.load(), awake=awake)  # the preemptions too

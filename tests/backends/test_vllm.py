@@ -135,11 +135,13 @@ def test_warm_priority_is_sent_only_when_configured(fake: FakeVLLM) -> None:
     ],
 )
 def test_metrics_parse_both_kv_names(kv_metrics: tuple[str, ...], engines: int) -> None:
-    fake = FakeVLLM(kv_metrics=kv_metrics, engines=engines, waiting=3, running=5, kv_usage=0.42)
+    fake = FakeVLLM(
+        kv_metrics=kv_metrics, engines=engines, waiting=3, running=5, kv_usage=0.42, preemptions=2
+    )
     with make(fake) as adapter:
         state = adapter.state()
     assert state == BackendState(
-        awake=True, waiting=3 * engines, running=5 * engines, kv_usage=0.42
+        awake=True, waiting=3 * engines, running=5 * engines, kv_usage=0.42, preemptions=2 * engines
     )
 
 
