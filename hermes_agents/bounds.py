@@ -32,6 +32,9 @@ MAX_DEADLINE_S = 365 * 86_400.0
 MAX_RETRY_AFTER_S = 3600.0
 """The longest ``Retry-After`` a backend's 429/503 is read as (a bad header cannot hold an
 ``auto`` window for days); the daemon refuses a longer one."""
+THROTTLE_STATUSES = (429, 503)
+"""The statuses that say a backend throttles (Too Many Requests, Service Unavailable): what an
+``auto`` window shrinks on, and what a daemon's ``throttle`` message may carry."""
 MAX_NAME_CHARS = 256
 """The longest app, backend, stage or visit name."""
 

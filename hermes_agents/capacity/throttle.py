@@ -32,9 +32,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hermes_agents.bounds import MAX_RETRY_AFTER_S
+from hermes_agents.bounds import MAX_RETRY_AFTER_S, THROTTLE_STATUSES
 from hermes_agents.capacity.window import Throttle
-from hermes_agents.scheduling.daemon.protocol import THROTTLE_STATUSES
 
 __all__ = [
     "COLD_START_MARKERS",

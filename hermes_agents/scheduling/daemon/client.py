@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
-from hermes_agents.bounds import MAX_RETRY_AFTER_S
+from hermes_agents.bounds import MAX_RETRY_AFTER_S, THROTTLE_STATUSES
 from hermes_agents.pdgraph import PDGraph
 from hermes_agents.scheduling.daemon.client_connection import SILENT_DAEMON_S, Connection
 from hermes_agents.scheduling.daemon.connection import (
@@ -33,7 +33,7 @@ from hermes_agents.scheduling.daemon.connection import (
     query,
     query_status,
 )
-from hermes_agents.scheduling.daemon.protocol import THROTTLE_STATUSES, encode
+from hermes_agents.scheduling.daemon.protocol import encode
 from hermes_agents.scheduling.interface import SUSPENDED_RUN_TTL_S, Scheduler, Ticket
 from hermes_agents.scheduling.state import Usage
 from hermes_agents.scheduling.tiers import MIN_DEADLINE_S, Tier

@@ -62,6 +62,7 @@ from hermes_agents.bounds import (
     MAX_DEADLINE_S,
     MAX_RETRY_AFTER_S,
     MAX_TOKENS,
+    THROTTLE_STATUSES,
     name_problem,
     remembered_name_problem,
 )
@@ -74,8 +75,6 @@ MAX_ID: Final = 2**53 - 1
 """Largest task id (JSON numbers are exact up to here)."""
 
 USAGE_FIELDS: Final = ("prompt_tokens", "output_tokens", "cached_tokens", "seconds")
-THROTTLE_STATUSES: Final = (429, 503)
-"""The statuses a ``throttle`` may carry: Too Many Requests, Service Unavailable."""
 
 
 class ProtocolError(ValueError):
