@@ -24,7 +24,7 @@ import httpx
 
 from hermes_agents.backends.base import BackendError, BackendState, hint_field
 from hermes_agents.backends.httpbase import HTTPAdapter, pick_prefix
-from hermes_agents.backends.prometheus import parse_metrics, total
+from hermes_agents.backends.prometheus import count, parse_metrics
 
 if TYPE_CHECKING:
     from hermes_agents.prewarm.hints import (  # type: ignore[import-not-found,unused-ignore]
@@ -34,10 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["LlamaCppAdapter"]
 
 _NOT_ENABLED = (404, 501)  # llama.cpp answers 501 for endpoints switched off by a flag
-
-
-def _count(value: float | None) -> int | None:
-    return None if value is None else round(value)
 
 
 class LlamaCppAdapter(HTTPAdapter):
@@ -127,6 +123,6 @@ class LlamaCppAdapter(HTTPAdapter):
             return BackendState(awake=awake)
         return BackendState(
             awake=awake,
-            waiting=_count(total(samples, "llamacpp:requests_deferred")),
-            running=_count(total(samples, "llamacpp:requests_processing")),
+            waiting=count(samples, "llamacpp:requests_deferred"),
+            running=count(samples, "llamacpp:requests_processing"),
         )

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-__all__ = ["Gauge", "Sample", "highest", "parse_metrics", "render_gauges", "total"]
+__all__ = ["Gauge", "Sample", "count", "highest", "parse_metrics", "render_gauges", "total"]
 
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)(?:\s+\S+)?\s*$")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
@@ -61,6 +61,12 @@ def total(samples: Mapping[str, list[Sample]], *names: str) -> float | None:
             summed = sum(values)
             return summed if math.isfinite(summed) else None
     return None
+
+
+def count(samples: Mapping[str, list[Sample]], *names: str) -> int | None:
+    """``total`` as a whole number (a queue's length, a counter), or None when absent."""
+    value = total(samples, *names)
+    return None if value is None else round(value)
 
 
 def highest(samples: Mapping[str, list[Sample]], *names: str) -> float | None:

@@ -11,12 +11,14 @@ docs/advanced_features/sglang_for_rl.md, "Fine-Grained Engine Sleep and Wake Up"
   what *it* released (or what ``released=True`` says is released), never on a guess;
 - ``POST /generate {"text", "sampling_params": {"max_new_tokens": 1}}``: the native generate
   call, used for the 1-token prefix warm-up (the radix cache keeps the prefix);
-- ``GET /metrics`` (``--enable-metrics``): ``sglang:num_running_reqs``, ``sglang:num_queue_reqs``
-  and ``sglang:token_usage`` (KV pool usage, 0..1) (docs/references/production_metrics.md).
+- ``GET /metrics`` (``--enable-metrics``): ``sglang:num_running_reqs``, ``sglang:num_queue_reqs``,
+  ``sglang:token_usage`` (KV pool usage, 0..1) (docs/references/production_metrics.md) and, on
+  newer servers, ``sglang:num_retracted_requests_total``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,7 +27,7 @@ import httpx
 
 from hermes_agents.backends.base import BackendState, hint_field
 from hermes_agents.backends.httpbase import HTTPAdapter, pick_prefix
-from hermes_agents.backends.prometheus import highest, parse_metrics, total
+from hermes_agents.backends.prometheus import count, highest, parse_metrics
 
 if TYPE_CHECKING:
     from hermes_agents.prewarm.hints import (  # type: ignore[import-not-found,unused-ignore]
@@ -35,8 +37,9 @@ if TYPE_CHECKING:
 __all__ = ["SGLangAdapter"]
 
 
-def _count(value: float | None) -> int | None:
-    return None if value is None else round(value)
+RETRACTIONS_METRIC = "sglang:num_retracted_requests_total"
+"""SGLang's counter of requests retracted (preempted) for KV memory (newer servers). Not
+``sglang:num_retracted_reqs``: that gauge is the last batch's count, not a total."""
 
 
 class SGLangAdapter(HTTPAdapter):
@@ -121,11 +124,16 @@ class SGLangAdapter(HTTPAdapter):
         if prefix is not None:
             self.generate_one_token(prefix)
 
-    def _state(self) -> BackendState:
+    def load(self) -> BackendState:
+        """Queue, KV usage and retractions (its preemptions) from ``/metrics`` (summed over
+        data-parallel ranks; KV: the fullest)."""
         samples = parse_metrics(self.get_text("/metrics"))
         return BackendState(
-            awake=not self.released,
-            waiting=_count(total(samples, "sglang:num_queue_reqs")),
-            running=_count(total(samples, "sglang:num_running_reqs")),
+            waiting=count(samples, "sglang:num_queue_reqs"),
+            running=count(samples, "sglang:num_running_reqs"),
             kv_usage=highest(samples, "sglang:token_usage"),
+            preemptions=count(samples, RETRACTIONS_METRIC),
         )
+
+    def _state(self) -> BackendState:
+        return dataclasses.replace(self.load(), awake=not self.released)

@@ -31,7 +31,7 @@ import httpx
 
 from hermes_agents.backends.base import BackendError, BackendState, hint_field
 from hermes_agents.backends.httpbase import HTTPAdapter, pick_prefix
-from hermes_agents.backends.prometheus import highest, parse_metrics, total
+from hermes_agents.backends.prometheus import count, highest, parse_metrics
 from hermes_agents.errors import ValidationError
 
 if TYPE_CHECKING:
@@ -46,10 +46,6 @@ KV_USAGE_METRICS = ("vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc")
 PREEMPTIONS_METRIC = "vllm:num_preemptions_total"
 """The preemption counter's sample (V1 declares ``vllm:num_preemptions``, a Counter, which
 ``prometheus_client`` serves with ``_total``; V0 declared the ``_total`` name itself)."""
-
-
-def _count(value: float | None) -> int | None:
-    return None if value is None else round(value)
 
 
 class VLLMAdapter(HTTPAdapter):
@@ -189,10 +185,10 @@ class VLLMAdapter(HTTPAdapter):
         fullest)."""
         samples = parse_metrics(self.get_text("/metrics"))
         return BackendState(
-            waiting=_count(total(samples, "vllm:num_requests_waiting")),
-            running=_count(total(samples, "vllm:num_requests_running")),
+            waiting=count(samples, "vllm:num_requests_waiting"),
+            running=count(samples, "vllm:num_requests_running"),
             kv_usage=highest(samples, *KV_USAGE_METRICS),
-            preemptions=_count(total(samples, PREEMPTIONS_METRIC)),
+            preemptions=count(samples, PREEMPTIONS_METRIC),
         )
 
     def _state(self) -> BackendState:

@@ -24,22 +24,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hermes_agents.backends.base import BackendAdapter, adapter_for
-from hermes_agents.backends.prometheus import highest, parse_metrics, total
 from hermes_agents.capacity.controllers import Controller, EngineWindow, SlotCount
 from hermes_agents.capacity.gradient import GradientLimit
 from hermes_agents.capacity.window import Bounds, EngineSample
 
-__all__ = ["MEASURING_ADAPTERS", "SGLANG_RETRACTIONS", "Probe", "controller_for", "probe_for"]
+__all__ = ["MEASURING_ADAPTERS", "Probe", "controller_for", "probe_for"]
 
 MEASURING_ADAPTERS = frozenset({"llamacpp", "vllm", "sglang"})
 """Adapters whose servers say what they hold: ``auto`` polls them."""
 
 Probe = Callable[[], EngineSample]
 """Reads the engine once (blocking I/O; may raise)."""
-
-SGLANG_RETRACTIONS = "sglang:num_retracted_requests_total"
-"""SGLang's counter of requests retracted (preempted) for KV memory. Not
-``sglang:num_retracted_reqs``: that gauge is the last batch's count, not a total."""
 
 
 def controller_for(adapter: str | None, bounds: Bounds, clock: Callable[[], float]) -> Controller:
@@ -64,6 +59,7 @@ def probe_for(
 
 def _probe(adapter: str, built: BackendAdapter) -> Probe:
     from hermes_agents.backends.llamacpp import LlamaCppAdapter
+    from hermes_agents.backends.sglang import SGLangAdapter
     from hermes_agents.backends.vllm import VLLMAdapter
 
     if adapter == "llamacpp":
@@ -76,28 +72,11 @@ def _probe(adapter: str, built: BackendAdapter) -> Probe:
             return EngineSample(slots=total if valid else None)
 
         return slots
-    if isinstance(built, VLLMAdapter):
-        engine = built
+    assert isinstance(built, VLLMAdapter | SGLangAdapter)  # (MEASURING_ADAPTERS)
+    engine = built
 
-        def vllm() -> EngineSample:
-            load = engine.load()  # raises when /metrics cannot be read
-            return EngineSample(load.running, load.waiting, load.kv_usage, None, load.preemptions)
+    def engine_load() -> EngineSample:
+        load = engine.load()  # raises when /metrics cannot be read
+        return EngineSample(load.running, load.waiting, load.kv_usage, None, load.preemptions)
 
-        return vllm
-    return lambda: _sglang(built)
-
-
-def _sglang(adapter: BackendAdapter) -> EngineSample:
-    from hermes_agents.backends.httpbase import HTTPAdapter
-
-    assert isinstance(adapter, HTTPAdapter)
-    samples = parse_metrics(adapter.get_text("/metrics"))  # raises when it cannot be read
-    running = total(samples, "sglang:num_running_reqs")
-    waiting = total(samples, "sglang:num_queue_reqs")
-    retracted = total(samples, SGLANG_RETRACTIONS)
-    return EngineSample(
-        None if running is None else round(running),
-        None if waiting is None else round(waiting),
-        highest(samples, "sglang:token_usage"),
-        preemptions=None if retracted is None else round(retracted),
-    )
+    return engine_load
