@@ -43,7 +43,6 @@ from hermes_agents.scheduling.daemon.sessionservice import SessionService
 from hermes_agents.scheduling.interface import Scheduler
 from hermes_agents.scheduling.state import BackendLimits, Usage
 from hermes_agents.scheduling.ticket import Answer, Ticket
-from hermes_agents.scheduling.tiers import checked_tier
 
 __all__ = ["FrontRun", "FrontService", "FrontTicket"]
 
@@ -183,19 +182,13 @@ class FrontService(SessionService):
     # -- handlers -----------------------------------------------------------------------------
 
     def _run(self, session: Session, message: dict[str, Any]) -> None:
-        run = message["run"]
-        if run in session.runs:
-            return  # a client that reconnected may register a run twice: harmless
-        self.check_new_run(session, run, "run")
-        deadline_s = message.get("deadline_s")
         now = time.monotonic()  # the interface's clock for deadlines
-        deadline = None if deadline_s is None else now + deadline_s
-        tier_name = message.get("tier")
-        tier = None if tier_name is None else checked_tier(tier_name)  # refused: an error line
-        run_id = session.scoped_run_id(run)
-        self.scheduler.start_run(run_id, message["app"], deadline=deadline, tier=tier)
-        session.runs[run] = run_id  # registered again after a restart: its end says partial
-        self.runs[run_id] = FrontRun(message["app"], now)
+        new = self.new_run(session, message, now)
+        if new is None:
+            return
+        self.scheduler.start_run(new.run_id, message["app"], deadline=new.deadline, tier=new.tier)
+        session.runs[message["run"]] = new.run_id  # again after a restart: its end says partial
+        self.runs[new.run_id] = FrontRun(message["app"], now)
 
     def _stage(self, session: Session, message: dict[str, Any]) -> None:
         run_id = self.run_id_of(session, message["run"], "stage")
@@ -236,7 +229,7 @@ class FrontService(SessionService):
             self.scheduler.finish_run(run_id, complete=not message.get("partial"))
 
     def _suspend(self, session: Session, message: dict[str, Any]) -> None:
-        run_id = session.runs.get(message["run"])  # kept: the session may resume it
+        run_id = self.suspended_run(session, message)
         if run_id is not None:
             self.scheduler.suspend_run(run_id)
 

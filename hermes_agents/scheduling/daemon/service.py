@@ -32,7 +32,6 @@ from hermes_agents.scheduling.driver import Driver, Learning
 from hermes_agents.scheduling.learning import LearningWorker
 from hermes_agents.scheduling.prewarming import Prewarmer
 from hermes_agents.scheduling.state import Usage
-from hermes_agents.scheduling.tiers import checked_tier
 
 if TYPE_CHECKING:
     from hermes_agents.capacity.runtime import CapacityRuntime
@@ -114,20 +113,14 @@ class DaemonService(SessionService):
     # -- handlers -----------------------------------------------------------------------------
 
     def _run(self, session: Session, message: dict[str, Any]) -> None:
-        run = message["run"]
-        if run in session.runs:
-            return  # a client that reconnected may register a run twice: harmless
-        self.check_new_run(session, run, "run")
-        deadline_s = message.get("deadline_s")
-        deadline = None if deadline_s is None else self.core.clock() + deadline_s
-        tier_name = message.get("tier")
-        tier = None if tier_name is None else checked_tier(tier_name)  # refused: an error line
-        core_run = session.scoped_run_id(run)
+        new = self.new_run(session, message, self.core.clock())
+        if new is None:
+            return
         self._load_profile(message["app"])
-        self.core.start_run(core_run, message["app"], deadline=deadline, tier=tier)
+        self.core.start_run(new.run_id, message["app"], deadline=new.deadline, tier=new.tier)
         if message.get("partial"):  # registered again after a restart: the rest of a run
-            self.core.mark_partial(core_run)
-        session.runs[run] = core_run
+            self.core.mark_partial(new.run_id)
+        session.runs[message["run"]] = new.run_id
 
     def _stage(self, session: Session, message: dict[str, Any]) -> None:
         run_id = self.run_id_of(session, message["run"], "stage")
@@ -177,7 +170,7 @@ class DaemonService(SessionService):
             self.core.finish_run(run_id, learn=not partial, partial=partial)
 
     def _suspend(self, session: Session, message: dict[str, Any]) -> None:
-        run_id = session.runs.get(message["run"])  # kept: the session may resume it
+        run_id = self.suspended_run(session, message)
         if run_id is not None:
             self.core.suspend_run(run_id)
 

@@ -17,7 +17,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from itertools import count
-from typing import Any
+from typing import Any, NamedTuple
 
 from hermes_agents.errors import HermesError
 from hermes_agents.scheduling.daemon.protocol import (
@@ -39,6 +39,7 @@ from hermes_agents.scheduling.daemon.sessions import (
     same_token,
     task_of,
 )
+from hermes_agents.scheduling.tiers import Tier, checked_tier
 from hermes_agents.version import VERSION
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,14 @@ RUN_OPS = ("run", "stage", "submit", "release", "end", "suspend", "resume", "pri
 
 Handler = Callable[[Session, dict[str, Any]], None]
 """Handles one decoded message of a session (answers go to its outbox)."""
+
+
+class NewRun(NamedTuple):
+    """A run a client starts (``SessionService.new_run``)."""
+
+    run_id: str
+    deadline: float | None
+    tier: Tier | None
 
 
 class SessionService(ABC):
@@ -251,6 +260,28 @@ class SessionService(ABC):
                 "this run's calls run unscheduled",
                 op=op,
             )
+
+    def new_run(self, session: Session, message: dict[str, Any], now: float) -> NewRun | None:
+        """A ``run`` message's run, to start: its id, deadline (``now`` on the scheduler's
+        clock plus ``deadline_s``) and tier; None when the client registered it already (one
+        that reconnected may register a run twice: harmless). Raises ``ProtocolError`` past
+        ``MAX_RUNS_PER_CLIENT`` and ``ValidationError`` for an unknown tier (an error line)."""
+        run = message["run"]
+        if run in session.runs:
+            return None
+        self.check_new_run(session, run, "run")
+        deadline_s = message.get("deadline_s")
+        tier_name = message.get("tier")
+        return NewRun(
+            session.scoped_run_id(run),
+            None if deadline_s is None else now + deadline_s,
+            None if tier_name is None else checked_tier(tier_name),
+        )
+
+    def suspended_run(self, session: Session, message: dict[str, Any]) -> str | None:
+        """A ``suspend`` message's run id (kept: the session may resume it); None if the
+        client never started it."""
+        return session.runs.get(message["run"])
 
     def run_id_of(self, session: Session, run: str, op: str, task: int | None = None) -> str:
         """The service's id of the client's ``run``; ``ProtocolError`` when it was not
