@@ -29,6 +29,7 @@ from hermes_agents.scheduling.daemon.sessions import HELLO_TIMEOUT_S
 from hermes_agents.scheduling.policies import policy_named
 from hermes_agents.scheduling.state import UNLIMITED
 from tests.scheduling.daemon.procs import Daemon, short_socket_dir
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -41,13 +42,6 @@ def workdir() -> Iterator[Path]:
     directory = short_socket_dir()
     yield directory
     shutil.rmtree(directory, ignore_errors=True)
-
-
-def _wait_for(condition: object, timeout_s: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
 
 
 # -- sockets --------------------------------------------------------------------------------
@@ -101,7 +95,7 @@ def test_a_socket_served_by_another_user_is_refused(workdir: Path) -> None:
             os._exit(0)
     try:
         workdir.chmod(0o777)  # so that the other user can bind there (the attack's premise)
-        _wait_for(path.exists)
+        wait_for(path.exists, 15.0, poll_s=0.05)
         with pytest.raises(DaemonUnavailableError, match=f"uid {NOBODY}"):
             open_connection(f"unix://{path}", timeout_s=2)
         scheduler = DaemonScheduler(f"unix://{path}")
@@ -204,7 +198,7 @@ def test_a_stopped_daemon_is_treated_as_down_and_resumes_after(workdir: Path) ->
         os.kill(daemon.pid, signal.SIGCONT)
         holder.release()
         time.sleep(0.5)
-        _wait_for(lambda: _scheduled(scheduler))
+        wait_for(lambda: _scheduled(scheduler), 15.0, poll_s=0.05)
     finally:
         os.kill(daemon.pid, signal.SIGCONT)
         scheduler.close()
@@ -234,7 +228,7 @@ def _scheduled(scheduler: DaemonScheduler) -> bool:
 
 
 def _metrics_url(daemon: Daemon) -> str:
-    _wait_for(lambda: "metrics at http://" in daemon.logged())
+    wait_for(lambda: "metrics at http://" in daemon.logged(), 15.0, poll_s=0.05)
     return daemon.logged().split("metrics at ")[1].split()[0]
 
 

@@ -7,8 +7,7 @@ model is asleep is a cold start and moves nothing."""
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,6 +21,7 @@ from hermes_agents.scheduling.daemon.connection import query_status
 from hermes_agents.scheduling.daemon.process import DaemonProcess
 from tests.capacity.local_http import serving
 from tests.scheduling.daemon.procs import short_socket_dir
+from tests.waiting import wait_for
 
 RATE_LIMITED = {
     "error": {
@@ -72,15 +72,6 @@ def api() -> Iterator[str]:
         _Refusing.answers = []
 
 
-def _until(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
-
-
 def _call(client: OpenAI) -> openai.APIStatusError:
     with pytest.raises(openai.APIStatusError) as caught:  # the user's own error, untouched
         client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
@@ -114,7 +105,7 @@ def test_a_429_from_a_drop_in_shrinks_the_daemons_window(api: str, tmp_path: Pat
         _Refusing.answers = [(503, SLEEPING, {}), (429, RATE_LIMITED, {"retry-after": "7"})]
         assert _call(client).status_code == 503  # asleep: a cold start, not overload
         assert _call(client).status_code == 429
-        assert _until(lambda: row()["max_concurrency"] == 4), daemon.log()
+        wait_for(lambda: row()["max_concurrency"] == 4, poll_s=0.05, detail=daemon.log)
         state = row()
         assert state["capacity_reason"] == (
             "auto (gradient): 429 from the backend (Retry-After 7 s): halve"

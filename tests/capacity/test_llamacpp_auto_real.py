@@ -3,8 +3,6 @@ with another slot count, through the in-process scheduler's own poller thread.""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,17 +10,9 @@ import pytest
 from hermes_agents.config import parse_config
 from hermes_agents.local import LlamaServer
 from hermes_agents.scheduling.default import scheduler_from_config
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def _until(condition: Callable[[], bool], timeout_s: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def test_auto_finds_the_slots_and_follows_a_restart(model_path: Path) -> None:
@@ -45,14 +35,14 @@ def test_auto_finds_the_slots_and_follows_a_restart(model_path: Path) -> None:
         scheduler = scheduler_from_config(config)
         try:
             state = scheduler.core.backends["llm"]
-            assert _until(lambda: state.limits.max_concurrency == 3)
+            wait_for(lambda: state.limits.max_concurrency == 3, 30.0, poll_s=0.05)
             assert state.capacity_reason == "auto (slots): the server has 3 slots"
             held = [scheduler.slot("llm", timeout=5).enter() for _ in range(3)]  # all three
             for slot in held:
                 slot.release()
             server.stop()  # restarted with two slots at the same address
             server = LlamaServer(model_path, slots=2, ctx_tokens=512, port=port).start()
-            assert _until(lambda: state.limits.max_concurrency == 2)
+            wait_for(lambda: state.limits.max_concurrency == 2, 30.0, poll_s=0.05)
             assert state.capacity_reason == "auto (slots): the server has 2 slots"
         finally:
             scheduler.close()

@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -33,15 +33,7 @@ from hermes_agents.scheduling.default import scheduler_from_config
 from hermes_agents.scheduling.state import Usage
 from tests.backends.helpers import FakeClock
 from tests.capacity.local_http import serving
-
-
-def _until(condition: Callable[[], bool], timeout_s: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
+from tests.waiting import wait_for
 
 
 def _capacity(scheduler: LocalScheduler, backend: str) -> int:
@@ -122,7 +114,7 @@ def test_a_throttle_reaches_the_window_through_the_scheduler() -> None:
     try:
         scheduler.throttled("api", 429, 2.0)
         scheduler.throttled("elsewhere", 429, 2.0)  # not auto: ignored
-        assert _until(lambda: _capacity(scheduler, "api") == 4)
+        wait_for(lambda: _capacity(scheduler, "api") == 4)
         reason = scheduler.core.backends["api"].capacity_reason
         assert reason == "auto (gradient): 429 from the backend (Retry-After 2 s): halve"
     finally:
@@ -232,10 +224,10 @@ def test_the_daemon_moves_the_window_on_its_loop(props_server: str, tmp_path: Pa
             found: dict[str, Any] = state["backends"][0]
             return found
 
-        assert _until(lambda: row()["max_concurrency"] == 3), daemon.log()
+        wait_for(lambda: row()["max_concurrency"] == 3, detail=daemon.log)
         assert row()["capacity_reason"] == "auto (slots): the server has 3 slots"
         _Props.slots = 5  # the server restarted with more slots: followed
-        assert _until(lambda: row()["max_concurrency"] == 5), daemon.log()
+        wait_for(lambda: row()["max_concurrency"] == 5, detail=daemon.log)
     finally:
         _Props.slots = 3
         daemon.stop()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import shutil
 import threading
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -18,6 +17,7 @@ from hermes_agents.scheduling.daemon.client import DaemonScheduler
 from hermes_agents.scheduling.daemon.connection import query_status
 from hermes_agents.scheduling.interface import RunContext, current_run
 from tests.scheduling.daemon.procs import Daemon, short_socket_dir
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -36,13 +36,6 @@ def daemon() -> Iterator[Daemon]:
 def _waiting(daemon: Daemon) -> int:
     backends = query_status(daemon.address)["backends"]
     return sum(b["waiting"] for b in backends if b["backend"] == "llm")
-
-
-def _wait_for(condition: object) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def _waiter(
@@ -75,7 +68,7 @@ def test_a_run_that_ends_under_a_queued_call_withdraws_it_through_the_daemon(
         holder.enter()
         scheduler.start_run("qa-1", "qa")
         thread, outcome = _waiter(scheduler, "qa-1")
-        _wait_for(lambda: _waiting(daemon) == 1)
+        wait_for(lambda: _waiting(daemon) == 1, WAIT_S)
         scheduler.finish_run("qa-1")  # the daemon hears `end` with the call still queued
         thread.join(WAIT_S)
         assert not thread.is_alive(), "the waiter was never answered"
@@ -83,7 +76,7 @@ def test_a_run_that_ends_under_a_queued_call_withdraws_it_through_the_daemon(
         assert isinstance(error, RunEndedError)
         assert "its app run ended" in str(error)
         holder.release()
-        _wait_for(lambda: _waiting(daemon) == 0)
+        wait_for(lambda: _waiting(daemon) == 0, WAIT_S)
         assert scheduler.unscheduled_calls == 0
     finally:
         scheduler.close()
@@ -95,7 +88,7 @@ def test_a_killed_daemon_answers_every_waiter_once(daemon: Daemon) -> None:
         holder = scheduler.slot("llm")
         holder.enter()
         waiters = [_waiter(scheduler, None) for _ in range(3)]
-        _wait_for(lambda: _waiting(daemon) == 3)
+        wait_for(lambda: _waiting(daemon) == 3, WAIT_S)
         daemon.kill()
         for thread, outcome in waiters:
             thread.join(WAIT_S)
@@ -126,7 +119,7 @@ def test_a_prior_reaches_the_daemon_and_its_learned_graph_comes_back(daemon: Dae
                 scheduler.enter_stage(stage)
                 with scheduler.slot("llm", stage=stage) as slot:
                     slot.usage = Usage(prompt_tokens=40, output_tokens=8, seconds=0.2)
-        _wait_for(lambda: (scheduler.learned_graph("qa") or prior).version > prior.version)
+        wait_for(lambda: (scheduler.learned_graph("qa") or prior).version > prior.version, WAIT_S)
         learned = scheduler.learned_graph("qa")
         assert learned is not None
         assert set(learned.stages) == {"plan", "answer"}

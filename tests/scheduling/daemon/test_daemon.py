@@ -31,6 +31,7 @@ from hermes_agents.scheduling.daemon.connection import (
     read_message,
 )
 from tests.scheduling.daemon.procs import ROOT, Daemon, client, short_socket_dir
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -57,15 +58,6 @@ def _backend(daemon: Daemon, name: str = "llm") -> dict[str, int]:
     backends = _status(daemon)["backends"]
     assert isinstance(backends, list)
     return next(b for b in backends if b["backend"] == name)
-
-
-def _wait_for(condition: object, timeout_s: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
 
 
 def test_capacity_one_holds_across_three_processes(daemon: Daemon, workdir: Path) -> None:
@@ -106,7 +98,7 @@ def test_killed_daemon_apps_finish_unscheduled_then_scheduling_resumes(
         threads = [threading.Thread(target=app, args=(n,)) for n in range(4)]
         for thread in threads:
             thread.start()
-        _wait_for(lambda: _backend(daemon)["grants"] >= 10)
+        wait_for(lambda: _backend(daemon)["grants"] >= 10)
         daemon.kill()  # mid-run: one app holds the slot or is about to, others wait for it
         killed.set()
         for thread in threads:
@@ -143,7 +135,7 @@ def test_a_killed_client_gives_its_slot_back(daemon: Daemon) -> None:
 
     waiter = threading.Thread(target=wait_for_slot)
     waiter.start()
-    _wait_for(lambda: _backend(daemon)["waiting"] == 1)
+    wait_for(lambda: _backend(daemon)["waiting"] == 1)
     assert not granted.is_set()
     holder.send_signal(signal.SIGKILL)
     holder.wait(10)
@@ -160,7 +152,7 @@ def test_a_silent_client_loses_its_slot_when_the_lease_expires(workdir: Path) ->
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == b"holding"
         holder.send_signal(signal.SIGSTOP)  # alive, connected, but no heartbeat
-        _wait_for(lambda: _backend(daemon)["running"] == 0, timeout_s=15)
+        wait_for(lambda: _backend(daemon)["running"] == 0, timeout_s=15)
         assert _status(daemon)["counters"]["leases_expired"] == 1  # type: ignore[index]
     finally:
         holder.kill()
@@ -265,7 +257,7 @@ def test_tcp_needs_the_token(workdir: Path) -> None:
     token_file.chmod(0o600)
     daemon = Daemon(workdir, "--tcp-port", "0", "--token-file", str(token_file)).start()
     try:
-        _wait_for(lambda: "tcp://127.0.0.1:" in daemon.logged())
+        wait_for(lambda: "tcp://127.0.0.1:" in daemon.logged())
         port = int(daemon.logged().split("tcp://127.0.0.1:")[1].split()[0])
         with pytest.raises(DaemonUnavailableError, match="token"):
             open_connection(f"tcp://127.0.0.1:{port}", token="wrong")
@@ -298,7 +290,7 @@ def test_status_command_and_metrics_show_the_queues(workdir: Path) -> None:
             assert state["backends"][0]["running"] == 1
             assert state["apps"][0]["app"] == "qa"
             assert state["runs"][0]["stage"] == "answer"
-            _wait_for(lambda: "metrics at http://" in daemon.logged())
+            wait_for(lambda: "metrics at http://" in daemon.logged())
             url = daemon.logged().split("metrics at ")[1].split()[0]
             with urllib.request.urlopen(url, timeout=10) as response:
                 metrics = response.read().decode()
@@ -360,7 +352,7 @@ def test_async_waiters_can_be_cancelled_and_time_out(daemon: Daemon) -> None:
             with pytest.raises(TimeoutError):
                 async with scheduler.slot("llm", timeout=0.1):
                     pass
-            _wait_for(lambda: _backend(daemon)["waiting"] == 0)
+            wait_for(lambda: _backend(daemon)["waiting"] == 0)
         async with scheduler.slot("llm"):  # nothing leaked: the slot is free again
             pass
 

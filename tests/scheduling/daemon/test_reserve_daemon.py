@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import shutil
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from hermes_agents.scheduling.daemon.client import DaemonScheduler
 from hermes_agents.scheduling.interface import RunContext, current_run
 from tests.scheduling.daemon.procs import Daemon, short_socket_dir
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -52,13 +52,6 @@ def _llm(scheduler: DaemonScheduler) -> dict[str, int]:
     return {"running": backend["running"], "waiting": backend["waiting"]}
 
 
-def _until(check: Callable[[], bool]) -> None:
-    started = time.monotonic()
-    while not check():
-        assert time.monotonic() - started < WAIT_S
-        time.sleep(0.02)
-
-
 def test_a_sheddable_burst_leaves_slots_for_critical_calls(daemon: Daemon) -> None:
     scheduler = DaemonScheduler(daemon.address)
     release = threading.Event()
@@ -68,17 +61,17 @@ def test_a_sheddable_burst_leaves_slots_for_critical_calls(daemon: Daemon) -> No
         critical.__enter__()
         batch.__enter__()
         threads = [_hold(scheduler, critical.run_id, release)]
-        _until(lambda: _llm(scheduler)["running"] == 1)
+        wait_for(lambda: _llm(scheduler)["running"] == 1, WAIT_S)
         threads += [_hold(scheduler, batch.run_id, release) for _ in range(3)]
-        _until(lambda: sum(_llm(scheduler).values()) == 4)
+        wait_for(lambda: sum(_llm(scheduler).values()) == 4, WAIT_S)
         assert _llm(scheduler) == {"running": 2, "waiting": 2}  # one sheddable call runs
         threads.append(_hold(scheduler, critical.run_id, release))
-        _until(lambda: _llm(scheduler)["running"] == 3)  # the headroom: it starts at once
+        wait_for(lambda: _llm(scheduler)["running"] == 3, WAIT_S)  # the headroom: it starts at once
         assert _llm(scheduler)["waiting"] == 2
         release.set()
         for thread in threads:
             thread.join(WAIT_S)
-        _until(lambda: sum(_llm(scheduler).values()) == 0)
+        wait_for(lambda: sum(_llm(scheduler).values()) == 0, WAIT_S)
         batch.__exit__(None, None, None)
         critical.__exit__(None, None, None)
     finally:

@@ -1,10 +1,10 @@
 """What the Redis scheduler's tests share: schedulers on the test's Redis, each one a 'host' of
-its own, the one-slot limits, waiting for a condition, and checking that one slot is enforced."""
+its own, the one-slot limits, waiting for a condition (``tests.waiting``), and checking that one
+slot is enforced."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 from hermes_agents.scheduling.redis.address import RedisAddress
 from hermes_agents.scheduling.redis.factory import OPEN
@@ -12,6 +12,7 @@ from hermes_agents.scheduling.redis.scheduler import RedisScheduler
 from hermes_agents.scheduling.runtime import LocalScheduler
 from hermes_agents.scheduling.state import BackendLimits, Usage
 from hermes_agents.scheduling.ticket import Answer, Ticket
+from tests.waiting import wait_for
 
 ONE = {"llm": BackendLimits(1)}
 """One backend, ``llm``, that runs one call at a time."""
@@ -30,16 +31,6 @@ def host(
     return RedisScheduler(address, local, limits, lease_ttl_s=lease_ttl_s, retry_s=retry_s)
 
 
-def wait_for(
-    predicate: Callable[[], bool], timeout_s: float = 10.0, *, poll_s: float = 0.01
-) -> None:
-    """Wait until ``predicate()`` holds; fail the test after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(poll_s)
-
-
 def assert_one_slot(scheduler: RedisScheduler, holder: Ticket) -> None:
     """With ``holder`` granted on ``llm``, a second call waits until it is released (capacity 1
     is enforced), then runs; both are released."""
@@ -49,3 +40,6 @@ def assert_one_slot(scheduler: RedisScheduler, holder: Ticket) -> None:
     scheduler.release(holder, Usage())
     assert other.wait(5) is Answer.GRANTED
     scheduler.release(other, Usage())
+
+
+__all__ = ["ONE", "assert_one_slot", "host", "wait_for"]
