@@ -99,7 +99,7 @@ def test_many_threads_never_hold_more_than_the_capacity(redis_server: RedisServe
     assert most[0] <= 3
     client = redis_server.client()
     assert int(client.hget("hermes:{llm}:meta", "granted") or 0) == 250
-    assert client.zcard("hermes:{llm}:leases") == 0
+    wait_for(lambda: client.zcard("hermes:{llm}:leases") == 0)  # (the last may be riding)
     assert client.zcard("hermes:{llm}:queue") == 0
     assert scheduler.unscheduled_calls == other.unscheduled_calls == 0
     scheduler.close()
