@@ -52,6 +52,7 @@ from hermes_agents.scheduling.policies import (
 from hermes_agents.scheduling.state import Run
 from hermes_agents.sim.deadline_limit import (
     DeadlineLimitSpec,
+    LatestStart,
     Outcome,
     PolicySimulation,
     deadline_apps_only,
@@ -80,9 +81,9 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class BlendOracle:
-    """Clairvoyant: latest start + ``srpt_weight`` x true remaining duration, runs that can no
-    longer make it (``late_margin`` x remaining does not fit) demoted (simulator only).
+class BlendOracle(LatestStart):
+    """Clairvoyant (``LatestStart``): latest start + ``srpt_weight`` x true remaining duration,
+    runs that can no longer make it (``late_margin`` x remaining does not fit) demoted.
 
     ``srpt_weight=0, late_margin=1`` is ``deadline_limit.DeadlineOracle``; ``inf`` orders the
     runs that can still make it by remaining duration alone.
@@ -94,25 +95,13 @@ class BlendOracle:
     name: str = "blend-oracle"
     order_stable: ClassVar[bool] = True
 
-    def priority(self, task: TaskView, run: RunView, now: float) -> float:
-        remaining = true_remaining_s(run, self.name)
-        deadline = run.deadline
-        if deadline is None or self._late(deadline - max(now, task.submitted_at), remaining):
-            return NO_DEADLINE + remaining
-        if math.isinf(self.srpt_weight):
-            return remaining
-        return deadline - remaining + self.srpt_weight * remaining
-
-    def recheck(self, task: TaskView, run: RunView, now: float, priority: float) -> float | None:
-        """Demote the head of a queue that became late while it waited (None: keep it)."""
-        deadline = run.deadline
-        if deadline is None or priority >= NO_DEADLINE:
-            return None
-        remaining = true_remaining_s(run, self.name)
-        return NO_DEADLINE + remaining if self._late(deadline - now, remaining) else None
-
-    def _late(self, left_s: float, remaining_s: float) -> bool:
+    def late(self, run: RunView, left_s: float, remaining_s: float, now: float) -> bool:
         return left_s < self.late_margin * remaining_s
+
+    def order(self, deadline: float, remaining_s: float) -> float:
+        if math.isinf(self.srpt_weight):
+            return remaining_s
+        return deadline - remaining_s + self.srpt_weight * remaining_s
 
 
 def sacrificed(runs: Iterable[Run], now: float, machines: int) -> set[str]:
@@ -163,9 +152,9 @@ class Board:
 
 
 @dataclass(frozen=True)
-class SacrificeOracle:
-    """Clairvoyant least slack with Moore-Hodgson sacrifice (``sacrificed``), re-planned at
-    most every ``period_s`` seconds; simulator only (``board`` is bound to the core's runs)."""
+class SacrificeOracle(LatestStart):
+    """Clairvoyant least slack (``LatestStart``) with Moore-Hodgson sacrifice (``sacrificed``),
+    re-planned at most every ``period_s`` seconds (``board`` is bound to the core's runs)."""
 
     machines: int = 16
     period_s: float = 0.5
@@ -174,23 +163,8 @@ class SacrificeOracle:
     name: str = "sacrifice-oracle"
     order_stable: ClassVar[bool] = True
 
-    def priority(self, task: TaskView, run: RunView, now: float) -> float:
-        remaining = true_remaining_s(run, self.name)
-        deadline = run.deadline
-        at = max(now, task.submitted_at)
-        if deadline is None or deadline - at < remaining or self._given_up(run, at):
-            return NO_DEADLINE + remaining
-        return deadline - remaining
-
-    def recheck(self, task: TaskView, run: RunView, now: float, priority: float) -> float | None:
-        """Demote the head of a queue that became late or was given up (None: keep it)."""
-        deadline = run.deadline
-        if deadline is None or priority >= NO_DEADLINE:
-            return None
-        remaining = true_remaining_s(run, self.name)
-        if deadline - now < remaining or self._given_up(run, now):
-            return NO_DEADLINE + remaining
-        return None
+    def late(self, run: RunView, left_s: float, remaining_s: float, now: float) -> bool:
+        return left_s < remaining_s or self._given_up(run, now)
 
     def _given_up(self, run: RunView, now: float) -> bool:
         board = self.board

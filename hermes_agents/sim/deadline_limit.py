@@ -104,17 +104,49 @@ DDL_NO_HEADROOM = "hermes-ddl, no headroom"
 ORACLE_NO_HEADROOM = "deadline oracle, no headroom"
 
 
-@dataclass(frozen=True)
-class DeadlineOracle:
-    """Clairvoyant least slack (simulator only): ``deadline - true remaining duration``.
+class LatestStart:
+    """The clairvoyant orders' shared part (simulator only): a run's priority is its latest
+    start, ``deadline - true remaining duration`` (least slack plus the clock: the same order
+    in the core, and comparable across grant times in an engine's queue), ``order`` when a
+    subclass orders the runs still on time otherwise; a run without a deadline, or one ``late``
+    says is given up, goes after all of them by true remaining duration, and the head of a
+    queue that became late while it waited is demoted (``recheck``). ``RunView.true_remaining_s``
+    must be the run's true remaining *duration* in wall seconds on its critical path
+    (``wall_plans`` with ``fanout="max"``)."""
 
-    ``RunView.true_remaining_s`` must be the run's true remaining *duration* in wall seconds
-    on its critical path (``wall_plans`` with ``fanout="max"``). The priority is the run's
-    latest start (least slack plus the clock, the same order in the core, and comparable
-    across grant times in an engine's queue). With ``demote``, a run whose true remaining
+    name: str
+
+    def priority(self, task: TaskView, run: RunView, now: float) -> float:
+        remaining = true_remaining_s(run, self.name)
+        deadline = run.deadline
+        at = max(now, task.submitted_at)
+        if deadline is None or self.late(run, deadline - at, remaining, at):
+            return NO_DEADLINE + remaining
+        return self.order(deadline, remaining)
+
+    def recheck(self, task: TaskView, run: RunView, now: float, priority: float) -> float | None:
+        """Demote the head of a queue that became late while it waited (None: keep it)."""
+        deadline = run.deadline
+        if deadline is None or priority >= NO_DEADLINE:
+            return None
+        remaining = true_remaining_s(run, self.name)
+        return NO_DEADLINE + remaining if self.late(run, deadline - now, remaining, now) else None
+
+    def late(self, run: RunView, left_s: float, remaining_s: float, now: float) -> bool:
+        """Whether ``run``, with ``left_s`` to its deadline and ``remaining_s`` of work at
+        ``now``, is given up (ranked with the runs without a deadline)."""
+        return left_s < remaining_s
+
+    def order(self, deadline: float, remaining_s: float) -> float:
+        """The priority of a run still on time."""
+        return deadline - remaining_s
+
+
+@dataclass(frozen=True)
+class DeadlineOracle(LatestStart):
+    """Clairvoyant least slack (``LatestStart``). With ``demote``, a run whose true remaining
     duration no longer fits before its deadline ranks after the others, as ``hermes-ddl``
-    demotes; runs without a deadline and demoted ones go by true remaining duration. With
-    ``deadline_headroom``, admission keeps the same headroom as ``hermes-ddl``'s
+    demotes. With ``deadline_headroom``, admission keeps the same headroom as ``hermes-ddl``'s
     (``scheduling.reserve``).
     """
 
@@ -123,22 +155,8 @@ class DeadlineOracle:
     name: str = "deadline-oracle"
     order_stable: ClassVar[bool] = True
 
-    def priority(self, task: TaskView, run: RunView, now: float) -> float:
-        remaining = true_remaining_s(run, self.name)
-        deadline = run.deadline
-        if deadline is None:
-            return NO_DEADLINE + remaining
-        if self.demote and deadline - max(now, task.submitted_at) < remaining:
-            return NO_DEADLINE + remaining
-        return deadline - remaining
-
-    def recheck(self, task: TaskView, run: RunView, now: float, priority: float) -> float | None:
-        """Demote the head of a queue that became late while it waited (None: keep it)."""
-        deadline = run.deadline
-        if not self.demote or deadline is None or priority >= NO_DEADLINE:
-            return None
-        remaining = true_remaining_s(run, self.name)
-        return NO_DEADLINE + remaining if deadline - now < remaining else None
+    def late(self, run: RunView, left_s: float, remaining_s: float, now: float) -> bool:
+        return self.demote and left_s < remaining_s
 
 
 def true_remaining_s(run: RunView, policy: str) -> float:
