@@ -229,7 +229,7 @@ class FrontService(SessionService):
             self.scheduler.finish_run(run_id, complete=not message.get("partial"))
 
     def _suspend(self, session: Session, message: dict[str, Any]) -> None:
-        run_id = self.suspended_run(session, message)
+        run_id = session.runs.get(message["run"])  # kept: the session may resume it
         if run_id is not None:
             self.scheduler.suspend_run(run_id)
 

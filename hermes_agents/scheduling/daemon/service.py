@@ -170,7 +170,7 @@ class DaemonService(SessionService):
             self.core.finish_run(run_id, learn=not partial, partial=partial)
 
     def _suspend(self, session: Session, message: dict[str, Any]) -> None:
-        run_id = self.suspended_run(session, message)
+        run_id = session.runs.get(message["run"])  # kept: the session may resume it
         if run_id is not None:
             self.core.suspend_run(run_id)
 

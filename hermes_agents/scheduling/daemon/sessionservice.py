@@ -278,11 +278,6 @@ class SessionService(ABC):
             None if tier_name is None else checked_tier(tier_name),
         )
 
-    def suspended_run(self, session: Session, message: dict[str, Any]) -> str | None:
-        """A ``suspend`` message's run id (kept: the session may resume it); None if the
-        client never started it."""
-        return session.runs.get(message["run"])
-
     def run_id_of(self, session: Session, run: str, op: str, task: int | None = None) -> str:
         """The service's id of the client's ``run``; ``ProtocolError`` when it was not
         started."""

@@ -150,9 +150,7 @@ class BackendLink:
             self._unsent(ends, news[len(calls) :], error, told=bool(calls))
             raise
         for end, status in zip(ends, done.statuses, strict=True):
-            if status == 0:
-                reason = f"a slot on {self.keys.backend!r} had been taken back"
-                self.owner.gone(end.call, True, reason)
+            self.ended(end.call, status)
         self.epoch = done.epoch
         self._check_limits(done.max_concurrency)
         early = self.tickets.named(news, done.members)
@@ -176,8 +174,8 @@ class BackendLink:
         failure once: from a call that fails open, else here (``told``: the batch's waiting
         calls tell it)."""
         for end in ends:
-            if isinstance(error, RedisRestartedError):
-                self.owner.gone(end.call, True, f"a slot on {self.keys.backend!r} was lost")
+            if isinstance(error, RedisRestartedError):  # its ticket was lost with Redis's state
+                self.ended(end.call, 0)
             else:
                 self.tickets.orphan(end.call)
         if not isinstance(error, Exception):  # the sending thread's own interruption
@@ -188,6 +186,12 @@ class BackendLink:
                 told = True
         if not told:
             self.owner.lost(error)
+
+    def ended(self, call: Call, status: int | None) -> None:
+        """``call``'s end in Redis answered ``status``: 0 (its lease had expired, unnoticed
+        until now, or Redis lost it) tells the owner its slot was taken back (counted)."""
+        if status == 0:
+            self.owner.gone(call, True, f"a slot on {self.keys.backend!r} had been taken back")
 
     def release(
         self, call: Call, patience_s: float | None = None, *, wait: bool = True

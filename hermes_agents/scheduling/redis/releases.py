@@ -137,8 +137,7 @@ class Releases:
             self.failed(error)
             self._lost_lease(call)
             return
-        if status == 0:  # its lease had expired, unnoticed until now
-            self.gone(call, True, f"a slot on {call.link.keys.backend!r} had been taken back")
+        call.link.ended(call, status)
 
     def _lost_lease(self, call: Call) -> None:
         """A call ended while Redis was out: if its lease surely expired meanwhile (nothing
